@@ -1,0 +1,181 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+import { SocketError, type SocketOp } from "./errors.ts";
+
+/** The address families sockfsm models: IPv4, IPv6 and Unix domain sockets. */
+export type Domain = "inet" | "inet6" | "unix";
+
+/** An IPv4 or IPv6 address: an IP literal and a port (0 lets the kernel pick). */
+export interface InetAddr {
+  /** An IP literal, such as `"127.0.0.1"` or `"::1"`; names are not resolved. */
+  hostname: string;
+  /** A port from 0 to 65535; 0 means "any free port". */
+  port: number;
+}
+
+/** A Unix domain socket address: a path in the file system. */
+export interface UnixAddr {
+  /** The socket file's path; `""` is an unnamed socket. */
+  path: string;
+}
+
+/** The address of a socket: {@linkcode InetAddr} or {@linkcode UnixAddr}. */
+export type SocketAddr = InetAddr | UnixAddr;
+
+/** The longest `sun_path` Linux accepts, in bytes, without the final NUL. */
+const UNIX_PATH_MAX = 107;
+
+const IPV4 =
+  /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * Returns the domain an IP literal belongs to, or `undefined` when the string
+ * is not an IP literal. Brackets around an IPv6 literal are allowed.
+ */
+function hostnameDomain(hostname: string): "inet" | "inet6" | undefined {
+  if (IPV4.test(hostname)) return "inet";
+  return canonicalIpv6(hostname) === undefined ? undefined : "inet6";
+}
+
+function canonicalIpv6(hostname: string): string | undefined {
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1");
+  if (!bare.includes(":") || !/^[0-9a-fA-F:.]+$/.test(bare)) return undefined;
+  try {
+    return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns the domain of an address: `"unix"` for a path, `"inet"` or
+ * `"inet6"` for an IP literal.
+ *
+ * @example Tell the domain of an address
+ * ```ts
+ * import { domainOf } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(domainOf({ hostname: "::1", port: 0 }), "inet6");
+ * assert.equal(domainOf({ path: "/tmp/s.sock" }), "unix");
+ * ```
+ *
+ * @param addr The address.
+ * @returns Its domain.
+ * @throws {SocketError} `EINVAL` when the address is not an IP literal with a
+ * port nor a path.
+ */
+export function domainOf(addr: SocketAddr): Domain {
+  return checkAddr(addr, "socket", "address").domain;
+}
+
+/**
+ * Returns whether an address is the wildcard address of its domain (`0.0.0.0`
+ * or `::`), which means "every local address".
+ *
+ * @example Spot a wildcard
+ * ```ts
+ * import { isWildcard } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isWildcard({ hostname: "0.0.0.0", port: 80 }), true);
+ * assert.equal(isWildcard({ hostname: "127.0.0.1", port: 80 }), false);
+ * ```
+ *
+ * @param addr The address.
+ * @returns Whether it is `0.0.0.0` or `::`.
+ */
+export function isWildcard(addr: SocketAddr): boolean {
+  if (!("hostname" in addr)) return false;
+  return addr.hostname === "0.0.0.0" || canonicalIpv6(addr.hostname) === "::";
+}
+
+/** The wildcard address of an IP domain with the given port. */
+export function wildcardAddr(domain: "inet" | "inet6", port: number): InetAddr {
+  return { hostname: domain === "inet" ? "0.0.0.0" : "::", port };
+}
+
+/** The address `getsockname()` reports for a socket that is not bound. */
+export function unboundAddr(domain: Domain): SocketAddr {
+  return domain === "unix" ? { path: "" } : wildcardAddr(domain, 0);
+}
+
+/**
+ * Validates an address given to a socket call and returns it in canonical
+ * form (IPv6 compressed and without brackets), together with its domain.
+ *
+ * @param addr What the caller passed.
+ * @param op The call, for the error.
+ * @param what How the error names the address (`"srvrAddr"`, `"address"`).
+ * @throws {SocketError} `EINVAL` for anything that is not a well-formed
+ * address.
+ */
+export function checkAddr(
+  addr: unknown,
+  op: SocketOp,
+  what: string,
+): { addr: SocketAddr; domain: Domain } {
+  const invalid = (why: string) =>
+    new SocketError("EINVAL", op, `Cannot use ${what}: ${why}`);
+  if (typeof addr !== "object" || addr === null) {
+    throw invalid(
+      `expected { hostname, port } or { path }, got ${describe(addr)}`,
+    );
+  }
+  if ("path" in addr) {
+    const { path } = addr;
+    if (typeof path !== "string" || path === "") {
+      throw invalid(
+        `"path" must be a non-empty string, got ${describe(path)}`,
+      );
+    }
+    if (path.includes("\0")) {
+      throw invalid(
+        "abstract and NUL-containing unix names are not supported; use a file path",
+      );
+    }
+    const bytes = new TextEncoder().encode(path).length;
+    if (bytes > UNIX_PATH_MAX) {
+      throw invalid(
+        `the path is ${bytes} bytes and Linux allows at most ${UNIX_PATH_MAX}; use a shorter path (for example in Deno.makeTempDir())`,
+      );
+    }
+    return { addr: { path }, domain: "unix" };
+  }
+  if (!("hostname" in addr) || !("port" in addr)) {
+    throw invalid(`expected { hostname, port } or { path }`);
+  }
+  const { hostname, port } = addr;
+  if (typeof hostname !== "string") {
+    throw invalid(`"hostname" must be a string, got ${describe(hostname)}`);
+  }
+  if (typeof port !== "number" || !Number.isInteger(port)) {
+    throw invalid(
+      `"port" must be an integer from 0 to 65535, got ${describe(port)}`,
+    );
+  }
+  if (port < 0 || port > 65535) {
+    throw invalid(`"port" must be from 0 to 65535, got ${port}`);
+  }
+  const domain = hostnameDomain(hostname);
+  if (domain === undefined) {
+    throw invalid(
+      `"${hostname}" is not an IP literal; use one such as "127.0.0.1" or "::1" (names are not resolved)`,
+    );
+  }
+  const canonical = domain === "inet" ? hostname : canonicalIpv6(hostname)!;
+  return { addr: { hostname: canonical, port }, domain };
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return `"${value}"`;
+  if (value === null || typeof value !== "object") return String(value);
+  return Array.isArray(value) ? "an array" : "an object";
+}
+
+/** Formats an address for messages: `127.0.0.1:80`, `[::1]:80`, or a path. */
+export function formatAddr(addr: SocketAddr): string {
+  if ("path" in addr) return addr.path === "" ? "(unnamed)" : addr.path;
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}

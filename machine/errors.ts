@@ -1,0 +1,83 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+import type { Errno } from "./errno.ts";
+
+/** The socket calls and procedures a {@linkcode SocketError} can name. */
+export type SocketOp =
+  | "socket"
+  | "bind"
+  | "listen"
+  | "accept"
+  | "connect"
+  | "send"
+  | "recv"
+  | "shutdown"
+  | "close"
+  | "getsockname"
+  | "getpeername"
+  | "streamConnection";
+
+/** Options for the {@linkcode SocketError} constructor. */
+export interface SocketErrorOptions {
+  /** The state the socket was in when the call was made, if any. */
+  state?: string;
+  /** For a procedure, the step that failed (`"connect client"`). */
+  step?: string;
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+/**
+ * The one error class of sockfsm: a socket call was refused, by the model
+ * before any system call, or by the operating system.
+ *
+ * `code` is the Linux errno name, `op` the call, `state` the socket's state
+ * when the call was made, and `step` the step of a procedure that failed.
+ *
+ * @example Catch a refused call
+ * ```ts
+ * import { socket, SocketError } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * const sock = socket({ domain: "inet" });
+ * await assert.rejects(sock.accept(), (error: unknown) => {
+ *   assert.ok(error instanceof SocketError);
+ *   assert.equal(error.code, "EINVAL");
+ *   assert.equal(error.op, "accept");
+ *   assert.equal(error.state, "created");
+ *   return true;
+ * });
+ * sock.close();
+ * ```
+ */
+export class SocketError extends Error {
+  /** The Linux errno name, such as `"EINVAL"`. */
+  readonly code: Errno;
+  /** The call or procedure that failed. */
+  readonly op: SocketOp;
+  /** The socket's state when the call was made, if there was a socket. */
+  readonly state: string | undefined;
+  /** The step of a procedure that failed, if a procedure failed. */
+  readonly step: string | undefined;
+
+  /**
+   * Constructs a new instance.
+   *
+   * @param code The Linux errno name.
+   * @param op The call or procedure that failed.
+   * @param message What was wrong and what to do about it.
+   * @param options The state, step and cause.
+   */
+  constructor(
+    code: Errno,
+    op: SocketOp,
+    message: string,
+    options: SocketErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "SocketError";
+    this.code = code;
+    this.op = op;
+    this.state = options.state;
+    this.step = options.step;
+  }
+}

@@ -1,0 +1,42 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+import type { Errno } from "./errno.ts";
+import type { SocketEvent, SocketSnapshot } from "./socket_machine.ts";
+
+/** The machine's answer to a call: allowed, or refused with an errno. */
+export type Verdict =
+  | {
+    readonly allowed: true;
+    /** The call succeeds with end of stream and needs no I/O. */
+    readonly eof: boolean;
+  }
+  | {
+    readonly allowed: false;
+    /** The errno Linux gives for this call in this state. */
+    readonly errno: Errno;
+    /** Why, and what to do instead. */
+    readonly why: string;
+  };
+
+/**
+ * Returns the machine's verdict on `event` in `snapshot`, without running any
+ * transition: the first enabled transition either carries `meta.errno` (a
+ * refusal) or is allowed.
+ *
+ * @throws {Error} When no transition handles the event: a defect of the
+ * machine, which must handle every event in every state.
+ */
+export function verdict(snapshot: SocketSnapshot, event: SocketEvent): Verdict {
+  const [transition] = snapshot.machine.getTransitionData(snapshot, event);
+  if (transition === undefined) {
+    throw new Error(
+      `The socket machine does not handle "${event.type}" in state "${
+        String(snapshot.value)
+      }"; every state must handle every event`,
+    );
+  }
+  const meta = transition.meta;
+  if (meta?.errno !== undefined) {
+    return { allowed: false, errno: meta.errno, why: meta.why ?? "" };
+  }
+  return { allowed: true, eof: meta?.eof === true };
+}

@@ -1,0 +1,65 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+/**
+ * Sockets as an explicit state machine. Every call on a {@linkcode Socket}
+ * is checked against one XState machine before it reaches the operating
+ * system; an illegal ordering throws {@linkcode SocketError} with the errno
+ * Linux would give, and no system call is made. Legal calls run for real.
+ *
+ * {@linkcode streamConnection} is the procedure "Create a connection with
+ * connection oriented sockets": a listening server, a client, and the
+ * connected pair it returns.
+ *
+ * ```ts
+ * import { SocketError, streamConnection } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * using pair = await streamConnection({
+ *   srvrAddr: { hostname: "127.0.0.1", port: 0 },
+ * });
+ * await pair.clntS.send(new TextEncoder().encode("hello"));
+ * assert.equal(new TextDecoder().decode(await pair.srvrS.recv()), "hello");
+ *
+ * // A connected socket cannot listen: refused before any system call.
+ * await assert.rejects(pair.clntS.listen(), (error: SocketError) =>
+ *   error.code === "EINVAL");
+ * ```
+ *
+ * @module
+ */
+export {
+  checkAddr,
+  type Domain,
+  domainOf,
+  type InetAddr,
+  isWildcard,
+  type SocketAddr,
+  type UnixAddr,
+} from "./machine/address.ts";
+export type { ShutdownHow } from "./machine/effects.ts";
+export {
+  type Errno,
+  errnoName,
+  errnoNumber,
+  isErrno,
+} from "./machine/errno.ts";
+export {
+  SocketError,
+  type SocketErrorOptions,
+  type SocketOp,
+} from "./machine/errors.ts";
+export type { SocketState, SocketType } from "./machine/socket_machine.ts";
+export {
+  type AcceptOptions,
+  type Socket,
+  socket,
+  type SocketOptions,
+  type StateChange,
+} from "./steps/socket.ts";
+export {
+  type Pco,
+  type StreamConnection,
+  streamConnection,
+  type StreamConnectionOptions,
+  type StreamConnectionStep,
+  type StreamRole,
+} from "./steps/stream_connection.ts";

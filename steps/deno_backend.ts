@@ -1,0 +1,242 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+/**
+ * The default backend: every effect performed with Deno's own network API,
+ * so it needs only `--allow-net` (and `--allow-read --allow-write` for unix
+ * paths). Where Deno's API cannot perform a step as one system call, this is
+ * how the backend realises it, and what differs from the real call:
+ *
+ * - `bind()` is `Deno.listen()` on the address, held as a reservation. It
+ *   fails as `bind()` does (`EADDRINUSE`, `EADDRNOTAVAIL`) and learns the
+ *   kernel's port, but the kernel already accepts connections on a bound
+ *   socket, where a real bound socket would refuse them.
+ * - `listen()` after `bind()` keeps the reservation as the listener. With a
+ *   backlog it listens again on the same address with `tcpBacklog` (a short
+ *   window in which another process could take the port). Deno fixes the
+ *   backlog of unix listeners, so a unix backlog is not applied.
+ * - `connect()` after `bind()` frees the reservation and connects from that
+ *   address: TCP through `node:net` (`localAddress`, `localPort`), unix
+ *   through libc's `socket`/`bind`/`connect`, adopted by `node:net` (this one
+ *   case needs `--allow-ffi`; Deno cannot bind a unix client).
+ * - `shutdown("read")` is not told to the kernel (Deno has no such call): the
+ *   model answers every later `recv()` with end of stream.
+ * - Closing a unix listener removes its socket file (Deno does); closing a
+ *   real one leaves the file in place.
+ *
+ * @module
+ */
+import net from "node:net";
+import { fromPromise } from "xstate";
+import {
+  formatAddr,
+  type InetAddr,
+  type SocketAddr,
+  type UnixAddr,
+  wildcardAddr,
+} from "../machine/address.ts";
+import type {
+  ConnectInput,
+  ConnectionHandle,
+  SocketEffects,
+} from "../machine/effects.ts";
+import type { SocketOp } from "../machine/errors.ts";
+import { DenoConnection, DenoListener } from "./deno_connection.ts";
+import {
+  AF_UNIX,
+  openLibc,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  sysBind,
+  sysClose,
+  sysConnect,
+  type SysResult,
+  sysSocket,
+} from "./libc.ts";
+import { NodeConnection } from "./node_connection.ts";
+import { osError } from "./os_error.ts";
+
+/** Runs `fn`, turning a synchronous throw into a rejection. */
+function attempt<T>(fn: () => T): Promise<Awaited<T>> {
+  return Promise.try(fn);
+}
+
+function listenAt(
+  addr: SocketAddr,
+  backlog: number | undefined,
+  op: SocketOp,
+): DenoListener {
+  try {
+    const listener = "path" in addr
+      ? Deno.listen({ transport: "unix", path: addr.path })
+      : Deno.listen({
+        transport: "tcp",
+        hostname: addr.hostname,
+        port: addr.port,
+        ...(backlog === undefined ? {} : { tcpBacklog: backlog }),
+      });
+    return new DenoListener(listener);
+  } catch (error) {
+    const verb = op === "bind" ? "bind to" : "listen on";
+    throw osError(error, op, `${verb} ${formatAddr(addr)}`);
+  }
+}
+
+/** The Deno backend's effects, for `socketMachine.provide({ actors })`. */
+export const denoEffects: SocketEffects = {
+  bind: fromPromise(({ input }) =>
+    attempt(() => ({ handle: listenAt(input.addr, undefined, "bind") }))
+  ),
+
+  listen: fromPromise(({ input }) =>
+    attempt(() => {
+      const held = input.handle;
+      const keep = input.backlog === undefined || input.domain === "unix";
+      if (held instanceof DenoListener && keep) return { handle: held };
+      held?.close();
+      // An unbound TCP socket listens on the wildcard address (autobind).
+      const addr = input.local ??
+        wildcardAddr(input.domain === "inet6" ? "inet6" : "inet", 0);
+      return { handle: listenAt(addr, input.backlog, "listen") };
+    })
+  ),
+
+  connect: fromPromise(async ({ input, signal }) => {
+    // Connecting binds the address itself: free the bind() reservation.
+    input.handle?.close();
+    const handle = await connectFrom(input, signal);
+    if (signal.aborted) {
+      handle.close();
+      throw signal.reason;
+    }
+    return { handle };
+  }),
+
+  shutdown: fromPromise(async ({ input }) => {
+    const held = input.handle;
+    if (held instanceof DenoListener) {
+      // SHUT_RD stops a TCP listener; a port the caller chose stays bound.
+      held.close();
+      const handle = input.keepAddress
+        ? listenAt(held.local, undefined, "shutdown")
+        : undefined;
+      return { handle };
+    }
+    if (input.how !== "read" && held !== undefined) {
+      try {
+        await (held as ConnectionHandle).closeWrite();
+      } catch (error) {
+        throw osError(error, "shutdown", "shut down the write side");
+      }
+    }
+    return { handle: held };
+  }),
+};
+
+async function connectFrom(
+  { remote, local }: ConnectInput,
+  signal: AbortSignal,
+): Promise<ConnectionHandle> {
+  const from = local ? ` from ${formatAddr(local)}` : "";
+  try {
+    if (local !== undefined) {
+      return "path" in local
+        ? await connectUnixFrom(local, remote as UnixAddr, signal)
+        : await connectTcpFrom(local, remote as InetAddr, signal);
+    }
+    const conn = "path" in remote
+      ? await Deno.connect({ transport: "unix", path: remote.path })
+      : await Deno.connect({
+        hostname: remote.hostname,
+        port: remote.port,
+        signal,
+      });
+    return new DenoConnection(conn);
+  } catch (error) {
+    throw osError(error, "connect", `connect to ${formatAddr(remote)}${from}`);
+  }
+}
+
+/** A TCP connection from a chosen local address, through `node:net`. */
+function connectTcpFrom(
+  local: InetAddr,
+  remote: InetAddr,
+  signal: AbortSignal,
+): Promise<NodeConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({
+      host: remote.hostname,
+      port: remote.port,
+      localAddress: local.hostname,
+      localPort: local.port,
+    });
+    const abort = () => socket.destroy();
+    signal.addEventListener("abort", abort, { once: true });
+    socket.once("connect", () => {
+      signal.removeEventListener("abort", abort);
+      socket.removeAllListeners("error");
+      resolve(
+        new NodeConnection(
+          socket,
+          { hostname: socket.localAddress!, port: socket.localPort! },
+          { hostname: socket.remoteAddress!, port: socket.remotePort! },
+        ),
+      );
+    });
+    socket.once("error", (error) => {
+      signal.removeEventListener("abort", abort);
+      socket.destroy();
+      reject(error);
+    });
+  });
+}
+
+/**
+ * A unix connection from a bound path: libc's `socket`, `bind` and
+ * `connect` (non-blocking; a full backlog is waited out, as a blocking
+ * `connect` would), then adopted by `node:net`.
+ */
+async function connectUnixFrom(
+  local: UnixAddr,
+  remote: UnixAddr,
+  signal: AbortSignal,
+): Promise<NodeConnection> {
+  using libc = openLibc();
+  const flags = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+  const fd = orThrow(sysSocket(libc, AF_UNIX, flags, 0), "socket");
+  try {
+    orThrow(sysBind(libc, fd, local), "bind");
+    for (;;) {
+      const connected = sysConnect(libc, fd, remote);
+      if (connected.ok) break;
+      if (connected.errno !== "EAGAIN") orThrow(connected, "connect");
+      await retryDelay(signal);
+    }
+  } catch (error) {
+    sysClose(libc, fd);
+    throw error;
+  }
+  const socket = new net.Socket({ fd, readable: true, writable: true });
+  return new NodeConnection(socket, local, remote);
+}
+
+function orThrow<T>(result: SysResult<T>, call: string): T {
+  if (result.ok) return result.value;
+  throw Object.assign(new Error(`${call}() failed: ${result.errno}`), {
+    code: result.errno,
+  });
+}
+
+function retryDelay(signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, 5);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,71 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+import type { SocketAddr } from "../machine/address.ts";
+import type { ConnectionHandle, ListenerHandle } from "../machine/effects.ts";
+
+/** Converts an address from Deno's API to sockfsm's. */
+export function fromDenoAddr(addr: Deno.Addr): SocketAddr {
+  if ("path" in addr) return { path: addr.path ?? "" };
+  if ("hostname" in addr) return { hostname: addr.hostname, port: addr.port };
+  throw new TypeError(`Cannot use a ${addr.transport} address: not a socket`);
+}
+
+/** A connection made or accepted through Deno's own API. */
+export class DenoConnection implements ConnectionHandle {
+  readonly local: SocketAddr;
+  readonly remote: SocketAddr;
+  #conn: Deno.Conn;
+  #closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    this.local = fromDenoAddr(conn.localAddr);
+    this.remote = fromDenoAddr(conn.remoteAddr);
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#conn.read(buffer);
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    return this.#conn.write(data);
+  }
+
+  closeWrite(): Promise<void> {
+    return this.#conn.closeWrite();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by Deno (the peer reset it): nothing left to free.
+    }
+  }
+}
+
+/**
+ * A Deno listener. The Deno backend also uses one to realise `bind()`: see
+ * `deno_backend.ts`.
+ */
+export class DenoListener implements ListenerHandle {
+  readonly local: SocketAddr;
+  #listener: Deno.Listener;
+  #closed = false;
+
+  constructor(listener: Deno.Listener) {
+    this.#listener = listener;
+    this.local = fromDenoAddr(listener.addr);
+  }
+
+  async accept(): Promise<DenoConnection> {
+    return new DenoConnection(await this.#listener.accept());
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listener.close();
+  }
+}

@@ -1,0 +1,68 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+import type { Socket as NodeSocket } from "node:net";
+import type { SocketAddr } from "../machine/address.ts";
+import type { ConnectionHandle } from "../machine/effects.ts";
+
+/**
+ * A connection held by a `node:net` socket, read by pulling (`read()` in
+ * paused mode) so that it behaves like a `Deno.Conn`. The Deno backend needs
+ * it where Deno's own API cannot bind a client before connecting.
+ */
+export class NodeConnection implements ConnectionHandle {
+  readonly local: SocketAddr;
+  readonly remote: SocketAddr;
+  #socket: NodeSocket;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: NodeSocket, local: SocketAddr, remote: SocketAddr) {
+    this.#socket = socket;
+    this.local = local;
+    this.remote = remote;
+    const wake = () => {
+      const resolve = this.#wake;
+      this.#wake = undefined;
+      resolve?.();
+    };
+    socket.on("readable", wake);
+    socket.on("end", wake);
+    socket.on("close", wake);
+    socket.on("error", (error: Error) => {
+      this.#error = error;
+      wake();
+    });
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    for (;;) {
+      const chunk: Uint8Array | null = this.#socket.read();
+      if (chunk !== null) {
+        const n = Math.min(chunk.length, buffer.length);
+        buffer.set(chunk.subarray(0, n));
+        if (n < chunk.length) this.#socket.unshift(chunk.subarray(n));
+        return n;
+      }
+      if (this.#error) throw this.#error;
+      if (this.#socket.readableEnded || this.#socket.destroyed) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    // Node.js keeps the buffer until it is flushed: give it its own copy.
+    return new Promise((resolve, reject) =>
+      this.#socket.write(
+        data.slice(),
+        (error) => error ? reject(error) : resolve(data.length),
+      )
+    );
+  }
+
+  closeWrite(): Promise<void> {
+    return new Promise((resolve) => this.#socket.end(resolve));
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
