@@ -30,6 +30,7 @@ export {
   checkAddr,
   type Domain,
   domainOf,
+  formatAddr,
   type InetAddr,
   isWildcard,
   type SocketAddr,

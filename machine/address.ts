@@ -172,7 +172,22 @@ function describe(value: unknown): string {
   return Array.isArray(value) ? "an array" : "an object";
 }
 
-/** Formats an address for messages: `127.0.0.1:80`, `[::1]:80`, or a path. */
+/**
+ * Formats an address for messages and logs: `127.0.0.1:80`, `[::1]:80`, a
+ * path, or `(unnamed)`.
+ *
+ * @example Format addresses
+ * ```ts
+ * import { formatAddr } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatAddr({ hostname: "::1", port: 80 }), "[::1]:80");
+ * assert.equal(formatAddr({ path: "" }), "(unnamed)");
+ * ```
+ *
+ * @param addr The address.
+ * @returns Its text.
+ */
 export function formatAddr(addr: SocketAddr): string {
   if ("path" in addr) return addr.path === "" ? "(unnamed)" : addr.path;
   return addr.hostname.includes(":")

@@ -1,112 +1,89 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /**
- * The contracts between the socket machine and the backends in `steps/`: what
- * each effect receives and returns, and the handles a backend hands back for a
- * live socket. The machine stores handles; it never looks inside them.
+ * The contract between the socket machine and the backends in `steps/`.
+ *
+ * A backend keeps, for each socket, a {@linkcode SysSocket}: the system side
+ * of the socket, as an fd is in C. It holds the addresses and OS handles,
+ * which the machine never sees. The machine decides whether a call may run;
+ * the `SysSocket` runs it.
  *
  * @module
  */
 import type { PromiseActorLogic } from "xstate";
-import type { Domain, SocketAddr } from "./address.ts";
-
-/** Something a backend holds open for a socket: closing it frees the socket. */
-export interface Endpoint {
-  /** The local address the kernel reports for it. */
-  readonly local: SocketAddr;
-  /** Frees every system resource behind it. Never throws. */
-  close(): void;
-}
-
-/** A listening socket's handle. */
-export interface ListenerHandle extends Endpoint {
-  /** Waits for the next connection on the queue and returns its handle. */
-  accept(): Promise<ConnectionHandle>;
-}
-
-/** A connected stream socket's handle. */
-export interface ConnectionHandle extends Endpoint {
-  /** The peer's address. */
-  readonly remote: SocketAddr;
-  /** Reads into `buffer`; resolves to the count, or `null` at end of stream. */
-  read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes from `data`; resolves to the count written (maybe fewer). */
-  write(data: Uint8Array): Promise<number>;
-  /** Shuts down the write side: the peer reads end of stream. */
-  closeWrite(): Promise<void>;
-}
-
-/** What the `bind` effect receives. */
-export interface BindInput {
-  readonly domain: Domain;
-  /** The validated address to bind to (port 0: the kernel picks one). */
-  readonly addr: SocketAddr;
-}
-
-/** What the `bind` effect returns. */
-export interface BindOutput {
-  /** What holds the address until the socket listens, connects or closes. */
-  readonly handle: Endpoint;
-}
-
-/** What the `listen` effect receives. */
-export interface ListenInput {
-  readonly domain: Domain;
-  /** The local address; absent when the socket was never bound (autobind). */
-  readonly local: SocketAddr | undefined;
-  /** What the socket holds now (a bind reservation or a listener), if any. */
-  readonly handle: Endpoint | undefined;
-  /** The requested backlog; `undefined` for the default. */
-  readonly backlog: number | undefined;
-}
-
-/** What the `listen` effect returns. */
-export interface ListenOutput {
-  readonly handle: ListenerHandle;
-}
-
-/** What the `connect` effect receives. */
-export interface ConnectInput {
-  readonly domain: Domain;
-  /** The validated address to connect to. */
-  readonly remote: SocketAddr;
-  /** The address given to `bind()` before, if any: connect from there. */
-  readonly local: SocketAddr | undefined;
-  /** What the socket holds now (a bind reservation), if any. */
-  readonly handle: Endpoint | undefined;
-}
-
-/** What the `connect` effect returns. */
-export interface ConnectOutput {
-  readonly handle: ConnectionHandle;
-}
+import type { SocketAddr } from "./address.ts";
 
 /** Which side of a connection `shutdown()` shuts: `SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`. */
 export type ShutdownHow = "read" | "write" | "both";
 
+/**
+ * One socket on the system side. Methods are called only when the machine
+ * allows the call; on failure they reject with a `SocketError` carrying the
+ * errno, and leave the socket as the kernel would (a failed `connect()`
+ * frees a port the kernel chose).
+ */
+export interface SysSocket {
+  /** The local address, once bound (by `bind()` or by the kernel). */
+  readonly local: SocketAddr | undefined;
+  /** The peer's address, while connected. */
+  readonly remote: SocketAddr | undefined;
+  /** `bind(2)` */
+  bind(addr: SocketAddr): Promise<void>;
+  /** `listen(2)`; `undefined` is the backend's default backlog. */
+  listen(backlog: number | undefined): Promise<void>;
+  /** `connect(2)`; stop trying and free everything when `signal` aborts. */
+  connect(addr: SocketAddr, signal: AbortSignal): Promise<void>;
+  /** `accept(2)`: the next connection, as a connected socket. */
+  accept(): Promise<SysSocket>;
+  /** `recv(2)` into `buffer`: the count, or `null` at end of stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** `send(2)` from `data`: the count written, maybe fewer. */
+  write(data: Uint8Array): Promise<number>;
+  /**
+   * `shutdown(2)`. On a listener, `"read"` and `"both"` stop it listening;
+   * it keeps its address only when `keepAddress` (the caller chose the port).
+   */
+  shutdown(how: ShutdownHow, keepAddress: boolean): Promise<void>;
+  /** `close(2)`: frees every system resource. Never throws; idempotent. */
+  close(): void;
+}
+
+/** What the `bind` effect receives. */
+export interface BindInput {
+  readonly sys: SysSocket;
+  /** The validated address to bind to (port 0: the kernel picks one). */
+  readonly addr: SocketAddr;
+}
+
+/** What the `listen` effect receives. */
+export interface ListenInput {
+  readonly sys: SysSocket;
+  /** The requested backlog; `undefined` for the default. */
+  readonly backlog: number | undefined;
+}
+
+/** What the `connect` effect receives. */
+export interface ConnectInput {
+  readonly sys: SysSocket;
+  /** The validated address to connect to. */
+  readonly addr: SocketAddr;
+}
+
 /** What the `shutdown` effect receives. */
 export interface ShutdownInput {
-  readonly domain: Domain;
+  readonly sys: SysSocket;
   readonly how: ShutdownHow;
-  /** The socket's handle: a connection, or a listener to stop. */
-  readonly handle: Endpoint | undefined;
   /** For a listener: whether the caller chose the port, so it stays bound. */
   readonly keepAddress: boolean;
 }
 
-/** What the `shutdown` effect returns. */
-export interface ShutdownOutput {
-  /** The handle the socket holds afterwards (undefined: none). */
-  readonly handle: Endpoint | undefined;
-}
-
 /**
- * The effects a backend provides to the socket machine, one actor per
- * effectful transition. On failure an effect rejects with a `SocketError`
- * and leaves nothing open, not even the handle it was given.
+ * The effects `steps/` provides to the socket machine, one actor per
+ * effectful transition. They resolve with nothing: what a call establishes is
+ * a fact of the machine, and its data stays in the `SysSocket`.
  */
 export interface SocketEffects {
-  readonly bind: PromiseActorLogic<BindOutput, BindInput>;
-  readonly listen: PromiseActorLogic<ListenOutput, ListenInput>;
-  readonly connect: PromiseActorLogic<ConnectOutput, ConnectInput>;
-  readonly shutdown: PromiseActorLogic<ShutdownOutput, ShutdownInput>;
+  readonly bind: PromiseActorLogic<void, BindInput>;
+  readonly listen: PromiseActorLogic<void, ListenInput>;
+  readonly connect: PromiseActorLogic<void, ConnectInput>;
+  readonly shutdown: PromiseActorLogic<void, ShutdownInput>;
 }

@@ -3,13 +3,20 @@
  * The socket machine: the one definition of which socket call is legal in
  * which state, what it leads to, and which errno Linux gives when it is not.
  *
- * It is pure. Effects are named actors whose placeholders reject until a
- * backend in `steps/` provides them with `provide({ actors })`. A call that a
- * state does not accept is a forbidden transition (XState's own notion: no
- * target, no actions, so `snapshot.can(event)` is false) that carries
- * `meta: { errno, why }`; {@linkcode verdict} reads it without running
- * anything. Every state handles every event, so nothing is ever ignored
- * silently (tests/socket_machine_test.ts walks them all).
+ * It is pure. Its context holds only finite facts (domain, bound or not, who
+ * chose the port, the shutdown bits, whether there is a peer), never
+ * addresses or OS handles, so its snapshots form a small finite graph that
+ * `graph.ts` walks and memoises. The data a call needs (the socket's
+ * {@linkcode SysSocket}, the address) travels in the event's `io` field, which
+ * only effects read, never a rule.
+ *
+ * Effects are named actors whose placeholders reject until `steps/` provides
+ * them with `provide({ actors })`. A call that a state does not accept is a
+ * forbidden transition (XState's own notion: no target, no actions, so
+ * `snapshot.can(event)` is false) that carries `meta: { errno, why }`;
+ * {@linkcode verdict} reads it without running anything. Every state handles
+ * every event, so nothing is ever ignored silently
+ * (tests/socket_machine_test.ts walks them all).
  *
  * @module
  */
@@ -21,19 +28,13 @@ import {
   setup,
   type SnapshotFrom,
 } from "xstate";
-import type { Domain, SocketAddr } from "./address.ts";
+import type { Domain } from "./address.ts";
 import type {
   BindInput,
-  BindOutput,
   ConnectInput,
-  ConnectionHandle,
-  ConnectOutput,
-  Endpoint,
   ListenInput,
-  ListenOutput,
   ShutdownHow,
   ShutdownInput,
-  ShutdownOutput,
 } from "./effects.ts";
 import type { Errno } from "./errno.ts";
 
@@ -59,15 +60,29 @@ export type SocketState =
   | "shutRdWr"
   | "closed";
 
-/** The events of the machine: one per socket call. */
+/**
+ * Who chooses a bound socket's port: the kernel (port 0), the caller (any
+ * other port), or nobody (a unix path).
+ */
+export type PortChoice = "kernel" | "caller" | "path";
+
+/**
+ * The events of the machine: one per socket call. The rules read only the
+ * fields beside `type` and `io`; `io` carries what the call's effect needs
+ * and is absent when the machine runs as a pure model.
+ */
 export type SocketEvent =
-  | { type: "BIND"; addr: SocketAddr }
-  | { type: "LISTEN"; backlog?: number }
-  | { type: "CONNECT"; addr: SocketAddr }
+  | { type: "BIND"; port: PortChoice; io?: BindInput }
+  | { type: "LISTEN"; io?: ListenInput }
+  | { type: "CONNECT"; io?: ConnectInput }
   | { type: "ACCEPT" }
   | { type: "SEND" }
   | { type: "RECV" }
-  | { type: "SHUTDOWN"; how: ShutdownHow }
+  | {
+    type: "SHUTDOWN";
+    how: ShutdownHow;
+    io?: Omit<ShutdownInput, "how" | "keepAddress">;
+  }
   | { type: "CLOSE" }
   | { type: "GETSOCKNAME" }
   | { type: "GETPEERNAME" };
@@ -81,32 +96,30 @@ export interface ShutBits {
   readonly write: boolean;
 }
 
-/** The facts about a socket that are not worth a state of their own. */
+/**
+ * The facts about a socket that are not worth a state of their own. All are
+ * finite: addresses and handles are data, kept by the socket's
+ * {@linkcode SysSocket}, not facts.
+ */
 export interface SocketContext {
   readonly domain: Domain;
   readonly type: SocketType;
-  /** The local address, once bound (by `bind()` or by the kernel). */
-  readonly local: SocketAddr | undefined;
-  /** The peer's address, while connected. */
-  readonly remote: SocketAddr | undefined;
   /** Whether `bind()` succeeded on this socket (not an automatic bind). */
   readonly bound: boolean;
   /** Who chose the local port: the caller (`bind` with a port) or the kernel. */
   readonly portChosenBy: "caller" | "kernel" | undefined;
   /** The shutdown bits set so far. */
   readonly shut: ShutBits;
-  /** What the backend holds open for this socket. */
-  readonly handle: Endpoint | undefined;
-  /** Why the last effect failed, until the next call. */
-  readonly failure: unknown;
+  /** Whether the socket has a peer (it connected, or accept() made it). */
+  readonly peer: boolean;
 }
 
 /** What a socket machine starts from. */
 export interface SocketInput {
   readonly domain: Domain;
   readonly type: SocketType;
-  /** For a socket born by `accept()`: its connection. */
-  readonly accepted?: ConnectionHandle;
+  /** A socket born by `accept()`: it starts connected. */
+  readonly accepted?: boolean;
 }
 
 /** What a transition may say about a call, read by {@linkcode verdict}. */
@@ -194,6 +207,21 @@ const startShutdown = {
   actions: "markShut",
 } as const;
 
+/** What each effect-starting call carries in `io`. */
+interface CallIo {
+  BIND: BindInput;
+  LISTEN: ListenInput;
+  CONNECT: ConnectInput;
+}
+
+/**
+ * The `io` of the event that entered an in-flight state. It is undefined only
+ * when the machine runs as a pure model, and then no effect is started.
+ */
+function ioOf<T extends keyof CallIo>(event: SocketEvent, _type: T): CallIo[T] {
+  return (event as { io?: CallIo[T] }).io as CallIo[T];
+}
+
 function notProvided(step: string): Promise<never> {
   return Promise.reject(
     new Error(
@@ -214,20 +242,16 @@ export const socketMachine = setup({
     transitionMeta: {} as CallMeta,
   },
   actors: {
-    bind: fromPromise<BindOutput, BindInput>(() => notProvided("bind")),
-    listen: fromPromise<ListenOutput, ListenInput>(() => notProvided("listen")),
-    connect: fromPromise<ConnectOutput, ConnectInput>(() =>
-      notProvided("connect")
-    ),
-    shutdown: fromPromise<ShutdownOutput, ShutdownInput>(() =>
-      notProvided("shutdown")
-    ),
+    bind: fromPromise<void, BindInput>(() => notProvided("bind")),
+    listen: fromPromise<void, ListenInput>(() => notProvided("listen")),
+    connect: fromPromise<void, ConnectInput>(() => notProvided("connect")),
+    shutdown: fromPromise<void, ShutdownInput>(() => notProvided("shutdown")),
   },
   guards: {
     isUnix: ({ context }) => context.domain === "unix",
     bound: ({ context }) => context.bound,
     callerPort: ({ context }) => context.portChosenBy === "caller",
-    hasPeer: ({ context }) => context.remote !== undefined,
+    hasPeer: ({ context }) => context.peer,
     shutRead: ({ context }) => context.shut.read,
     shutWrite: ({ context }) => context.shut.write,
     howRead: ({ event }) => event.type === "SHUTDOWN" && event.how === "read",
@@ -245,25 +269,20 @@ export const socketMachine = setup({
     }),
     notePort: assign({
       portChosenBy: ({ event }) => {
-        if (event.type !== "BIND" || !("port" in event.addr)) return undefined;
-        return event.addr.port === 0 ? "kernel" : "caller";
+        if (event.type !== "BIND" || event.port === "path") return undefined;
+        return event.port;
       },
     }),
-    forget: assign({ failure: undefined }),
-    release: ({ context }) => context.handle?.close(),
   },
 }).createMachine({
   id: "socket",
   context: ({ input }) => ({
     domain: input.domain,
     type: input.type,
-    local: input.accepted?.local,
-    remote: input.accepted?.remote,
     bound: false,
     portChosenBy: undefined,
     shut: { read: false, write: false },
-    handle: input.accepted,
-    failure: undefined,
+    peer: input.accepted === true,
   }),
   initial: "created",
   states: {
@@ -296,27 +315,13 @@ export const socketMachine = setup({
       },
     },
     binding: {
-      entry: "forget",
       invoke: {
         src: "bind",
-        input: ({ context, event }) => ({
-          domain: context.domain,
-          addr: (event as Extract<SocketEvent, { type: "BIND" }>).addr,
-        }),
-        onDone: {
-          target: "bound",
-          actions: assign({
-            handle: ({ event }) => event.output.handle,
-            local: ({ event }) => event.output.handle.local,
-            bound: true,
-          }),
-        },
+        input: ({ event }) => ioOf(event, "BIND"),
+        onDone: { target: "bound", actions: assign({ bound: true }) },
         onError: {
           target: "created",
-          actions: assign({
-            failure: ({ event }) => event.error,
-            portChosenBy: undefined,
-          }),
+          actions: assign({ portChosenBy: undefined }),
         },
       },
       on: inFlight("bind"),
@@ -337,42 +342,19 @@ export const socketMachine = setup({
       },
     },
     opening: {
-      entry: "forget",
       invoke: {
         src: "listen",
-        input: ({ context, event }) => ({
-          domain: context.domain,
-          local: context.local,
-          handle: context.handle,
-          backlog: (event as Extract<SocketEvent, { type: "LISTEN" }>).backlog,
-        }),
+        input: ({ event }) => ioOf(event, "LISTEN"),
         onDone: {
           target: "listening",
+          // An unbound socket was bound to an ephemeral port (autobind).
           actions: assign({
-            handle: ({ event }) => event.output.handle,
-            local: ({ event }) => event.output.handle.local,
             portChosenBy: ({ context }) => context.portChosenBy ?? "kernel",
           }),
         },
-        // A failed listen() has released what the socket held.
         onError: [
-          {
-            guard: "bound",
-            target: "bound",
-            actions: assign({
-              failure: ({ event }) => event.error,
-              handle: undefined,
-            }),
-          },
-          {
-            target: "created",
-            actions: assign({
-              failure: ({ event }) => event.error,
-              handle: undefined,
-              local: undefined,
-              portChosenBy: undefined,
-            }),
-          },
+          { guard: "bound", target: "bound" },
+          { target: "created", actions: assign({ portChosenBy: undefined }) },
         ],
       },
       on: inFlight("listen"),
@@ -407,41 +389,20 @@ export const socketMachine = setup({
       },
     },
     connecting: {
-      entry: "forget",
       invoke: {
         src: "connect",
-        input: ({ context, event }) => ({
-          domain: context.domain,
-          remote: (event as Extract<SocketEvent, { type: "CONNECT" }>).addr,
-          local: context.bound ? context.local : undefined,
-          handle: context.handle,
-        }),
+        input: ({ event }) => ioOf(event, "CONNECT"),
         onDone: {
           target: "connected",
           actions: assign({
-            handle: ({ event }) => event.output.handle,
-            local: ({ event }) => event.output.handle.local,
-            remote: ({ event }) => event.output.handle.remote,
+            peer: true,
+            portChosenBy: ({ context }) => context.portChosenBy ?? "kernel",
           }),
         },
-        // A failed connect() has released what the socket held.
+        // A failed connect() gives back a port the kernel chose (Linux).
         onError: [
-          {
-            guard: "bound",
-            target: "bound",
-            actions: assign({
-              failure: ({ event }) => event.error,
-              handle: undefined,
-            }),
-          },
-          {
-            target: "created",
-            actions: assign({
-              failure: ({ event }) => event.error,
-              handle: undefined,
-              local: undefined,
-            }),
-          },
+          { guard: "bound", target: "bound" },
+          { target: "created", actions: assign({ portChosenBy: undefined }) },
         ],
       },
       on: {
@@ -486,29 +447,26 @@ export const socketMachine = setup({
     shuttingDown: {
       invoke: {
         src: "shutdown",
-        input: ({ context, event }) => ({
-          domain: context.domain,
-          how: (event as Extract<SocketEvent, { type: "SHUTDOWN" }>).how,
-          handle: context.handle,
-          keepAddress: context.portChosenBy === "caller",
-        }),
+        input: ({ context, event }) => {
+          const { how, io } = event as Extract<
+            SocketEvent,
+            { type: "SHUTDOWN" }
+          >;
+          const keepAddress = context.portChosenBy === "caller";
+          return { ...io, how, keepAddress } as ShutdownInput;
+        },
         onDone: [
           // A TCP listener stopped by SHUT_RD: back to bound if the caller
           // chose its port, else the kernel gives the port back.
           {
             guard: and([not("hasPeer"), "callerPort"]),
             target: "bound",
-            actions: assign({
-              handle: ({ event }) => event.output.handle,
-              shut: { read: false, write: false },
-            }),
+            actions: assign({ shut: { read: false, write: false } }),
           },
           {
             guard: not("hasPeer"),
             target: "created",
             actions: assign({
-              handle: ({ event }) => event.output.handle,
-              local: undefined,
               bound: false,
               portChosenBy: undefined,
               shut: { read: false, write: false },
@@ -519,28 +477,12 @@ export const socketMachine = setup({
           { target: "shutWr" },
         ],
         onError: [
-          {
-            guard: not("hasPeer"),
-            target: "listening",
-            actions: assign({ failure: ({ event }) => event.error }),
-          },
-          {
-            guard: and(["shutRead", "shutWrite"]),
-            target: "shutRdWr",
-            actions: assign({ failure: ({ event }) => event.error }),
-          },
-          {
-            guard: "shutRead",
-            target: "shutRd",
-            actions: assign({ failure: ({ event }) => event.error }),
-          },
-          {
-            target: "shutWr",
-            actions: assign({ failure: ({ event }) => event.error }),
-          },
+          { guard: not("hasPeer"), target: "listening" },
+          { guard: and(["shutRead", "shutWrite"]), target: "shutRdWr" },
+          { guard: "shutRead", target: "shutRd" },
+          { target: "shutWr" },
         ],
       },
-      entry: "forget",
       on: inFlight("shutdown"),
     },
     shutRd: {
@@ -573,8 +515,8 @@ export const socketMachine = setup({
         SHUTDOWN: "shutRdWr",
       },
     },
+    // The socket's SysSocket is closed by the close() call itself.
     closed: {
-      entry: "release",
       on: {
         BIND: reject("EBADF", CLOSED),
         LISTEN: reject("EBADF", CLOSED),

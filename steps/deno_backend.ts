@@ -25,20 +25,17 @@
  * @module
  */
 import net from "node:net";
-import { fromPromise } from "xstate";
 import {
+  type Domain,
   formatAddr,
   type InetAddr,
   type SocketAddr,
   type UnixAddr,
   wildcardAddr,
 } from "../machine/address.ts";
-import type {
-  ConnectInput,
-  ConnectionHandle,
-  SocketEffects,
-} from "../machine/effects.ts";
-import type { SocketOp } from "../machine/errors.ts";
+import type { ShutdownHow, SysSocket } from "../machine/effects.ts";
+import { SocketError, type SocketOp } from "../machine/errors.ts";
+import type { Connection } from "./connection.ts";
 import { DenoConnection, DenoListener } from "./deno_connection.ts";
 import {
   AF_UNIX,
@@ -55,9 +52,139 @@ import {
 import { NodeConnection } from "./node_connection.ts";
 import { osError } from "./os_error.ts";
 
-/** Runs `fn`, turning a synchronous throw into a rejection. */
-function attempt<T>(fn: () => T): Promise<Awaited<T>> {
-  return Promise.try(fn);
+/**
+ * Creates the system side of a socket with the Deno backend.
+ *
+ * @param domain The socket's address family.
+ */
+export function denoSocket(domain: Domain): SysSocket {
+  return new DenoSysSocket(domain, undefined);
+}
+
+/** One socket, held as whatever Deno object stands for it right now. */
+class DenoSysSocket implements SysSocket {
+  local: SocketAddr | undefined;
+  remote: SocketAddr | undefined;
+  readonly #domain: Domain;
+  /** A bind reservation, a listener, or a connection. */
+  #held: DenoListener | Connection | undefined;
+  /** Whether bind() chose the local address (then connect() starts there). */
+  #bound = false;
+  #closed = false;
+
+  constructor(domain: Domain, connection: Connection | undefined) {
+    this.#domain = domain;
+    this.#held = connection;
+    this.local = connection?.local;
+    this.remote = connection?.remote;
+  }
+
+  bind(addr: SocketAddr): Promise<void> {
+    return Promise.try(() => {
+      this.#hold(listenAt(addr, undefined, "bind"));
+      this.#bound = true;
+    });
+  }
+
+  listen(backlog: number | undefined): Promise<void> {
+    return Promise.try(() => {
+      const held = this.#held;
+      const keep = backlog === undefined || this.#domain === "unix";
+      if (held instanceof DenoListener && keep) return;
+      this.#release();
+      // An unbound TCP socket listens on the wildcard address (autobind).
+      const addr = this.local ??
+        wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0);
+      try {
+        this.#hold(listenAt(addr, backlog, "listen"));
+      } catch (error) {
+        if (!this.#bound) this.local = undefined;
+        throw error;
+      }
+    });
+  }
+
+  async connect(addr: SocketAddr, signal: AbortSignal): Promise<void> {
+    const from = this.#bound ? this.local : undefined;
+    // Connecting binds the address itself: free the bind() reservation.
+    this.#release();
+    let connection: Connection;
+    try {
+      connection = await connectFrom(from, addr, signal);
+    } catch (error) {
+      // Linux gives back a port that the kernel chose for a failed connect.
+      if (!this.#bound) this.local = undefined;
+      throw error;
+    }
+    if (signal.aborted || this.#closed) {
+      connection.close();
+      throw new SocketError(
+        "EBADF",
+        "connect",
+        "Cannot finish connect(): the socket was closed meanwhile",
+      );
+    }
+    this.#hold(connection);
+    this.remote = connection.remote;
+  }
+
+  async accept(): Promise<SysSocket> {
+    let connection: Connection;
+    try {
+      connection = await (this.#held as DenoListener).accept();
+    } catch (error) {
+      throw osError(error, "accept", "accept a connection");
+    }
+    if (this.#closed) {
+      connection.close();
+      throw new SocketError(
+        "EBADF",
+        "accept",
+        "Cannot finish accept(): the socket was closed meanwhile",
+      );
+    }
+    return new DenoSysSocket(this.#domain, connection);
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return (this.#held as Connection).read(buffer);
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    return (this.#held as Connection).write(data);
+  }
+
+  async shutdown(how: ShutdownHow, keepAddress: boolean): Promise<void> {
+    const held = this.#held;
+    if (held instanceof DenoListener) {
+      // SHUT_RD stops a TCP listener; a port the caller chose stays bound.
+      this.#release();
+      if (keepAddress) this.#hold(listenAt(held.local, undefined, "shutdown"));
+      else this.local = undefined;
+      return;
+    }
+    if (how === "read" || held === undefined) return;
+    try {
+      await (held as Connection).closeWrite();
+    } catch (error) {
+      throw osError(error, "shutdown", "shut down the write side");
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#release();
+  }
+
+  #hold(held: DenoListener | Connection): void {
+    this.#held = held;
+    this.local = held.local;
+  }
+
+  #release(): void {
+    this.#held?.close();
+    this.#held = undefined;
+  }
 }
 
 function listenAt(
@@ -81,61 +208,11 @@ function listenAt(
   }
 }
 
-/** The Deno backend's effects, for `socketMachine.provide({ actors })`. */
-export const denoEffects: SocketEffects = {
-  bind: fromPromise(({ input }) =>
-    attempt(() => ({ handle: listenAt(input.addr, undefined, "bind") }))
-  ),
-
-  listen: fromPromise(({ input }) =>
-    attempt(() => {
-      const held = input.handle;
-      const keep = input.backlog === undefined || input.domain === "unix";
-      if (held instanceof DenoListener && keep) return { handle: held };
-      held?.close();
-      // An unbound TCP socket listens on the wildcard address (autobind).
-      const addr = input.local ??
-        wildcardAddr(input.domain === "inet6" ? "inet6" : "inet", 0);
-      return { handle: listenAt(addr, input.backlog, "listen") };
-    })
-  ),
-
-  connect: fromPromise(async ({ input, signal }) => {
-    // Connecting binds the address itself: free the bind() reservation.
-    input.handle?.close();
-    const handle = await connectFrom(input, signal);
-    if (signal.aborted) {
-      handle.close();
-      throw signal.reason;
-    }
-    return { handle };
-  }),
-
-  shutdown: fromPromise(async ({ input }) => {
-    const held = input.handle;
-    if (held instanceof DenoListener) {
-      // SHUT_RD stops a TCP listener; a port the caller chose stays bound.
-      held.close();
-      const handle = input.keepAddress
-        ? listenAt(held.local, undefined, "shutdown")
-        : undefined;
-      return { handle };
-    }
-    if (input.how !== "read" && held !== undefined) {
-      try {
-        await (held as ConnectionHandle).closeWrite();
-      } catch (error) {
-        throw osError(error, "shutdown", "shut down the write side");
-      }
-    }
-    return { handle: held };
-  }),
-};
-
 async function connectFrom(
-  { remote, local }: ConnectInput,
+  local: SocketAddr | undefined,
+  remote: SocketAddr,
   signal: AbortSignal,
-): Promise<ConnectionHandle> {
+): Promise<Connection> {
   const from = local ? ` from ${formatAddr(local)}` : "";
   try {
     if (local !== undefined) {

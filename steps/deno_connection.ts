@@ -1,6 +1,6 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { SocketAddr } from "../machine/address.ts";
-import type { ConnectionHandle, ListenerHandle } from "../machine/effects.ts";
+import type { Connection } from "./connection.ts";
 
 /** Converts an address from Deno's API to sockfsm's. */
 export function fromDenoAddr(addr: Deno.Addr): SocketAddr {
@@ -10,7 +10,7 @@ export function fromDenoAddr(addr: Deno.Addr): SocketAddr {
 }
 
 /** A connection made or accepted through Deno's own API. */
-export class DenoConnection implements ConnectionHandle {
+export class DenoConnection implements Connection {
   readonly local: SocketAddr;
   readonly remote: SocketAddr;
   #conn: Deno.Conn;
@@ -49,7 +49,7 @@ export class DenoConnection implements ConnectionHandle {
  * A Deno listener. The Deno backend also uses one to realise `bind()`: see
  * `deno_backend.ts`.
  */
-export class DenoListener implements ListenerHandle {
+export class DenoListener {
   readonly local: SocketAddr;
   #listener: Deno.Listener;
   #closed = false;

@@ -1,14 +1,14 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { Socket as NodeSocket } from "node:net";
 import type { SocketAddr } from "../machine/address.ts";
-import type { ConnectionHandle } from "../machine/effects.ts";
+import type { Connection } from "./connection.ts";
 
 /**
  * A connection held by a `node:net` socket, read by pulling (`read()` in
  * paused mode) so that it behaves like a `Deno.Conn`. The Deno backend needs
  * it where Deno's own API cannot bind a client before connecting.
  */
-export class NodeConnection implements ConnectionHandle {
+export class NodeConnection implements Connection {
   readonly local: SocketAddr;
   readonly remote: SocketAddr;
   #socket: NodeSocket;

@@ -1,5 +1,5 @@
 // Copyright 2026 the sockfsm authors. MIT license.
-import { type Actor, createActor } from "xstate";
+import { type AnyActorRef, createActor, toPromise } from "xstate";
 import {
   checkAddr,
   type Domain,
@@ -7,24 +7,19 @@ import {
   type SocketAddr,
   unboundAddr,
 } from "../machine/address.ts";
-import type {
-  ConnectionHandle,
-  ListenerHandle,
-  ShutdownHow,
-} from "../machine/effects.ts";
+import type { ShutdownHow, SysSocket } from "../machine/effects.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
+import { SocketGraph, type SocketNode, type Step } from "../machine/graph.ts";
 import {
+  type PortChoice,
   type SocketEvent,
-  type SocketInput,
-  type SocketMachine,
   socketMachine,
-  type SocketSnapshot,
   type SocketState,
   type SocketType,
 } from "../machine/socket_machine.ts";
-import { type Verdict, verdict } from "../machine/verdict.ts";
-import { denoEffects } from "./deno_backend.ts";
+import { denoSocket } from "./deno_backend.ts";
 import { osError } from "./os_error.ts";
+import { sysEffects } from "./sys_effects.ts";
 
 /** A change of a socket's state, as reported to `onTransition`. */
 export interface StateChange {
@@ -166,11 +161,13 @@ export interface Socket extends Disposable {
 const DEFAULT_RECV = 65536;
 const EMPTY = new Uint8Array(0);
 
-let denoMachine: SocketMachine | undefined;
+let graph: SocketGraph | undefined;
 
-/** The socket machine with the Deno backend's effects, made once. */
-function machineWithDenoEffects(): SocketMachine {
-  return denoMachine ??= socketMachine.provide({ actors: denoEffects });
+/** The graph of the socket machine with its effects provided, made once. */
+function socketGraph(): SocketGraph {
+  return graph ??= new SocketGraph(
+    socketMachine.provide({ actors: sysEffects }),
+  );
 }
 
 /**
@@ -204,9 +201,11 @@ function machineWithDenoEffects(): SocketMachine {
 export function socket(options: SocketOptions): Socket {
   const { domain, type = "stream", protocol = 0 } = options ?? {};
   checkSocketArgs(domain, type, protocol);
+  const graph = socketGraph();
   return new StreamSocket(
-    machineWithDenoEffects(),
-    { domain, type },
+    graph,
+    graph.start({ domain, type }),
+    denoSocket(domain),
     options.onTransition,
   );
 }
@@ -247,49 +246,46 @@ export function checkSocketArgs(
   }
 }
 
-/** A call waiting for its effect to finish. */
-interface Pending {
-  readonly op: SocketOp;
-  readonly state: SocketState;
-  readonly resolve: () => void;
-  readonly reject: (error: SocketError) => void;
-}
-
+/**
+ * A socket: where it is in the machine's graph, and its system side. Every
+ * call first takes a step in the graph, which refuses it or says where it
+ * leads; state-changing calls then run the effect that the state they lead
+ * to invokes, and data calls go straight to the system side.
+ */
 class StreamSocket implements Socket {
   readonly domain: Domain;
   readonly type: SocketType;
-  #machine: SocketMachine;
-  #actor: Actor<SocketMachine>;
-  #snapshot: SocketSnapshot;
-  #onTransition: ((change: StateChange) => void) | undefined;
-  #pending: Pending | undefined;
-  #op: SocketOp = "socket";
-  /** Verdicts on payload-free calls in the current snapshot. */
-  #verdicts = new Map<SocketEvent["type"], Verdict>();
+  readonly #graph: SocketGraph;
+  readonly #sys: SysSocket;
+  readonly #onTransition: ((change: StateChange) => void) | undefined;
+  #node: SocketNode;
+  /** The effect in flight, if any. */
+  #effect: AnyActorRef | undefined;
 
   constructor(
-    machine: SocketMachine,
-    input: SocketInput,
+    graph: SocketGraph,
+    node: SocketNode,
+    sys: SysSocket,
     onTransition: ((change: StateChange) => void) | undefined,
   ) {
-    this.domain = input.domain;
-    this.type = input.type;
-    this.#machine = machine;
+    this.domain = node.facts.domain;
+    this.type = node.facts.type;
+    this.#graph = graph;
+    this.#node = node;
+    this.#sys = sys;
     this.#onTransition = onTransition;
-    this.#actor = createActor(machine, { input });
-    this.#snapshot = this.#actor.getSnapshot();
-    this.#actor.subscribe((next) => this.#observe(next));
-    this.#actor.start();
   }
 
   get state(): SocketState {
-    return this.#snapshot.value as SocketState;
+    return this.#node.state;
   }
 
   async bind(addr: SocketAddr): Promise<void> {
+    const checked = this.#addr(addr, "bind");
     await this.#change("bind", {
       type: "BIND",
-      addr: this.#addr(addr, "bind"),
+      port: portChoice(checked),
+      io: { sys: this.#sys, addr: checked },
     });
   }
 
@@ -302,38 +298,48 @@ class StreamSocket implements Socket {
         `"backlog" must be a non-negative integer, got ${backlog}`,
       );
     }
-    await this.#change("listen", { type: "LISTEN", backlog });
+    await this.#change("listen", {
+      type: "LISTEN",
+      io: { sys: this.#sys, backlog },
+    });
   }
 
   async connect(addr: SocketAddr): Promise<void> {
-    const remote = this.#addr(addr, "connect");
-    await this.#change("connect", { type: "CONNECT", addr: remote });
+    const checked = this.#addr(addr, "connect");
+    await this.#change("connect", {
+      type: "CONNECT",
+      io: { sys: this.#sys, addr: checked },
+    });
   }
 
   async accept(options: AcceptOptions = {}): Promise<Socket> {
-    const listener = this.#handle<ListenerHandle>("accept", { type: "ACCEPT" });
-    let conn: ConnectionHandle;
+    this.#allow("accept", { type: "ACCEPT" });
+    let sys: SysSocket;
     try {
-      conn = await listener.accept();
+      sys = await this.#sys.accept();
     } catch (error) {
       throw this.#ioError("accept", error);
     }
-    return new StreamSocket(
-      this.#machine,
-      { domain: this.domain, type: this.type, accepted: conn },
-      options.onTransition ?? this.#onTransition,
-    );
+    const onTransition = options.onTransition ?? this.#onTransition;
+    const node = this.#graph.start({
+      domain: this.domain,
+      type: this.type,
+      accepted: true,
+    });
+    // Born connected: the machine went created -> connected at once.
+    onTransition?.({ from: "created", to: node.state, op: "accept" });
+    return new StreamSocket(this.#graph, node, sys, onTransition);
   }
 
   async send(data: Uint8Array): Promise<number> {
     if (!(data instanceof Uint8Array)) {
       throw this.#badInput("send", "data must be a Uint8Array");
     }
-    const conn = this.#handle<ConnectionHandle>("send", { type: "SEND" });
+    this.#allow("send", { type: "SEND" });
     let written = 0;
     try {
       while (written < data.length) {
-        written += await conn.write(data.subarray(written));
+        written += await this.#sys.write(data.subarray(written));
       }
     } catch (error) {
       throw this.#ioError("send", error);
@@ -357,11 +363,10 @@ class StreamSocket implements Socket {
     if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
       throw this.#badInput("recv", "the buffer must be a non-empty Uint8Array");
     }
-    const allowed = this.#allow("recv", { type: "RECV" });
-    if (allowed.eof) return 0;
-    const conn = this.#snapshot.context.handle as ConnectionHandle;
+    const step = this.#allow("recv", { type: "RECV" });
+    if (step.eof) return 0;
     try {
-      return (await conn.read(buffer)) ?? 0;
+      return (await this.#sys.read(buffer)) ?? 0;
     } catch (error) {
       throw this.#ioError("recv", error);
     }
@@ -374,14 +379,20 @@ class StreamSocket implements Socket {
         `"how" must be "read", "write" or "both", got ${JSON.stringify(how)}`,
       );
     }
-    await this.#change("shutdown", { type: "SHUTDOWN", how });
+    await this.#change("shutdown", {
+      type: "SHUTDOWN",
+      how,
+      io: { sys: this.#sys },
+    });
   }
 
   close(): void {
-    this.#allow("close", { type: "CLOSE" });
-    this.#op = "close";
-    this.#actor.send({ type: "CLOSE" });
-    this.#actor.stop();
+    const step = this.#allow("close", { type: "CLOSE" });
+    this.#move(step.next, "close");
+    const effect = this.#effect;
+    this.#effect = undefined;
+    effect?.stop();
+    this.#sys.close();
   }
 
   [Symbol.dispose](): void {
@@ -390,89 +401,74 @@ class StreamSocket implements Socket {
 
   getsockname(): SocketAddr {
     this.#allow("getsockname", { type: "GETSOCKNAME" });
-    return { ...(this.#snapshot.context.local ?? unboundAddr(this.domain)) };
+    return { ...(this.#sys.local ?? unboundAddr(this.domain)) };
   }
 
   getpeername(): SocketAddr {
     this.#allow("getpeername", { type: "GETPEERNAME" });
-    return { ...this.#snapshot.context.remote! };
+    return { ...this.#sys.remote! };
   }
 
-  /** Throws the machine's refusal of `event`, or returns its verdict. */
-  #allow(op: SocketOp, event: SocketEvent): Verdict & { allowed: true } {
-    const payloadFree = Object.keys(event).length === 1;
-    let found = payloadFree ? this.#verdicts.get(event.type) : undefined;
-    if (found === undefined) {
-      found = verdict(this.#snapshot, event);
-      if (payloadFree) this.#verdicts.set(event.type, found);
-    }
-    if (!found.allowed) {
+  /** The machine's step for `event`, or its refusal thrown. */
+  #allow(op: SocketOp, event: SocketEvent): Step & { allowed: true } {
+    const step = this.#graph.step(this.#node, event);
+    if (!step.allowed) {
       throw new SocketError(
-        found.errno,
+        step.errno,
         op,
-        `Cannot ${op}() on a socket in state "${this.state}": ${found.errno}, ${found.why}`,
+        `Cannot ${op}() on a socket in state "${this.state}": ${step.errno}, ${step.why}`,
         { state: this.state },
       );
     }
-    return found;
+    return step;
   }
 
-  /** The handle a data call works on, once the machine allows the call. */
-  #handle<T>(op: SocketOp, event: SocketEvent): T {
-    this.#allow(op, event);
-    return this.#snapshot.context.handle as T;
-  }
-
-  /** Runs a state-changing call and settles when its effect has finished. */
-  #change(op: SocketOp, event: SocketEvent): Promise<void> {
-    this.#allow(op, event);
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#pending = { op, state: this.state, resolve, reject };
-    this.#op = op;
-    this.#actor.send(event);
-    this.#settle();
-    return promise;
-  }
-
-  #observe(next: SocketSnapshot): void {
+  /** Takes a state-changing step and runs the effect it starts, if any. */
+  async #change(op: SocketOp, event: SocketEvent): Promise<void> {
     const from = this.state;
-    this.#snapshot = next;
-    this.#verdicts.clear();
-    if (next.value !== from) {
-      this.#onTransition?.({ from, to: this.state, op: this.#op });
+    const { next } = this.#allow(op, event);
+    this.#move(next, op);
+    if (!next.inFlight) return;
+    const { logic, input } = this.#graph.effect(next, event);
+    const effect = createActor(logic, { input });
+    this.#effect = effect;
+    let failure: { error: unknown } | undefined;
+    try {
+      await toPromise(effect.start());
+    } catch (error) {
+      failure = { error };
     }
-    this.#settle();
+    if (this.#node !== next) {
+      // Only close() leaves an in-flight state from outside.
+      throw new SocketError(
+        "EBADF",
+        op,
+        `Cannot finish ${op}(): the socket was closed while the call was in progress`,
+        { state: from },
+      );
+    }
+    this.#effect = undefined;
+    this.#move(this.#graph.settle(next, failure ? "error" : "done"), op);
+    if (failure) throw osError(failure.error, op, `${op}()`);
   }
 
-  /** Settles the pending call once no effect is in flight any more. */
-  #settle(): void {
-    const pending = this.#pending;
-    const snapshot = this.#snapshot;
-    if (pending === undefined || Object.keys(snapshot.children).length > 0) {
-      return;
+  #move(next: SocketNode, op: SocketOp): void {
+    const from = this.#node.state;
+    this.#node = next;
+    if (next.state !== from) {
+      this.#onTransition?.({ from, to: next.state, op });
     }
-    this.#pending = undefined;
-    const failure = snapshot.context.failure;
-    if (this.state === "closed") {
-      pending.reject(this.#closedWhile(pending.op, pending.state));
-    } else if (failure !== undefined) {
-      pending.reject(osError(failure, pending.op, `${pending.op}()`));
-    } else {
-      pending.resolve();
-    }
-  }
-
-  #closedWhile(op: SocketOp, state: SocketState): SocketError {
-    return new SocketError(
-      "EBADF",
-      op,
-      `Cannot finish ${op}(): the socket was closed while the call was in progress`,
-      { state },
-    );
   }
 
   #ioError(op: SocketOp, error: unknown): SocketError {
-    if (this.state === "closed") return this.#closedWhile(op, this.state);
+    if (this.state === "closed") {
+      return new SocketError(
+        "EBADF",
+        op,
+        `Cannot finish ${op}(): the socket was closed while the call was in progress`,
+        { state: this.state },
+      );
+    }
     return osError(error, op, `${op}() on a ${this.state} socket`);
   }
 
@@ -485,7 +481,9 @@ class StreamSocket implements Socket {
       op,
       `Cannot ${op}() a ${this.domain} socket to ${
         formatAddr(checked.addr)
-      }: that is a ${checked.domain} address; use a ${this.domain} address or a ${checked.domain} socket`,
+      }: that is ${article(checked.domain)} address; use ${
+        article(this.domain)
+      } address or ${article(checked.domain)} socket`,
       { state: this.state },
     );
   }
@@ -495,4 +493,14 @@ class StreamSocket implements Socket {
       state: this.state,
     });
   }
+}
+
+/** "an inet", "an inet6", "a unix". */
+export function article(domain: Domain): string {
+  return `${domain === "unix" ? "a" : "an"} ${domain}`;
+}
+
+function portChoice(addr: SocketAddr): PortChoice {
+  if ("path" in addr) return "path";
+  return addr.port === 0 ? "kernel" : "caller";
 }

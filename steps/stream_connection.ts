@@ -10,6 +10,7 @@ import {
 import { SocketError } from "../machine/errors.ts";
 import { errnoOf } from "./os_error.ts";
 import {
+  article,
   checkSocketArgs,
   type Socket,
   socket,
@@ -260,7 +261,9 @@ function checkOptions(options: StreamConnectionOptions): Plan {
   wrap(() => checkSocketArgs(domain, "stream", proto));
   const mismatch = (what: string, of: Domain) =>
     invalid(
-      `${what} is a ${of} address but the domain is ${domain}; make them agree`,
+      `${what} is ${
+        article(of)
+      } address but the domain is ${domain}; make them agree`,
       domain === "unix" ? "EINVAL" : "EAFNOSUPPORT",
     );
   if (srvr_.domain !== domain) throw mismatch("srvrAddr", srvr_.domain);

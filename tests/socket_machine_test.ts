@@ -1,0 +1,254 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+import assert from "node:assert/strict";
+import { createActor, fromPromise, initialTransition, waitFor } from "xstate";
+import type { Domain, SocketAddr } from "../machine/address.ts";
+import type { BindInput, ConnectInput, SysSocket } from "../machine/effects.ts";
+import {
+  type SocketContext,
+  type SocketEvent,
+  socketMachine,
+  type SocketState,
+} from "../machine/socket_machine.ts";
+import { verdict } from "../machine/verdict.ts";
+import { SocketGraph, type SocketNode } from "../machine/graph.ts";
+
+const DOMAINS: Domain[] = ["inet", "inet6", "unix"];
+const STATES = Object.keys(socketMachine.root.states) as SocketState[];
+const LOOPBACK: SocketAddr = { hostname: "127.0.0.1", port: 0 };
+
+/** One event of every type, with every payload variant. */
+const EVENTS: SocketEvent[] = [
+  { type: "BIND", port: "kernel" },
+  { type: "BIND", port: "caller" },
+  { type: "BIND", port: "path" },
+  { type: "LISTEN" },
+  { type: "CONNECT" },
+  { type: "ACCEPT" },
+  { type: "SEND" },
+  { type: "RECV" },
+  { type: "SHUTDOWN", how: "read" },
+  { type: "SHUTDOWN", how: "write" },
+  { type: "SHUTDOWN", how: "both" },
+  { type: "CLOSE" },
+  { type: "GETSOCKNAME" },
+  { type: "GETPEERNAME" },
+];
+
+/** Context variants that the guards read. */
+function contexts(domain: Domain): SocketContext[] {
+  const base: SocketContext = {
+    domain,
+    type: "stream",
+    bound: false,
+    portChosenBy: undefined,
+    shut: { read: false, write: false },
+    peer: false,
+  };
+  return [
+    base,
+    { ...base, bound: true, portChosenBy: "caller" },
+    { ...base, peer: true, shut: { read: true, write: false } },
+    { ...base, peer: true, shut: { read: true, write: true } },
+  ];
+}
+
+function snapshotIn(state: SocketState, context: SocketContext) {
+  return socketMachine.resolveState({ value: state, context });
+}
+
+Deno.test("socketMachine handles every event in every state explicitly", () => {
+  let checked = 0;
+  for (const domain of DOMAINS) {
+    for (const context of contexts(domain)) {
+      for (const state of STATES) {
+        const snapshot = snapshotIn(state, context);
+        for (const event of EVENTS) {
+          const found = verdict(snapshot, event); // throws if unhandled
+          checked++;
+          if (!found.allowed) {
+            assert.match(found.errno, /^E[A-Z]+$/);
+            assert.ok(found.why.length > 10, `${state} ${event.type}: why`);
+          }
+        }
+      }
+    }
+  }
+  assert.equal(checked, DOMAINS.length * 4 * STATES.length * EVENTS.length);
+});
+
+Deno.test("socketMachine refusals are forbidden transitions: can() is false exactly for them", () => {
+  for (const domain of DOMAINS) {
+    for (const context of contexts(domain)) {
+      for (const state of STATES) {
+        const snapshot = snapshotIn(state, context);
+        for (const event of EVENTS) {
+          assert.equal(
+            snapshot.can(event),
+            verdict(snapshot, event).allowed,
+            `${domain} ${state} ${JSON.stringify(event)}`,
+          );
+        }
+      }
+    }
+  }
+});
+
+Deno.test("socketMachine refuses every call after close with EBADF", () => {
+  const snapshot = snapshotIn("closed", contexts("inet")[0]);
+  for (const event of EVENTS) {
+    assert.deepEqual(
+      { ...verdict(snapshot, event), why: "" },
+      { allowed: false, errno: "EBADF", why: "" },
+    );
+  }
+});
+
+Deno.test("socketMachine gives the Linux errno where TCP and unix sockets differ", () => {
+  const cases: [SocketState, SocketEvent, string, string][] = [
+    ["created", { type: "SEND" }, "EPIPE", "ENOTCONN"],
+    ["created", { type: "RECV" }, "ENOTCONN", "EINVAL"],
+    ["listening", { type: "CONNECT" }, "EISCONN", "EINVAL"],
+    ["created", { type: "SHUTDOWN", how: "both" }, "ENOTCONN", "allowed"],
+    ["created", { type: "LISTEN" }, "allowed", "EINVAL"],
+  ];
+  for (const [state, event, tcp, unix] of cases) {
+    const answer = (domain: Domain) => {
+      const found = verdict(snapshotIn(state, contexts(domain)[0]), event);
+      return found.allowed ? "allowed" : found.errno;
+    };
+    assert.equal(answer("inet"), tcp, `inet ${state} ${event.type}`);
+    assert.equal(answer("inet6"), tcp, `inet6 ${state} ${event.type}`);
+    assert.equal(answer("unix"), unix, `unix ${state} ${event.type}`);
+  }
+});
+
+Deno.test("socketMachine answers recv with end of stream, without I/O, after shutdown(read)", () => {
+  for (const state of ["shutRd", "shutRdWr"] as const) {
+    const found = verdict(snapshotIn(state, contexts("inet")[2]), {
+      type: "RECV",
+    });
+    assert.deepEqual(found, { allowed: true, eof: true });
+  }
+  const connected = verdict(snapshotIn("connected", contexts("inet")[2]), {
+    type: "RECV",
+  });
+  assert.deepEqual(connected, { allowed: true, eof: false });
+});
+
+Deno.test("socketMachine starts a socket born by accept() in connected", () => {
+  const [snapshot] = initialTransition(socketMachine, {
+    domain: "inet",
+    type: "stream",
+    accepted: true,
+  });
+  assert.equal(snapshot.value, "connected");
+  assert.equal(snapshot.context.peer, true);
+});
+
+Deno.test("socketMachine without provided effects fails the step and stays pure", async () => {
+  const actor = createActor(socketMachine, {
+    input: { domain: "inet", type: "stream" },
+  }).start();
+  const errors: unknown[] = [];
+  actor.subscribe({ error: (error) => errors.push(error) });
+  actor.send({ type: "BIND", port: "kernel" });
+  assert.equal(actor.getSnapshot().value, "binding");
+  const after = await waitFor(actor, (s) => s.value !== "binding");
+  assert.equal(after.value, "created", "the failed bind went back");
+  assert.deepEqual(errors, []);
+  actor.stop();
+});
+
+Deno.test("socketMachine runs provided effects with the call's io: bind, then a failed connect back to bound", async () => {
+  const calls: string[] = [];
+  const sys = {} as SysSocket;
+  const machine = socketMachine.provide({
+    actors: {
+      bind: fromPromise<void, BindInput>(({ input }) => {
+        calls.push(`bind ${JSON.stringify(input.addr)}`);
+        assert.equal(input.sys, sys);
+        return Promise.resolve();
+      }),
+      connect: fromPromise<void, ConnectInput>(({ input }) => {
+        calls.push(`connect ${JSON.stringify(input.addr)}`);
+        return Promise.reject(new Error("refused"));
+      }),
+    },
+  });
+  const actor = createActor(machine, {
+    input: { domain: "inet", type: "stream" },
+  }).start();
+  actor.send({ type: "BIND", port: "kernel", io: { sys, addr: LOOPBACK } });
+  const bound = await waitFor(actor, (s) => s.value === "bound");
+  assert.equal(bound.context.portChosenBy, "kernel");
+  assert.equal(bound.context.bound, true);
+
+  const remote = { hostname: "127.0.0.1", port: 1 };
+  actor.send({ type: "CONNECT", io: { sys, addr: remote } });
+  const back = await waitFor(actor, (s) => s.value !== "connecting");
+  assert.equal(back.value, "bound");
+  assert.deepEqual(calls, [
+    `bind ${JSON.stringify(LOOPBACK)}`,
+    `connect ${JSON.stringify(remote)}`,
+  ]);
+  actor.stop();
+});
+
+Deno.test("SocketGraph gives equal snapshots one node, so a socket's graph stays small", () => {
+  const graph = new SocketGraph(socketMachine);
+  const start = graph.start({ domain: "inet", type: "stream" });
+  assert.equal(graph.start({ domain: "inet", type: "stream" }), start);
+
+  // bind, fail a connect, and again: the walk comes back to the same nodes.
+  const step = (node: SocketNode, event: SocketEvent) => {
+    const found = graph.step(node, event);
+    assert.ok(found.allowed, `${node.state} ${event.type}`);
+    return found.next;
+  };
+  const binding = step(start, { type: "BIND", port: "caller" });
+  assert.equal(binding.inFlight, true);
+  const bound = graph.settle(binding, "done");
+  assert.equal(bound.state, "bound");
+  const connecting = step(bound, { type: "CONNECT" });
+  const back = graph.settle(connecting, "error");
+  assert.equal(back, bound);
+  assert.equal(step(back, { type: "CONNECT" }), connecting);
+  const size = graph.size;
+  for (let i = 0; i < 10; i++) {
+    graph.settle(step(bound, { type: "CONNECT" }), "error");
+  }
+  assert.equal(graph.size, size);
+});
+
+Deno.test("SocketGraph refuses what the machine refuses and follows every change of facts", () => {
+  const graph = new SocketGraph(socketMachine);
+  const created = graph.start({ domain: "unix", type: "stream" });
+  const refused = graph.step(created, { type: "LISTEN" });
+  assert.deepEqual({ ...refused, why: "" }, {
+    allowed: false,
+    errno: "EINVAL",
+    why: "",
+  });
+  const shut = graph.step(created, { type: "SHUTDOWN", how: "write" });
+  assert.ok(shut.allowed);
+  assert.equal(shut.next.state, "created");
+  assert.deepEqual(shut.next.facts.shut, { read: false, write: true });
+  assert.notEqual(shut.next, created, "the facts changed, so the node did");
+});
+
+Deno.test("SocketGraph maps an effect's input from the call's io, as the invoke does", () => {
+  const graph = new SocketGraph(socketMachine);
+  const created = graph.start({ domain: "inet", type: "stream" });
+  const sys = {} as SysSocket;
+  const event: SocketEvent = {
+    type: "BIND",
+    port: "kernel",
+    io: { sys, addr: LOOPBACK },
+  };
+  const step = graph.step(created, event);
+  assert.ok(step.allowed);
+  const effect = graph.effect(step.next, event);
+  assert.equal(effect.src, "bind");
+  assert.deepEqual(effect.input, { sys, addr: LOOPBACK });
+  assert.throws(() => graph.effect(created, event), /No effect is in flight/);
+});
