@@ -1,11 +1,52 @@
 // Copyright 2026 the sockfsm authors. MIT license.
+/** The name of a Linux errno value, such as `"EINVAL"` or `"ECONNREFUSED"`. */
+export type Errno =
+  | "EPERM"
+  | "ENOENT"
+  | "EINTR"
+  | "EIO"
+  | "EBADF"
+  | "EAGAIN"
+  | "ENOMEM"
+  | "EACCES"
+  | "EEXIST"
+  | "ENOTDIR"
+  | "EINVAL"
+  | "EMFILE"
+  | "ENOSPC"
+  | "EPIPE"
+  | "ENAMETOOLONG"
+  | "ENOSYS"
+  | "ELOOP"
+  | "ENOTSOCK"
+  | "EDESTADDRREQ"
+  | "EMSGSIZE"
+  | "EPROTOTYPE"
+  | "ENOPROTOOPT"
+  | "EPROTONOSUPPORT"
+  | "ESOCKTNOSUPPORT"
+  | "EOPNOTSUPP"
+  | "EAFNOSUPPORT"
+  | "EADDRINUSE"
+  | "EADDRNOTAVAIL"
+  | "ENETDOWN"
+  | "ENETUNREACH"
+  | "ECONNABORTED"
+  | "ECONNRESET"
+  | "ENOBUFS"
+  | "EISCONN"
+  | "ENOTCONN"
+  | "ETIMEDOUT"
+  | "ECONNREFUSED"
+  | "EHOSTUNREACH"
+  | "EALREADY"
+  | "EINPROGRESS";
+
 /**
- * The Linux errno values that socket calls can fail with, by name.
- *
- * The numbers are those of Linux on x86-64 and arm64 (`asm-generic/errno.h`),
- * which is the kernel sockfsm models.
+ * The numbers of the errno values socket calls can fail with: those of Linux
+ * on x86-64 and arm64 (`asm-generic/errno.h`), the kernel sockfsm models.
  */
-const LINUX_ERRNO = {
+const LINUX_ERRNO: Readonly<Record<Errno, number>> = {
   EPERM: 1,
   ENOENT: 2,
   EINTR: 4,
@@ -46,10 +87,7 @@ const LINUX_ERRNO = {
   EHOSTUNREACH: 113,
   EALREADY: 114,
   EINPROGRESS: 115,
-} as const;
-
-/** The name of a Linux errno value, such as `"EINVAL"` or `"ECONNREFUSED"`. */
-export type Errno = keyof typeof LINUX_ERRNO;
+};
 
 /**
  * Returns the Linux number of an errno name.

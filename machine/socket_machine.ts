@@ -138,6 +138,10 @@ function reject(errno: Errno, why: string): { meta: CallMeta } {
 }
 
 const NOT_CONNECTED = "the socket is not connected; call connect() first";
+const WRITE_SHUT = reject(
+  "EPIPE",
+  "the write side was shut down with shutdown(); nothing more can be sent",
+);
 const NOT_LISTENING = "the socket is not listening; call listen() first";
 const CLOSED = "the socket is closed; create a new one with socket()";
 
@@ -166,24 +170,29 @@ const unconnectedDataCalls = {
   ),
 } as const;
 
+/** The same answer to every call. */
+function everyCall<T>(answer: T): Record<SocketEventType, T> {
+  return {
+    BIND: answer,
+    LISTEN: answer,
+    CONNECT: answer,
+    ACCEPT: answer,
+    SEND: answer,
+    RECV: answer,
+    SHUTDOWN: answer,
+    CLOSE: answer,
+    GETSOCKNAME: answer,
+    GETPEERNAME: answer,
+  };
+}
+
 /** A state in which an effect is in flight: only `close()` is accepted. */
 function inFlight(call: string) {
   const busy = reject(
     "EALREADY",
     `${call}() on this socket is still in progress; await it before the next call (sockfsm runs one state-changing call at a time, as the kernel's socket lock does)`,
   );
-  return {
-    BIND: busy,
-    LISTEN: busy,
-    CONNECT: busy,
-    ACCEPT: busy,
-    SEND: busy,
-    RECV: busy,
-    SHUTDOWN: busy,
-    GETSOCKNAME: busy,
-    GETPEERNAME: busy,
-    CLOSE: "closed",
-  } as const;
+  return { ...everyCall(busy), CLOSE: "closed" } as const;
 }
 
 /** The rules a connected socket shares with its half-closed states. */
@@ -496,10 +505,7 @@ export const socketMachine = setup({
     shutWr: {
       on: {
         ...connectedCalls("shutWr"),
-        SEND: reject(
-          "EPIPE",
-          "the write side was shut down with shutdown(); nothing more can be sent",
-        ),
+        SEND: WRITE_SHUT,
         RECV: "shutWr",
         SHUTDOWN: [{ guard: "howWrite", target: "shutWr" }, startShutdown],
       },
@@ -507,28 +513,14 @@ export const socketMachine = setup({
     shutRdWr: {
       on: {
         ...connectedCalls("shutRdWr"),
-        SEND: reject(
-          "EPIPE",
-          "the write side was shut down with shutdown(); nothing more can be sent",
-        ),
+        SEND: WRITE_SHUT,
         RECV: { target: "shutRdWr", meta: { eof: true } },
         SHUTDOWN: "shutRdWr",
       },
     },
     // The socket's SysSocket is closed by the close() call itself.
     closed: {
-      on: {
-        BIND: reject("EBADF", CLOSED),
-        LISTEN: reject("EBADF", CLOSED),
-        CONNECT: reject("EBADF", CLOSED),
-        ACCEPT: reject("EBADF", CLOSED),
-        SEND: reject("EBADF", CLOSED),
-        RECV: reject("EBADF", CLOSED),
-        SHUTDOWN: reject("EBADF", CLOSED),
-        CLOSE: reject("EBADF", CLOSED),
-        GETSOCKNAME: reject("EBADF", CLOSED),
-        GETPEERNAME: reject("EBADF", CLOSED),
-      },
+      on: everyCall(reject("EBADF", CLOSED)),
     },
   },
 });
