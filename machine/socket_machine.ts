@@ -104,7 +104,10 @@ export interface ShutBits {
 export interface SocketContext {
   readonly domain: Domain;
   readonly type: SocketType;
-  /** Whether `bind()` succeeded on this socket (not an automatic bind). */
+  /**
+   * Whether the socket has an address of its own: `bind()` succeeded, or
+   * `accept()` made it with the listener's. An automatic bind does not count.
+   */
   readonly bound: boolean;
   /** Who chose the local port: the caller (`bind` with a port) or the kernel. */
   readonly portChosenBy: "caller" | "kernel" | undefined;
@@ -198,7 +201,19 @@ function inFlight(call: string) {
 /** The rules a connected socket shares with its half-closed states. */
 function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   return {
-    BIND: reject("EINVAL", "the socket is already bound (connect() bound it)"),
+    BIND: [
+      // Connecting gives a unix socket no address: Linux lets it bind later.
+      {
+        guard: and(["isUnix", not("bound")]),
+        target: "binding",
+        actions: "notePort",
+      },
+      {
+        guard: "isUnix",
+        ...reject("EINVAL", "the socket already has an address"),
+      },
+      reject("EINVAL", "the socket is already bound (connect() bound it)"),
+    ],
     LISTEN: reject(
       "EINVAL",
       "the socket is connected; only a socket that is not connected can listen",
@@ -209,6 +224,16 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
     GETSOCKNAME: self,
     GETPEERNAME: self,
   } as const;
+}
+
+/** Back to the connection, in the state its shutdown bits say. */
+function backToConnection(actions: readonly "markBound"[] = []) {
+  return [
+    { guard: and(["shutRead", "shutWrite"]), target: "shutRdWr", actions },
+    { guard: "shutRead", target: "shutRd", actions },
+    { guard: "shutWrite", target: "shutWr", actions },
+    { target: "connected", actions },
+  ] as const;
 }
 
 const startShutdown = {
@@ -267,6 +292,7 @@ export const socketMachine = setup({
     howWrite: ({ event }) => event.type === "SHUTDOWN" && event.how === "write",
   },
   actions: {
+    markBound: assign({ bound: true }),
     markShut: assign({
       shut: ({ context, event }) => {
         if (event.type !== "SHUTDOWN") return context.shut;
@@ -288,7 +314,7 @@ export const socketMachine = setup({
   context: ({ input }) => ({
     domain: input.domain,
     type: input.type,
-    bound: false,
+    bound: input.accepted === true,
     portChosenBy: undefined,
     shut: { read: false, write: false },
     peer: input.accepted === true,
@@ -327,11 +353,18 @@ export const socketMachine = setup({
       invoke: {
         src: "bind",
         input: ({ event }) => ioOf(event, "BIND"),
-        onDone: { target: "bound", actions: assign({ bound: true }) },
-        onError: {
-          target: "created",
-          actions: assign({ portChosenBy: undefined }),
-        },
+        onDone: [
+          { guard: not("hasPeer"), target: "bound", actions: "markBound" },
+          ...backToConnection(["markBound"]),
+        ],
+        onError: [
+          {
+            guard: not("hasPeer"),
+            target: "created",
+            actions: assign({ portChosenBy: undefined }),
+          },
+          ...backToConnection(),
+        ],
       },
       on: inFlight("bind"),
     },
@@ -481,15 +514,11 @@ export const socketMachine = setup({
               shut: { read: false, write: false },
             }),
           },
-          { guard: and(["shutRead", "shutWrite"]), target: "shutRdWr" },
-          { guard: "shutRead", target: "shutRd" },
-          { target: "shutWr" },
+          ...backToConnection(),
         ],
         onError: [
           { guard: not("hasPeer"), target: "listening" },
-          { guard: and(["shutRead", "shutWrite"]), target: "shutRdWr" },
-          { guard: "shutRead", target: "shutRd" },
-          { target: "shutWr" },
+          ...backToConnection(),
         ],
       },
       on: inFlight("shutdown"),

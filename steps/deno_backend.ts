@@ -21,6 +21,8 @@
  *   model answers every later `recv()` with end of stream.
  * - Closing a unix listener removes its socket file (Deno does); closing a
  *   real one leaves the file in place.
+ * - `bind()` on a connected unix socket that has no address, which Linux
+ *   allows, fails with `EOPNOTSUPP`: Deno exposes no file descriptor to bind.
  *
  * @module
  */
@@ -81,6 +83,15 @@ class DenoSysSocket implements SysSocket {
 
   bind(addr: SocketAddr): Promise<void> {
     return Promise.try(() => {
+      if (this.remote !== undefined) {
+        throw new SocketError(
+          "EOPNOTSUPP",
+          "bind",
+          `Cannot bind a connected unix socket to ${
+            formatAddr(addr)
+          } with the deno backend: Linux allows it, but Deno gives no access to the socket's file descriptor`,
+        );
+      }
       this.#hold(listenAt(addr, undefined, "bind"));
       this.#bound = true;
     });

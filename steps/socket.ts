@@ -3,6 +3,7 @@ import { type AnyActorRef, createActor, toPromise } from "xstate";
 import {
   checkAddr,
   type Domain,
+  familyErrno,
   formatAddr,
   type SocketAddr,
   unboundAddr,
@@ -475,9 +476,8 @@ class StreamSocket implements Socket {
   #addr(addr: SocketAddr, op: SocketOp): SocketAddr {
     const checked = checkAddr(addr, op, "the address");
     if (checked.domain === this.domain) return checked.addr;
-    // Linux: EINVAL from a unix socket, EAFNOSUPPORT from an inet one.
     throw new SocketError(
-      this.domain === "unix" ? "EINVAL" : "EAFNOSUPPORT",
+      familyErrno(this.domain, checked.domain),
       op,
       `Cannot ${op}() a ${this.domain} socket to ${
         formatAddr(checked.addr)

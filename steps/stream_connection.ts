@@ -2,11 +2,13 @@
 import {
   checkAddr,
   type Domain,
+  familyErrno,
   formatAddr,
   isWildcard,
   type SocketAddr,
   wildcardAddr,
 } from "../machine/address.ts";
+import type { Errno } from "../machine/errno.ts";
 import { SocketError } from "../machine/errors.ts";
 import { errnoOf } from "./os_error.ts";
 import {
@@ -217,7 +219,7 @@ export async function streamConnection(
 }
 
 function checkOptions(options: StreamConnectionOptions): Plan {
-  const invalid = (why: string, code: "EINVAL" | "EAFNOSUPPORT" = "EINVAL") =>
+  const invalid = (why: string, code: Errno = "EINVAL") =>
     new SocketError(
       code,
       "streamConnection",
@@ -264,7 +266,7 @@ function checkOptions(options: StreamConnectionOptions): Plan {
       `${what} is ${
         article(of)
       } address but the domain is ${domain}; make them agree`,
-      domain === "unix" ? "EINVAL" : "EAFNOSUPPORT",
+      familyErrno(domain, of),
     );
   if (srvr_.domain !== domain) throw mismatch("srvrAddr", srvr_.domain);
   let clntAddr: SocketAddr | undefined;

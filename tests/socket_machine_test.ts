@@ -252,3 +252,48 @@ Deno.test("SocketGraph maps an effect's input from the call's io, as the invoke 
   assert.deepEqual(effect.input, { sys, addr: LOOPBACK });
   assert.throws(() => graph.effect(created, event), /No effect is in flight/);
 });
+
+Deno.test("socketMachine lets a connected unix socket without an address bind, and returns to its connection state", () => {
+  const graph = new SocketGraph(socketMachine);
+  const client = graph.settle(
+    allowed(graph, graph.start({ domain: "unix", type: "stream" }), {
+      type: "CONNECT",
+    }),
+    "done",
+  );
+  const shut = graph.settle(
+    allowed(graph, client, { type: "SHUTDOWN", how: "write" }),
+    "done",
+  );
+  assert.equal(shut.state, "shutWr");
+  const binding = allowed(graph, shut, { type: "BIND", port: "path" });
+  assert.equal(graph.settle(binding, "done").state, "shutWr");
+  assert.equal(graph.settle(binding, "done").facts.bound, true);
+  assert.equal(graph.settle(binding, "error").state, "shutWr");
+
+  const rebind = graph.step(graph.settle(binding, "done"), {
+    type: "BIND",
+    port: "path",
+  });
+  assert.ok(!rebind.allowed && rebind.errno === "EINVAL");
+  const accepted = graph.start({
+    domain: "unix",
+    type: "stream",
+    accepted: true,
+  });
+  const bindAccepted = graph.step(accepted, { type: "BIND", port: "path" });
+  assert.ok(!bindAccepted.allowed && bindAccepted.errno === "EINVAL");
+  const tcp = graph.start({ domain: "inet", type: "stream", accepted: true });
+  const bindTcp = graph.step(tcp, { type: "BIND", port: "kernel" });
+  assert.ok(!bindTcp.allowed && bindTcp.errno === "EINVAL");
+});
+
+function allowed(
+  graph: SocketGraph,
+  node: SocketNode,
+  event: SocketEvent,
+): SocketNode {
+  const step = graph.step(node, event);
+  assert.ok(step.allowed, `${node.state} ${event.type}`);
+  return step.next;
+}
