@@ -89,22 +89,6 @@ export function isWildcard(addr: SocketAddr): boolean {
   return addr.hostname === "0.0.0.0" || canonicalIpv6(addr.hostname) === "::";
 }
 
-/**
- * The errno Linux gives a `bind()` or `connect()` whose address is of another
- * family than the socket: a unix socket checks the family (`EINVAL`); an IPv6
- * socket first finds an IPv4 address too short (`EINVAL`); otherwise the
- * family check fails (`EAFNOSUPPORT`).
- */
-export function familyErrno(
-  socket: Domain,
-  addr: Domain,
-): "EINVAL" | "EAFNOSUPPORT" {
-  if (socket === "unix" || (socket === "inet6" && addr === "inet")) {
-    return "EINVAL";
-  }
-  return "EAFNOSUPPORT";
-}
-
 /** The wildcard address of an IP domain with the given port. */
 export function wildcardAddr(domain: "inet" | "inet6", port: number): InetAddr {
   return { hostname: domain === "inet" ? "0.0.0.0" : "::", port };

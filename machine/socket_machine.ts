@@ -68,13 +68,14 @@ export type PortChoice = "kernel" | "caller" | "path";
 
 /**
  * The events of the machine: one per socket call. The rules read only the
- * fields beside `type` and `io`; `io` carries what the call's effect needs
- * and is absent when the machine runs as a pure model.
+ * fields beside `type` and `io` (`family` is the domain of the call's
+ * address); `io` carries what the call's effect needs and is absent when the
+ * machine runs as a pure model.
  */
 export type SocketEvent =
-  | { type: "BIND"; port: PortChoice; io?: BindInput }
+  | { type: "BIND"; family: Domain; port: PortChoice; io?: BindInput }
   | { type: "LISTEN"; io?: ListenInput }
-  | { type: "CONNECT"; io?: ConnectInput }
+  | { type: "CONNECT"; family: Domain; io?: ConnectInput }
   | { type: "ACCEPT" }
   | { type: "SEND" }
   | { type: "RECV" }
@@ -195,13 +196,49 @@ function inFlight(call: string) {
     "EALREADY",
     `${call}() on this socket is still in progress; await it before the next call (sockfsm runs one state-changing call at a time, as the kernel's socket lock does)`,
   );
-  return { ...everyCall(busy), CLOSE: "closed" } as const;
+  return {
+    ...everyCall(busy),
+    BIND: addressed(busy),
+    CONNECT: addressed(busy),
+    CLOSE: "closed",
+  } as const;
+}
+
+/**
+ * Refusals of an address of another family than the socket. Linux checks the
+ * address before the socket's state (but after the descriptor: a closed
+ * socket gives EBADF).
+ */
+const familyChecks = [
+  {
+    guard: "unixGivenIp",
+    ...reject("EINVAL", "a unix socket takes a { path } address"),
+  },
+  {
+    guard: "inet6GivenIpv4",
+    ...reject(
+      "EINVAL",
+      "an inet6 socket takes an IPv6 address (Linux finds an IPv4 address too short for it)",
+    ),
+  },
+  {
+    guard: "otherFamily",
+    ...reject(
+      "EAFNOSUPPORT",
+      "the address is of another family than the socket; use an address of the socket's domain",
+    ),
+  },
+] as const;
+
+/** A call with an address: the family checks first, then `rules`. */
+function addressed<const T extends readonly object[]>(...rules: T) {
+  return [...familyChecks, ...rules] as const;
 }
 
 /** The rules a connected socket shares with its half-closed states. */
 function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   return {
-    BIND: [
+    BIND: addressed(
       // Connecting gives a unix socket no address: Linux lets it bind later.
       {
         guard: and(["isUnix", not("bound")]),
@@ -213,12 +250,12 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
         ...reject("EINVAL", "the socket already has an address"),
       },
       reject("EINVAL", "the socket is already bound (connect() bound it)"),
-    ],
+    ),
     LISTEN: reject(
       "EINVAL",
       "the socket is connected; only a socket that is not connected can listen",
     ),
-    CONNECT: reject("EISCONN", "the socket is already connected"),
+    CONNECT: addressed(reject("EISCONN", "the socket is already connected")),
     ACCEPT: reject("EINVAL", `${NOT_LISTENING} (it is connected)`),
     CLOSE: "closed",
     GETSOCKNAME: self,
@@ -240,6 +277,11 @@ const startShutdown = {
   target: "shuttingDown",
   actions: "markShut",
 } as const;
+
+/** The domain of a call's address; a call without one matches any socket. */
+function familyOf(event: SocketEvent): Domain | undefined {
+  return "family" in event ? event.family : undefined;
+}
 
 /** What each effect-starting call carries in `io`. */
 interface CallIo {
@@ -283,6 +325,14 @@ export const socketMachine = setup({
   },
   guards: {
     isUnix: ({ context }) => context.domain === "unix",
+    unixGivenIp: ({ context, event }) =>
+      context.domain === "unix" && familyOf(event) !== "unix",
+    inet6GivenIpv4: ({ context, event }) =>
+      context.domain === "inet6" && familyOf(event) === "inet",
+    otherFamily: ({ context, event }) => {
+      const family = familyOf(event);
+      return family !== undefined && family !== context.domain;
+    },
     bound: ({ context }) => context.bound,
     callerPort: ({ context }) => context.portChosenBy === "caller",
     hasPeer: ({ context }) => context.peer,
@@ -325,7 +375,7 @@ export const socketMachine = setup({
       // A socket born by accept() starts connected.
       always: { guard: "hasPeer", target: "connected" },
       on: {
-        BIND: { target: "binding", actions: "notePort" },
+        BIND: addressed({ target: "binding", actions: "notePort" }),
         LISTEN: [
           {
             guard: "isUnix",
@@ -337,7 +387,7 @@ export const socketMachine = setup({
           // An unbound TCP socket listens on an ephemeral port (autobind).
           { target: "opening" },
         ],
-        CONNECT: "connecting",
+        CONNECT: addressed({ target: "connecting" }),
         ACCEPT: reject("EINVAL", NOT_LISTENING),
         ...unconnectedDataCalls,
         SHUTDOWN: [
@@ -370,9 +420,9 @@ export const socketMachine = setup({
     },
     bound: {
       on: {
-        BIND: reject("EINVAL", "the socket is already bound"),
+        BIND: addressed(reject("EINVAL", "the socket is already bound")),
         LISTEN: "opening",
-        CONNECT: "connecting",
+        CONNECT: addressed({ target: "connecting" }),
         ACCEPT: reject("EINVAL", NOT_LISTENING),
         ...unconnectedDataCalls,
         SHUTDOWN: [
@@ -403,10 +453,10 @@ export const socketMachine = setup({
     },
     listening: {
       on: {
-        BIND: reject("EINVAL", "the socket is already bound"),
+        BIND: addressed(reject("EINVAL", "the socket is already bound")),
         // Linux accepts listen() again and applies the new backlog.
         LISTEN: "opening",
-        CONNECT: [
+        CONNECT: addressed(
           {
             guard: "isUnix",
             ...reject("EINVAL", "a listening unix socket cannot connect"),
@@ -415,7 +465,7 @@ export const socketMachine = setup({
             "EISCONN",
             "a listening socket cannot connect (Linux returns EISCONN for TCP)",
           ),
-        ],
+        ),
         ACCEPT: "listening",
         ...unconnectedDataCalls,
         SHUTDOWN: [
@@ -448,14 +498,18 @@ export const socketMachine = setup({
         ],
       },
       on: {
-        BIND: reject("EINVAL", "the socket is connecting, so it is bound"),
+        BIND: addressed(
+          reject("EINVAL", "the socket is connecting, so it is bound"),
+        ),
         LISTEN: reject(
           "EINVAL",
           "the socket is connecting; only a socket that is not connected can listen",
         ),
-        CONNECT: reject(
-          "EALREADY",
-          "a connect() on this socket is still in progress; await it",
+        CONNECT: addressed(
+          reject(
+            "EALREADY",
+            "a connect() on this socket is still in progress; await it",
+          ),
         ),
         ACCEPT: reject("EINVAL", `${NOT_LISTENING} (it is connecting)`),
         SEND: reject(

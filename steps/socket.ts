@@ -3,12 +3,12 @@ import { type AnyActorRef, createActor, toPromise } from "xstate";
 import {
   checkAddr,
   type Domain,
-  familyErrno,
   formatAddr,
   type SocketAddr,
   unboundAddr,
 } from "../machine/address.ts";
 import type { ShutdownHow, SysSocket } from "../machine/effects.ts";
+import type { Errno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
 import { SocketGraph, type SocketNode, type Step } from "../machine/graph.ts";
 import {
@@ -282,11 +282,12 @@ class StreamSocket implements Socket {
   }
 
   async bind(addr: SocketAddr): Promise<void> {
-    const checked = this.#addr(addr, "bind");
+    const checked = checkAddr(addr, "bind", "the address");
     await this.#change("bind", {
       type: "BIND",
-      port: portChoice(checked),
-      io: { sys: this.#sys, addr: checked },
+      family: checked.domain,
+      port: portChoice(checked.addr),
+      io: { sys: this.#sys, addr: checked.addr },
     });
   }
 
@@ -306,10 +307,11 @@ class StreamSocket implements Socket {
   }
 
   async connect(addr: SocketAddr): Promise<void> {
-    const checked = this.#addr(addr, "connect");
+    const checked = checkAddr(addr, "connect", "the address");
     await this.#change("connect", {
       type: "CONNECT",
-      io: { sys: this.#sys, addr: checked },
+      family: checked.domain,
+      io: { sys: this.#sys, addr: checked.addr },
     });
   }
 
@@ -414,10 +416,15 @@ class StreamSocket implements Socket {
   #allow(op: SocketOp, event: SocketEvent): Step & { allowed: true } {
     const step = this.#graph.step(this.#node, event);
     if (!step.allowed) {
+      const addr = "io" in event && event.io && "addr" in event.io
+        ? ` to ${formatAddr(event.io.addr)}`
+        : "";
       throw new SocketError(
         step.errno,
         op,
-        `Cannot ${op}() on a socket in state "${this.state}": ${step.errno}, ${step.why}`,
+        `Cannot ${op}()${addr} on ${
+          article(this.domain)
+        } socket in state "${this.state}": ${step.errno}, ${step.why}`,
         { state: this.state },
       );
     }
@@ -473,21 +480,6 @@ class StreamSocket implements Socket {
     return osError(error, op, `${op}() on a ${this.state} socket`);
   }
 
-  #addr(addr: SocketAddr, op: SocketOp): SocketAddr {
-    const checked = checkAddr(addr, op, "the address");
-    if (checked.domain === this.domain) return checked.addr;
-    throw new SocketError(
-      familyErrno(this.domain, checked.domain),
-      op,
-      `Cannot ${op}() a ${this.domain} socket to ${
-        formatAddr(checked.addr)
-      }: that is ${article(checked.domain)} address; use ${
-        article(this.domain)
-      } address or ${article(checked.domain)} socket`,
-      { state: this.state },
-    );
-  }
-
   #badInput(op: SocketOp, why: string): SocketError {
     return new SocketError("EINVAL", op, `Cannot ${op}(): ${why}`, {
       state: this.state,
@@ -498,6 +490,23 @@ class StreamSocket implements Socket {
 /** "an inet", "an inet6", "a unix". */
 export function article(domain: Domain): string {
   return `${domain === "unix" ? "a" : "an"} ${domain}`;
+}
+
+/**
+ * The machine's errno for an address of `family` given to a `domain` socket,
+ * or `undefined` when the families fit.
+ */
+export function familyMismatch(
+  domain: Domain,
+  family: Domain,
+): Errno | undefined {
+  const graph = socketGraph();
+  const step = graph.step(graph.start({ domain, type: "stream" }), {
+    type: "BIND",
+    family,
+    port: family === "unix" ? "path" : "kernel",
+  });
+  return step.allowed ? undefined : step.errno;
 }
 
 function portChoice(addr: SocketAddr): PortChoice {

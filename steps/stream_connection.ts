@@ -2,7 +2,6 @@
 import {
   checkAddr,
   type Domain,
-  familyErrno,
   formatAddr,
   isWildcard,
   type SocketAddr,
@@ -14,6 +13,7 @@ import { errnoOf } from "./os_error.ts";
 import {
   article,
   checkSocketArgs,
+  familyMismatch,
   type Socket,
   socket,
   type StateChange,
@@ -261,20 +261,23 @@ function checkOptions(options: StreamConnectionOptions): Plan {
   const domain = options.domain ?? srvr_.domain;
   const proto = options.proto ?? 0;
   wrap(() => checkSocketArgs(domain, "stream", proto));
-  const mismatch = (what: string, of: Domain) =>
-    invalid(
+  const checkFamily = (what: string, of: Domain) => {
+    const errno = familyMismatch(domain, of);
+    if (errno === undefined) return;
+    throw invalid(
       `${what} is ${
         article(of)
       } address but the domain is ${domain}; make them agree`,
-      familyErrno(domain, of),
+      errno,
     );
-  if (srvr_.domain !== domain) throw mismatch("srvrAddr", srvr_.domain);
+  };
+  checkFamily("srvrAddr", srvr_.domain);
   let clntAddr: SocketAddr | undefined;
   if (options.clntAddr !== undefined && options.clntAddr !== null) {
     const clnt_ = wrap(() =>
       checkAddr(options.clntAddr, "streamConnection", "clntAddr")
     );
-    if (clnt_.domain !== domain) throw mismatch("clntAddr", clnt_.domain);
+    checkFamily("clntAddr", clnt_.domain);
     clntAddr = clnt_.addr;
   }
   if (typeof srvrWild !== "boolean") {

@@ -18,11 +18,14 @@ const LOOPBACK: SocketAddr = { hostname: "127.0.0.1", port: 0 };
 
 /** One event of every type, with every payload variant. */
 const EVENTS: SocketEvent[] = [
-  { type: "BIND", port: "kernel" },
-  { type: "BIND", port: "caller" },
-  { type: "BIND", port: "path" },
+  ...(["inet", "inet6", "unix"] as const).flatMap((family) =>
+    [
+      { type: "BIND", family, port: family === "unix" ? "path" : "kernel" },
+      { type: "BIND", family, port: "caller" },
+      { type: "CONNECT", family },
+    ] as SocketEvent[]
+  ),
   { type: "LISTEN" },
-  { type: "CONNECT" },
   { type: "ACCEPT" },
   { type: "SEND" },
   { type: "RECV" },
@@ -107,13 +110,14 @@ Deno.test("socketMachine gives the Linux errno where TCP and unix sockets differ
   const cases: [SocketState, SocketEvent, string, string][] = [
     ["created", { type: "SEND" }, "EPIPE", "ENOTCONN"],
     ["created", { type: "RECV" }, "ENOTCONN", "EINVAL"],
-    ["listening", { type: "CONNECT" }, "EISCONN", "EINVAL"],
+    ["listening", { type: "CONNECT", family: "inet" }, "EISCONN", "EINVAL"],
     ["created", { type: "SHUTDOWN", how: "both" }, "ENOTCONN", "allowed"],
     ["created", { type: "LISTEN" }, "allowed", "EINVAL"],
   ];
   for (const [state, event, tcp, unix] of cases) {
     const answer = (domain: Domain) => {
-      const found = verdict(snapshotIn(state, contexts(domain)[0]), event);
+      const call = "family" in event ? { ...event, family: domain } : event;
+      const found = verdict(snapshotIn(state, contexts(domain)[0]), call);
       return found.allowed ? "allowed" : found.errno;
     };
     assert.equal(answer("inet"), tcp, `inet ${state} ${event.type}`);
@@ -151,7 +155,7 @@ Deno.test("socketMachine without provided effects fails the step and stays pure"
   }).start();
   const errors: unknown[] = [];
   actor.subscribe({ error: (error) => errors.push(error) });
-  actor.send({ type: "BIND", port: "kernel" });
+  actor.send({ type: "BIND", family: "inet", port: "kernel" });
   assert.equal(actor.getSnapshot().value, "binding");
   const after = await waitFor(actor, (s) => s.value !== "binding");
   assert.equal(after.value, "created", "the failed bind went back");
@@ -178,13 +182,18 @@ Deno.test("socketMachine runs provided effects with the call's io: bind, then a 
   const actor = createActor(machine, {
     input: { domain: "inet", type: "stream" },
   }).start();
-  actor.send({ type: "BIND", port: "kernel", io: { sys, addr: LOOPBACK } });
+  actor.send({
+    type: "BIND",
+    family: "inet",
+    port: "kernel",
+    io: { sys, addr: LOOPBACK },
+  });
   const bound = await waitFor(actor, (s) => s.value === "bound");
   assert.equal(bound.context.portChosenBy, "kernel");
   assert.equal(bound.context.bound, true);
 
   const remote = { hostname: "127.0.0.1", port: 1 };
-  actor.send({ type: "CONNECT", io: { sys, addr: remote } });
+  actor.send({ type: "CONNECT", family: "inet", io: { sys, addr: remote } });
   const back = await waitFor(actor, (s) => s.value !== "connecting");
   assert.equal(back.value, "bound");
   assert.deepEqual(calls, [
@@ -205,17 +214,17 @@ Deno.test("SocketGraph gives equal snapshots one node, so a socket's graph stays
     assert.ok(found.allowed, `${node.state} ${event.type}`);
     return found.next;
   };
-  const binding = step(start, { type: "BIND", port: "caller" });
+  const binding = step(start, { type: "BIND", family: "inet", port: "caller" });
   assert.equal(binding.inFlight, true);
   const bound = graph.settle(binding, "done");
   assert.equal(bound.state, "bound");
-  const connecting = step(bound, { type: "CONNECT" });
+  const connecting = step(bound, { type: "CONNECT", family: "inet" });
   const back = graph.settle(connecting, "error");
   assert.equal(back, bound);
-  assert.equal(step(back, { type: "CONNECT" }), connecting);
+  assert.equal(step(back, { type: "CONNECT", family: "inet" }), connecting);
   const size = graph.size;
   for (let i = 0; i < 10; i++) {
-    graph.settle(step(bound, { type: "CONNECT" }), "error");
+    graph.settle(step(bound, { type: "CONNECT", family: "inet" }), "error");
   }
   assert.equal(graph.size, size);
 });
@@ -242,6 +251,7 @@ Deno.test("SocketGraph maps an effect's input from the call's io, as the invoke 
   const sys = {} as SysSocket;
   const event: SocketEvent = {
     type: "BIND",
+    family: "inet",
     port: "kernel",
     io: { sys, addr: LOOPBACK },
   };
@@ -258,6 +268,7 @@ Deno.test("socketMachine lets a connected unix socket without an address bind, a
   const client = graph.settle(
     allowed(graph, graph.start({ domain: "unix", type: "stream" }), {
       type: "CONNECT",
+      family: "unix",
     }),
     "done",
   );
@@ -266,13 +277,18 @@ Deno.test("socketMachine lets a connected unix socket without an address bind, a
     "done",
   );
   assert.equal(shut.state, "shutWr");
-  const binding = allowed(graph, shut, { type: "BIND", port: "path" });
+  const binding = allowed(graph, shut, {
+    type: "BIND",
+    family: "unix",
+    port: "path",
+  });
   assert.equal(graph.settle(binding, "done").state, "shutWr");
   assert.equal(graph.settle(binding, "done").facts.bound, true);
   assert.equal(graph.settle(binding, "error").state, "shutWr");
 
   const rebind = graph.step(graph.settle(binding, "done"), {
     type: "BIND",
+    family: "unix",
     port: "path",
   });
   assert.ok(!rebind.allowed && rebind.errno === "EINVAL");
@@ -281,10 +297,18 @@ Deno.test("socketMachine lets a connected unix socket without an address bind, a
     type: "stream",
     accepted: true,
   });
-  const bindAccepted = graph.step(accepted, { type: "BIND", port: "path" });
+  const bindAccepted = graph.step(accepted, {
+    type: "BIND",
+    family: "unix",
+    port: "path",
+  });
   assert.ok(!bindAccepted.allowed && bindAccepted.errno === "EINVAL");
   const tcp = graph.start({ domain: "inet", type: "stream", accepted: true });
-  const bindTcp = graph.step(tcp, { type: "BIND", port: "kernel" });
+  const bindTcp = graph.step(tcp, {
+    type: "BIND",
+    family: "inet",
+    port: "kernel",
+  });
   assert.ok(!bindTcp.allowed && bindTcp.errno === "EINVAL");
 });
 
@@ -297,3 +321,29 @@ function allowed(
   assert.ok(step.allowed, `${node.state} ${event.type}`);
   return step.next;
 }
+
+Deno.test("socketMachine checks an address's family before the state, but after close", () => {
+  const graph = new SocketGraph(socketMachine);
+  const answer = (node: SocketNode, family: Domain) => {
+    const step = graph.step(node, { type: "CONNECT", family });
+    return step.allowed ? "allowed" : step.errno;
+  };
+  const cases: [Domain, Domain, string][] = [
+    ["inet", "inet6", "EAFNOSUPPORT"],
+    ["inet", "unix", "EAFNOSUPPORT"],
+    ["inet6", "inet", "EINVAL"],
+    ["inet6", "unix", "EAFNOSUPPORT"],
+    ["unix", "inet", "EINVAL"],
+    ["unix", "inet6", "EINVAL"],
+  ];
+  for (const [domain, family, errno] of cases) {
+    const created = graph.start({ domain, type: "stream" });
+    assert.equal(answer(created, family), errno, `${domain} <- ${family}`);
+    assert.equal(answer(created, domain), "allowed");
+    const connected = graph.start({ domain, type: "stream", accepted: true });
+    assert.equal(answer(connected, family), errno, "before EISCONN");
+    const closed = graph.step(created, { type: "CLOSE" });
+    assert.ok(closed.allowed);
+    assert.equal(answer(closed.next, family), "EBADF", "the fd comes first");
+  }
+});

@@ -907,13 +907,13 @@ Deno.test("bind() with a bad address fails with EINVAL or EAFNOSUPPORT, says why
       "an inet6 address",
       { hostname: "::1", port: 0 },
       "EAFNOSUPPORT",
-      /inet6 address/,
+      /to \[::1\]:0 on an inet socket .*another family/,
     ],
     [
       "a unix path",
       { path: "/tmp/sockfsm-nowhere.sock" },
       "EAFNOSUPPORT",
-      /unix address/,
+      /sockfsm-nowhere\.sock on an inet socket .*another family/,
     ],
   ];
   const calls = await watchSystemCalls();
@@ -944,17 +944,30 @@ Deno.test("connect() to an address of another family fails with EAFNOSUPPORT on 
     () => inet.connect({ path: "/tmp/sockfsm-nowhere.sock" }),
     "EAFNOSUPPORT",
     "connect",
-    /unix address/,
+    /sockfsm-nowhere\.sock on an inet socket .*another family/,
   );
   using unix = socket({ domain: "unix" });
   await assertBadArgument(
     () => unix.connect({ hostname: "127.0.0.1", port: 1 }),
     "EINVAL",
     "connect",
-    /inet address/,
+    /127\.0\.0\.1:1 on a unix socket .*takes a \{ path \} address/,
   );
   assert.equal(inet.state, "created");
   assert.equal(unix.state, "created");
+});
+
+Deno.test("bind() and connect() on a closed socket fail with EBADF even with an address of another family, as on Linux", async () => {
+  const sock = socket({ domain: "inet" });
+  sock.close();
+  for (const op of ["bind", "connect"] as const) {
+    await assertBadArgument(
+      () => sock[op]({ hostname: "::1", port: 1 }),
+      "EBADF",
+      op,
+      /state "closed"/,
+    );
+  }
 });
 
 Deno.test('listen(-1), recv(0), send(a string) and shutdown("sideways") fail with EINVAL and say what was wrong', async () => {
