@@ -103,9 +103,25 @@ export function unboundAddr(domain: Domain): SocketAddr {
  * Validates an address given to a socket call and returns it in canonical
  * form (IPv6 compressed and without brackets), together with its domain.
  *
+ * @example Check and canonicalise an address
+ * ```ts
+ * import { checkAddr, SocketError } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(checkAddr({ hostname: "[0::1]", port: 80 }, "bind", "addr"), {
+ *   addr: { hostname: "::1", port: 80 },
+ *   domain: "inet6",
+ * });
+ * assert.throws(
+ *   () => checkAddr({ hostname: "localhost", port: 80 }, "bind", "addr"),
+ *   (error: SocketError) => error.code === "EINVAL",
+ * );
+ * ```
+ *
  * @param addr What the caller passed.
  * @param op The call, for the error.
  * @param what How the error names the address (`"srvrAddr"`, `"address"`).
+ * @returns The address in canonical form, and its domain.
  * @throws {SocketError} `EINVAL` for anything that is not a well-formed
  * address.
  */
