@@ -325,8 +325,11 @@ export const socketMachine = setup({
   },
   guards: {
     isUnix: ({ context }) => context.domain === "unix",
-    unixGivenIp: ({ context, event }) =>
-      context.domain === "unix" && familyOf(event) !== "unix",
+    unixGivenIp: ({ context, event }) => {
+      const family = familyOf(event);
+      return context.domain === "unix" && family !== undefined &&
+        family !== "unix";
+    },
     inet6GivenIpv4: ({ context, event }) =>
       context.domain === "inet6" && familyOf(event) === "inet",
     otherFamily: ({ context, event }) => {
