@@ -64,3 +64,10 @@ export {
   type StreamConnectionStep,
   type StreamRole,
 } from "./steps/stream_connection.ts";
+export {
+  type Op,
+  OPS,
+  predict,
+  type PredictOptions,
+  type Result,
+} from "./machine/predict.ts";

@@ -13,6 +13,7 @@
 import { type AnyActorLogic, initialTransition, transition } from "xstate";
 import type { Errno } from "./errno.ts";
 import type {
+  Outcome,
   SocketContext,
   SocketEvent,
   SocketInput,
@@ -47,8 +48,10 @@ export type Step =
   | { readonly allowed: false; readonly errno: Errno; readonly why: string }
   | {
     readonly allowed: true;
-    /** The call succeeds with end of stream and needs no I/O. */
-    readonly eof: boolean;
+    /** What the kernel answers, when the facts tell. */
+    readonly outcome: Outcome | undefined;
+    /** Why the kernel answers so. */
+    readonly why: string | undefined;
     /** The node after the call (the in-flight one, for an effect). */
     readonly next: SocketNode;
   };
@@ -147,7 +150,7 @@ export class SocketGraph {
     const answer = verdict(node.snapshot, event);
     if (!answer.allowed) return answer;
     const [next] = transition(this.#machine, node.snapshot, event);
-    return { allowed: true, eof: answer.eof, next: this.#node(next) };
+    return { ...answer, next: this.#node(next) };
   }
 
   /** The canonical node of a snapshot: equal snapshots share one node. */

@@ -3,20 +3,29 @@
  * The socket machine: the one definition of which socket call is legal in
  * which state, what it leads to, and which errno Linux gives when it is not.
  *
- * It is pure. Its context holds only finite facts (domain, bound or not, who
- * chose the port, the shutdown bits, whether there is a peer), never
- * addresses or OS handles, so its snapshots form a small finite graph that
- * `graph.ts` walks and memoises. The data a call needs (the socket's
+ * It is pure. Its context holds only finite facts (bound or not, who chose
+ * the port, the shutdown bits, whether there is a peer...), never addresses
+ * or OS handles, so its snapshots form a small finite graph that `graph.ts`
+ * walks and memoises. The data a call needs (the socket's
  * {@linkcode SysSocket}, the address) travels in the event's `io` field, which
  * only effects read, never a rule.
  *
+ * A transition's `meta` says what a call gives:
+ * - `errno`: the call is refused before any system call (a forbidden
+ *   transition: no target, no actions, so `snapshot.can(event)` is false);
+ * - `outcome`: the call is made, and the kernel answers this (an errno whose
+ *   side effects stay, or end of stream), as far as the facts tell.
+ *
+ * Two events are the environment's, not the socket's: `PEER_CONNECT` (a new
+ * peer connects to the socket's address) and `PEER_CLOSE` (its peers close).
+ * `predict()` sends them; the runtime never does, so the facts they feed
+ * (queued connections, the state of the link, a pending error) stay at rest
+ * there and never refuse a call the kernel would allow.
+ *
  * Effects are named actors whose placeholders reject until `steps/` provides
- * them with `provide({ actors })`. A call that a state does not accept is a
- * forbidden transition (XState's own notion: no target, no actions, so
- * `snapshot.can(event)` is false) that carries `meta: { errno, why }`;
- * {@linkcode verdict} reads it without running anything. Every state handles
- * every event, so nothing is ever ignored silently
- * (tests/socket_machine_test.ts walks them all).
+ * them with `provide({ actors })`. Every state handles every event, so
+ * nothing is ever ignored silently (tests/socket_machine_test.ts walks them
+ * all).
  *
  * @module
  */
@@ -25,6 +34,7 @@ import {
   assign,
   fromPromise,
   not,
+  or,
   setup,
   type SnapshotFrom,
 } from "xstate";
@@ -61,24 +71,31 @@ export type SocketState =
   | "closed";
 
 /**
- * Who chooses a bound socket's port: the kernel (port 0), the caller (any
- * other port), or nobody (a unix path).
+ * How a bound socket's address is chosen: port 0 (the kernel picks), a port
+ * the caller gives, a unix path, or a unix abstract name (autobind).
  */
-export type PortChoice = "kernel" | "caller" | "path";
+export type PortChoice = "kernel" | "caller" | "path" | "abstract";
 
 /**
- * The events of the machine: one per socket call. The rules read only the
- * fields beside `type` and `io` (`family` is the domain of the call's
- * address); `io` carries what the call's effect needs and is absent when the
- * machine runs as a pure model.
+ * The events of the machine: one per socket call, and two of the
+ * environment. The rules read only the fields beside `type` and `io`
+ * (`family` is the domain of the call's address; `nonblocking` asks for the
+ * answer of a call that must not wait); `io` carries what the call's effect
+ * needs and is absent when the machine runs as a pure model.
  */
 export type SocketEvent =
   | { type: "BIND"; family: Domain; port: PortChoice; io?: BindInput }
   | { type: "LISTEN"; io?: ListenInput }
-  | { type: "CONNECT"; family: Domain; io?: ConnectInput }
-  | { type: "ACCEPT" }
+  | {
+    type: "CONNECT";
+    family: Domain;
+    /** The harness knows the target refuses (a port or a stale file). */
+    target?: "refused";
+    io?: ConnectInput;
+  }
+  | { type: "ACCEPT"; nonblocking?: boolean }
   | { type: "SEND" }
-  | { type: "RECV" }
+  | { type: "RECV"; nonblocking?: boolean }
   | {
     type: "SHUTDOWN";
     how: ShutdownHow;
@@ -86,7 +103,9 @@ export type SocketEvent =
   }
   | { type: "CLOSE" }
   | { type: "GETSOCKNAME" }
-  | { type: "GETPEERNAME" };
+  | { type: "GETPEERNAME" }
+  | { type: "PEER_CONNECT" }
+  | { type: "PEER_CLOSE" };
 
 /** The type of a socket call's event, such as `"BIND"`. */
 export type SocketEventType = SocketEvent["type"];
@@ -98,6 +117,14 @@ export interface ShutBits {
 }
 
 /**
+ * A connection as the kernel sees it: established; our FIN sent
+ * (`FIN_WAIT`); the peer's FIN received (`CLOSE_WAIT`; for unix: the peer
+ * closed); reset by the peer, before or after its FIN; or over (both FINs:
+ * `TIME_WAIT`, then closed).
+ */
+export type Link = "up" | "finSent" | "fin" | "reset" | "finReset" | "over";
+
+/**
  * The facts about a socket that are not worth a state of their own. All are
  * finite: addresses and handles are data, kept by the socket's
  * {@linkcode SysSocket}, not facts.
@@ -106,16 +133,31 @@ export interface SocketContext {
   readonly domain: Domain;
   readonly type: SocketType;
   /**
-   * Whether the socket has an address of its own: `bind()` succeeded, or
-   * `accept()` made it with the listener's. An automatic bind does not count.
+   * Whether the socket holds an address of its own: `bind()` succeeded (and,
+   * for TCP, the kernel still holds the port), or `accept()` made it.
    */
   readonly bound: boolean;
-  /** Who chose the local port: the caller (`bind` with a port) or the kernel. */
-  readonly portChosenBy: "caller" | "kernel" | undefined;
+  /** How the current address was chosen, if there is one. */
+  readonly portChosenBy: PortChoice | undefined;
+  /**
+   * What `getsockname()` shows: no name, a port (Linux keeps showing a TCP
+   * port even after it gave the port back), a unix path or abstract name.
+   */
+  readonly name: "none" | "port" | "path" | "abstract";
   /** The shutdown bits set so far. */
   readonly shut: ShutBits;
   /** Whether the socket has a peer (it connected, or accept() made it). */
   readonly peer: boolean;
+  /** Environment: connections queued on a listener, not yet accepted. */
+  readonly backlog: number;
+  /** Environment: the TCP connection, or for unix whether the peer closed. */
+  readonly link: Link;
+  /** Environment: the peer has data from us it did not read. */
+  readonly unread: boolean;
+  /** Environment: the socket has open peers (the other ends). */
+  readonly peers: boolean;
+  /** Environment: the pending error (`SO_ERROR`), if any. */
+  readonly error: Errno | undefined;
 }
 
 /** What a socket machine starts from. */
@@ -126,19 +168,27 @@ export interface SocketInput {
   readonly accepted?: boolean;
 }
 
+/** What the kernel answers a call that the machine lets through. */
+export type Outcome = "ok:eof" | "noop" | "ok" | Errno;
+
 /** What a transition may say about a call, read by {@linkcode verdict}. */
 export interface CallMeta {
   /** The call is refused with this errno, and nothing reaches the kernel. */
   readonly errno?: Errno;
-  /** Why it is refused, and what to do instead. */
+  /** Why it is refused, or why the kernel answers `outcome`. */
   readonly why?: string;
-  /** The call succeeds at once with end of stream, without any I/O. */
-  readonly eof?: true;
+  /** The call is made, and the kernel answers this. */
+  readonly outcome?: Outcome;
 }
 
 /** A refused call: a forbidden transition that carries the errno. */
 function reject(errno: Errno, why: string): { meta: CallMeta } {
   return { meta: { errno, why } };
+}
+
+/** A call whose answer the facts tell. */
+function answer(outcome: Outcome, why?: string): { meta: CallMeta } {
+  return { meta: why === undefined ? { outcome } : { outcome, why } };
 }
 
 const NOT_CONNECTED = "the socket is not connected; call connect() first";
@@ -150,29 +200,50 @@ const NOT_LISTENING = "the socket is not listening; call listen() first";
 const CLOSED = "the socket is closed; create a new one with socket()";
 
 /** Calls that need a connection, on a socket that has none. */
-const unconnectedDataCalls = {
-  SEND: [
-    { guard: "isUnix", ...reject("ENOTCONN", NOT_CONNECTED) },
-    reject(
-      "EPIPE",
-      `${NOT_CONNECTED} (Linux returns EPIPE for TCP where POSIX specifies ENOTCONN)`,
-    ),
-  ],
-  RECV: [
-    {
-      guard: "isUnix",
-      ...reject(
-        "EINVAL",
-        `${NOT_CONNECTED} (Linux returns EINVAL for unix stream sockets where POSIX specifies ENOTCONN)`,
+const unconnectedDataCalls = (self: "created" | "bound" | "listening") =>
+  ({
+    SEND: [
+      { guard: "isUnix", ...reject("ENOTCONN", NOT_CONNECTED) },
+      reject(
+        "EPIPE",
+        `${NOT_CONNECTED} (Linux returns EPIPE for TCP where POSIX specifies ENOTCONN)`,
       ),
+    ],
+    RECV: [
+      {
+        guard: "isUnix",
+        ...reject(
+          "EINVAL",
+          `${NOT_CONNECTED} (Linux returns EINVAL for unix stream sockets where POSIX specifies ENOTCONN)`,
+        ),
+      },
+      // TCP reads the shutdown bits before the state: end of stream.
+      {
+        guard: "shutRead",
+        target: self,
+        ...answer("ok:eof", "the read side was shut down (the bit is set)"),
+      },
+      reject("ENOTCONN", NOT_CONNECTED),
+    ],
+    GETPEERNAME: reject(
+      "ENOTCONN",
+      "the socket has no peer; it is not connected",
+    ),
+  }) as const;
+
+/** shutdown() on a socket that is not connected. */
+function unconnectedShutdown(self: "created" | "bound") {
+  return [
+    // Linux sets the bits of an unconnected unix socket and returns 0.
+    { guard: "isUnix", target: self, actions: "markShut" },
+    // TCP answers ENOTCONN, but sets the bits all the same.
+    {
+      target: self,
+      actions: "markShut",
+      ...answer("ENOTCONN", NOT_CONNECTED),
     },
-    reject("ENOTCONN", NOT_CONNECTED),
-  ],
-  GETPEERNAME: reject(
-    "ENOTCONN",
-    "the socket has no peer; it is not connected",
-  ),
-} as const;
+  ] as const;
+}
 
 /** The same answer to every call. */
 function everyCall<T>(answer: T): Record<SocketEventType, T> {
@@ -187,6 +258,8 @@ function everyCall<T>(answer: T): Record<SocketEventType, T> {
     CLOSE: answer,
     GETSOCKNAME: answer,
     GETPEERNAME: answer,
+    PEER_CONNECT: answer,
+    PEER_CLOSE: answer,
   };
 }
 
@@ -196,8 +269,9 @@ function inFlight(call: string) {
     "EALREADY",
     `${call}() on this socket is still in progress; await it before the next call (sockfsm runs one state-changing call at a time, as the kernel's socket lock does)`,
   );
+  const { PEER_CONNECT: _, PEER_CLOSE: __, ...calls } = everyCall(busy);
   return {
-    ...everyCall(busy),
+    ...calls,
     BIND: addressed(busy),
     CONNECT: addressed(busy),
     CLOSE: "closed",
@@ -235,10 +309,49 @@ function addressed<const T extends readonly object[]>(...rules: T) {
   return [...familyChecks, ...rules] as const;
 }
 
+/**
+ * bind(): autobind (an abstract name) on a unix socket that has a name
+ * already succeeds and does nothing; then `rules`.
+ */
+function bindRules<const T extends readonly object[]>(
+  self: SocketState,
+  ...rules: T
+) {
+  return addressed(
+    { guard: and(["isUnix", "autobindAsked", "named"]), target: self },
+    ...rules,
+  );
+}
+
+/**
+ * connect() on a unix socket that cannot connect now: Linux looks the target
+ * up first, so a refusing target answers ECONNREFUSED; then `rules`.
+ */
+function connectRules<const T extends readonly object[]>(
+  self: SocketState,
+  ...rules: T
+) {
+  return addressed(
+    {
+      guard: and(["isUnix", "targetRefuses"]),
+      target: self,
+      ...answer("ECONNREFUSED", "nothing listens at the target"),
+    },
+    ...rules,
+  );
+}
+
 /** The rules a connected socket shares with its half-closed states. */
 function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   return {
-    BIND: addressed(
+    BIND: bindRules(
+      self,
+      // A TCP connection that is over gave back a port the kernel chose.
+      {
+        guard: and([not("isUnix"), "linkGone", not("callerPort")]),
+        target: "binding",
+        actions: "notePort",
+      },
       // Connecting gives a unix socket no address: Linux lets it bind later.
       {
         guard: and(["isUnix", not("bound")]),
@@ -255,12 +368,137 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       "EINVAL",
       "the socket is connected; only a socket that is not connected can listen",
     ),
-    CONNECT: addressed(reject("EISCONN", "the socket is already connected")),
+    CONNECT: connectRules(
+      self,
+      reject("EISCONN", "the socket is already connected"),
+    ),
     ACCEPT: reject("EINVAL", `${NOT_LISTENING} (it is connected)`),
+    SEND: [
+      // TCP answers a pending error first, then the shutdown bits.
+      ...pendingError(self, true),
+      { guard: "shutWrite", ...WRITE_SHUT },
+      {
+        guard: and(["isUnix", "linkDown"]),
+        target: self,
+        ...answer("EPIPE", "the peer has closed"),
+      },
+      // TCP: the peer answers data after its close with a reset.
+      {
+        guard: "linkFin",
+        target: self,
+        actions: "resetByPeer",
+        ...answer("ok"),
+      },
+      {
+        guard: "linkDown",
+        target: self,
+        ...answer("EPIPE", "the connection is over"),
+      },
+      { target: self, actions: "markUnread" },
+    ],
+    RECV: [
+      // TCP: a FIN received means end of stream, before a pending error.
+      {
+        guard: and([not("isUnix"), "finSeen"]),
+        target: self,
+        ...answer("ok:eof"),
+      },
+      ...pendingError(self),
+      {
+        guard: or(["shutRead", "linkDown"]),
+        target: self,
+        ...answer("ok:eof"),
+      },
+      { guard: "nonblocking", target: self, ...answer("EAGAIN") },
+      { target: self },
+    ],
+    SHUTDOWN: [
+      // A TCP socket whose connection is over is closed in the kernel.
+      {
+        guard: and([not("isUnix"), "linkGone"]),
+        target: self,
+        actions: "markShut",
+        ...answer("ENOTCONN", "the connection is over"),
+      },
+      ...shutdownFrom(self),
+    ],
     CLOSE: "closed",
     GETSOCKNAME: self,
-    GETPEERNAME: self,
+    GETPEERNAME: [
+      {
+        guard: and([not("isUnix"), "linkGone"]),
+        target: self,
+        ...answer("ENOTCONN", "the connection is over"),
+      },
+      { target: self },
+    ],
+    PEER_CLOSE: [
+      { guard: not("hasPeers"), target: self, ...answer("noop") },
+      // A unix peer that closes with our data unread leaves ECONNRESET.
+      {
+        guard: and(["isUnix", "unread"]),
+        target: self,
+        actions: ["peerGone", "linkFin", "resetPending"],
+        ...answer("ok"),
+      },
+      {
+        guard: "isUnix",
+        target: self,
+        actions: ["peerGone", "linkFin"],
+        ...answer("ok"),
+      },
+      {
+        guard: "unread",
+        target: self,
+        actions: ["peerGone", "resetByPeer"],
+        ...answer("ok"),
+      },
+      {
+        guard: "linkFinSent",
+        target: self,
+        actions: ["peerGone", "linkOver"],
+        ...answer("ok"),
+      },
+      { target: self, actions: ["peerGone", "linkFin"], ...answer("ok") },
+    ],
   } as const;
+}
+
+/** The errnos a socket can have pending. */
+const PENDING_ERRORS = ["ECONNRESET", "EPIPE", "ECONNREFUSED"] as const;
+
+/**
+ * A pending error is the answer to the next call that reads it, once; with
+ * `tcpOnly`, only a TCP socket's call reads it.
+ */
+function pendingError<T extends string>(self: T, tcpOnly = false) {
+  return PENDING_ERRORS.map((errno) => {
+    const pending = { type: "errorIs", params: { errno } } as const;
+    return {
+      guard: tcpOnly ? and([pending, not("isUnix")]) : pending,
+      target: self,
+      actions: "takeError",
+      ...answer(errno, "the socket had this error pending (SO_ERROR)"),
+    } as const;
+  });
+}
+
+/** shutdown() on a connection: a no-op for bits already set. */
+function shutdownFrom(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
+  const start = {
+    target: "shuttingDown",
+    actions: ["markShut", "sendFin"],
+  } as const;
+  switch (self) {
+    case "shutRd":
+      return [{ guard: "howRead", target: self }, start] as const;
+    case "shutWr":
+      return [{ guard: "howWrite", target: self }, start] as const;
+    case "shutRdWr":
+      return [{ target: self }] as const;
+    case "connected":
+      return [start] as const;
+  }
 }
 
 /** Back to the connection, in the state its shutdown bits say. */
@@ -272,11 +510,6 @@ function backToConnection(actions: readonly "markBound"[] = []) {
     { target: "connected", actions },
   ] as const;
 }
-
-const startShutdown = {
-  target: "shuttingDown",
-  actions: "markShut",
-} as const;
 
 /** The domain of a call's address; a call without one matches any socket. */
 function familyOf(event: SocketEvent): Domain | undefined {
@@ -306,8 +539,11 @@ function notProvided(step: string): Promise<never> {
   );
 }
 
+/** The most queued connections the facts count. */
+const BACKLOG_CAP = 4;
+
 /**
- * The socket machine. Internal: the public API is `socket()`, and later
+ * The socket machine. Internal: the public API is `socket()` and
  * `predict()`, which read this one definition.
  */
 export const socketMachine = setup({
@@ -339,13 +575,44 @@ export const socketMachine = setup({
     bound: ({ context }) => context.bound,
     callerPort: ({ context }) => context.portChosenBy === "caller",
     hasPeer: ({ context }) => context.peer,
+    hasPeers: ({ context }) => context.peers,
+    named: ({ context }) => context.name !== "none",
+    queued: ({ context }) => context.backlog > 0,
+    errorIs: (
+      { context },
+      { errno }: { errno: (typeof PENDING_ERRORS)[number] },
+    ) => context.error === errno,
+    unread: ({ context }) => context.unread,
+    linkFin: ({ context }) => context.link === "fin",
+    linkDown: ({ context }) =>
+      context.link !== "up" && context.link !== "finSent",
+    linkFinSent: ({ context }) => context.link === "finSent",
+    linkGone: ({ context }) =>
+      context.link === "reset" || context.link === "finReset" ||
+      context.link === "over",
+    finSeen: ({ context }) =>
+      context.link === "fin" || context.link === "finReset" ||
+      context.link === "over",
     shutRead: ({ context }) => context.shut.read,
     shutWrite: ({ context }) => context.shut.write,
     howRead: ({ event }) => event.type === "SHUTDOWN" && event.how === "read",
     howWrite: ({ event }) => event.type === "SHUTDOWN" && event.how === "write",
+    autobindAsked: ({ event }) =>
+      event.type === "BIND" && event.port === "abstract",
+    targetRefuses: ({ event }) =>
+      event.type === "CONNECT" && event.target === "refused",
+    nonblocking: ({ event }) =>
+      (event.type === "ACCEPT" || event.type === "RECV") &&
+      event.nonblocking === true,
   },
   actions: {
-    markBound: assign({ bound: true }),
+    markBound: assign({
+      bound: true,
+      name: ({ context }) =>
+        context.portChosenBy === "path" || context.portChosenBy === "abstract"
+          ? context.portChosenBy
+          : "port",
+    }),
     markShut: assign({
       shut: ({ context, event }) => {
         if (event.type !== "SHUTDOWN") return context.shut;
@@ -356,9 +623,68 @@ export const socketMachine = setup({
       },
     }),
     notePort: assign({
-      portChosenBy: ({ event }) => {
-        if (event.type !== "BIND" || event.port === "path") return undefined;
-        return event.port;
+      portChosenBy: ({ event }) =>
+        event.type === "BIND" ? event.port : undefined,
+    }),
+    /** The kernel gave the socket a port of its own choosing. */
+    autobind: assign({
+      portChosenBy: ({ context }) =>
+        context.domain === "unix" ? context.portChosenBy : (
+          context.portChosenBy ?? "kernel"
+        ),
+      name: ({ context }) => context.domain === "unix" ? context.name : "port",
+    }),
+    /** A failed connect: Linux gives back a port it chose, keeps showing it. */
+    releasePort: assign({
+      bound: ({ context }) =>
+        context.domain === "unix" ? context.bound : (
+          context.portChosenBy === "caller" && context.bound
+        ),
+      portChosenBy: ({ context }) =>
+        context.domain === "unix" || context.portChosenBy === "caller"
+          ? context.portChosenBy
+          : undefined,
+    }),
+    connectToPeer: assign({
+      peer: true,
+      peers: true,
+      link: "up",
+      unread: false,
+    }),
+    queuePeer: assign({
+      backlog: ({ context }) => Math.min(context.backlog + 1, BACKLOG_CAP),
+      peers: true,
+    }),
+    takeQueued: assign({
+      backlog: ({ context }) => Math.max(context.backlog - 1, 0),
+    }),
+    clearQueue: assign({ backlog: 0 }),
+    markUnread: assign({ unread: true }),
+    takeError: assign({ error: undefined }),
+    clearShut: assign({ shut: { read: false, write: false } }),
+    showPort: assign({
+      name: ({ context }) => context.domain === "unix" ? context.name : "port",
+    }),
+    peerGone: assign({ peers: false }),
+    linkFin: assign({ link: "fin" }),
+    linkOver: assign({ link: "over" }),
+    /** The peer reset the connection: the kernel closes it. */
+    resetByPeer: assign({
+      link: ({ context }) => context.link === "fin" ? "finReset" : "reset",
+      error: ({ context }) => context.link === "fin" ? "EPIPE" : "ECONNRESET",
+    }),
+    resetPending: assign({ error: "ECONNRESET" }),
+    /** SHUT_WR on a TCP connection sends our FIN; after the peer's, over. */
+    sendFin: assign({
+      link: ({ context, event }) => {
+        if (
+          context.domain === "unix" || event.type !== "SHUTDOWN" ||
+          event.how === "read"
+        ) {
+          return context.link;
+        }
+        if (context.link === "up") return "finSent";
+        return context.link === "fin" ? "over" : context.link;
       },
     }),
   },
@@ -369,16 +695,41 @@ export const socketMachine = setup({
     type: input.type,
     bound: input.accepted === true,
     portChosenBy: undefined,
+    name: input.accepted === true
+      ? (input.domain === "unix" ? "path" : "port")
+      : "none",
     shut: { read: false, write: false },
     peer: input.accepted === true,
+    backlog: 0,
+    link: "up",
+    unread: false,
+    peers: input.accepted === true,
+    error: undefined,
   }),
   initial: "created",
+  // The environment's events, where a state says nothing more specific.
+  on: {
+    PEER_CONNECT: [
+      { guard: not("named"), ...answer("noop", "the socket has no address") },
+      answer("ECONNREFUSED", "nothing listens at the socket's address"),
+    ],
+    PEER_CLOSE: [
+      { guard: not("hasPeers"), ...answer("noop", "the socket has no peers") },
+      { actions: "peerGone", ...answer("ok") },
+    ],
+  },
   states: {
     created: {
       // A socket born by accept() starts connected.
       always: { guard: "hasPeer", target: "connected" },
       on: {
-        BIND: addressed({ target: "binding", actions: "notePort" }),
+        BIND: addressed(
+          {
+            guard: and([not("isUnix"), "named", "bound"]),
+            ...reject("EINVAL", "the socket is already bound"),
+          },
+          { target: "binding", actions: "notePort" },
+        ),
         LISTEN: [
           {
             guard: "isUnix",
@@ -392,12 +743,8 @@ export const socketMachine = setup({
         ],
         CONNECT: addressed({ target: "connecting" }),
         ACCEPT: reject("EINVAL", NOT_LISTENING),
-        ...unconnectedDataCalls,
-        SHUTDOWN: [
-          // Linux sets the bits of an unconnected unix socket and returns 0.
-          { guard: "isUnix", target: "created", actions: "markShut" },
-          reject("ENOTCONN", NOT_CONNECTED),
-        ],
+        ...unconnectedDataCalls("created"),
+        SHUTDOWN: unconnectedShutdown("created"),
         CLOSE: "closed",
         GETSOCKNAME: "created",
       },
@@ -423,15 +770,15 @@ export const socketMachine = setup({
     },
     bound: {
       on: {
-        BIND: addressed(reject("EINVAL", "the socket is already bound")),
+        BIND: bindRules(
+          "bound",
+          reject("EINVAL", "the socket is already bound"),
+        ),
         LISTEN: "opening",
         CONNECT: addressed({ target: "connecting" }),
         ACCEPT: reject("EINVAL", NOT_LISTENING),
-        ...unconnectedDataCalls,
-        SHUTDOWN: [
-          { guard: "isUnix", target: "bound", actions: "markShut" },
-          reject("ENOTCONN", NOT_CONNECTED),
-        ],
+        ...unconnectedDataCalls("bound"),
+        SHUTDOWN: unconnectedShutdown("bound"),
         CLOSE: "closed",
         GETSOCKNAME: "bound",
       },
@@ -440,13 +787,7 @@ export const socketMachine = setup({
       invoke: {
         src: "listen",
         input: ({ event }) => ioOf(event, "LISTEN"),
-        onDone: {
-          target: "listening",
-          // An unbound socket was bound to an ephemeral port (autobind).
-          actions: assign({
-            portChosenBy: ({ context }) => context.portChosenBy ?? "kernel",
-          }),
-        },
+        onDone: { target: "listening", actions: "autobind" },
         onError: [
           { guard: "bound", target: "bound" },
           { target: "created", actions: assign({ portChosenBy: undefined }) },
@@ -456,10 +797,14 @@ export const socketMachine = setup({
     },
     listening: {
       on: {
-        BIND: addressed(reject("EINVAL", "the socket is already bound")),
+        BIND: bindRules(
+          "listening",
+          reject("EINVAL", "the socket is already bound"),
+        ),
         // Linux accepts listen() again and applies the new backlog.
         LISTEN: "opening",
-        CONNECT: addressed(
+        CONNECT: connectRules(
+          "listening",
           {
             guard: "isUnix",
             ...reject("EINVAL", "a listening unix socket cannot connect"),
@@ -469,18 +814,39 @@ export const socketMachine = setup({
             "a listening socket cannot connect (Linux returns EISCONN for TCP)",
           ),
         ),
-        ACCEPT: "listening",
-        ...unconnectedDataCalls,
+        ACCEPT: [
+          { guard: "queued", target: "listening", actions: "takeQueued" },
+          {
+            guard: "nonblocking",
+            target: "listening",
+            ...answer("EAGAIN", "no connection is queued"),
+          },
+          { target: "listening" },
+        ],
+        ...unconnectedDataCalls("listening"),
+        // A listener refuses to read before it looks at the shutdown bits.
+        RECV: [
+          { guard: "isUnix", ...reject("EINVAL", NOT_CONNECTED) },
+          reject("ENOTCONN", "a listening socket has no connection to read"),
+        ],
         SHUTDOWN: [
           // Linux sets the bits of a unix listener; it goes on listening.
           { guard: "isUnix", target: "listening", actions: "markShut" },
           // SHUT_WR has no effect on a TCP listener and returns 0.
           { guard: "howWrite", target: "listening" },
           // SHUT_RD and SHUT_RDWR stop a TCP listener.
-          startShutdown,
+          { target: "shuttingDown", actions: "markShut" },
         ],
         CLOSE: "closed",
         GETSOCKNAME: "listening",
+        PEER_CONNECT: [
+          // A unix listener shut for reading refuses new connections.
+          {
+            guard: and(["isUnix", "shutRead"]),
+            ...answer("ECONNREFUSED", "the listener was shut for reading"),
+          },
+          { actions: "queuePeer", ...answer("ok") },
+        ],
       },
     },
     connecting: {
@@ -489,15 +855,22 @@ export const socketMachine = setup({
         input: ({ event }) => ioOf(event, "CONNECT"),
         onDone: {
           target: "connected",
-          actions: assign({
-            peer: true,
-            portChosenBy: ({ context }) => context.portChosenBy ?? "kernel",
-          }),
+          actions: ["connectToPeer", "autobind"],
         },
-        // A failed connect() gives back a port the kernel chose (Linux).
+        // A failed TCP connect gives back a port the kernel chose, but
+        // getsockname() goes on showing it.
         onError: [
-          { guard: "bound", target: "bound" },
-          { target: "created", actions: assign({ portChosenBy: undefined }) },
+          { guard: and(["isUnix", "bound"]), target: "bound" },
+          { guard: "isUnix", target: "created" },
+          {
+            guard: and(["bound", "callerPort"]),
+            target: "bound",
+            actions: ["showPort", "clearShut"],
+          },
+          {
+            target: "created",
+            actions: ["showPort", "releasePort", "clearShut"],
+          },
         ],
       },
       on: {
@@ -535,14 +908,7 @@ export const socketMachine = setup({
         ),
       },
     },
-    connected: {
-      on: {
-        ...connectedCalls("connected"),
-        SEND: "connected",
-        RECV: "connected",
-        SHUTDOWN: startShutdown,
-      },
-    },
+    connected: { on: connectedCalls("connected") },
     shuttingDown: {
       invoke: {
         src: "shutdown",
@@ -560,16 +926,22 @@ export const socketMachine = setup({
           {
             guard: and([not("hasPeer"), "callerPort"]),
             target: "bound",
-            actions: assign({ shut: { read: false, write: false } }),
+            actions: [
+              "clearQueue",
+              assign({ shut: { read: false, write: false } }),
+            ],
           },
           {
             guard: not("hasPeer"),
             target: "created",
-            actions: assign({
-              bound: false,
-              portChosenBy: undefined,
-              shut: { read: false, write: false },
-            }),
+            actions: [
+              "clearQueue",
+              assign({
+                bound: false,
+                portChosenBy: undefined,
+                shut: { read: false, write: false },
+              }),
+            ],
           },
           ...backToConnection(),
         ],
@@ -580,33 +952,27 @@ export const socketMachine = setup({
       },
       on: inFlight("shutdown"),
     },
-    shutRd: {
-      on: {
-        ...connectedCalls("shutRd"),
-        SEND: "shutRd",
-        RECV: { target: "shutRd", meta: { eof: true } },
-        SHUTDOWN: [{ guard: "howRead", target: "shutRd" }, startShutdown],
-      },
-    },
-    shutWr: {
-      on: {
-        ...connectedCalls("shutWr"),
-        SEND: WRITE_SHUT,
-        RECV: "shutWr",
-        SHUTDOWN: [{ guard: "howWrite", target: "shutWr" }, startShutdown],
-      },
-    },
-    shutRdWr: {
-      on: {
-        ...connectedCalls("shutRdWr"),
-        SEND: WRITE_SHUT,
-        RECV: { target: "shutRdWr", meta: { eof: true } },
-        SHUTDOWN: "shutRdWr",
-      },
-    },
-    // The socket's SysSocket is closed by the close() call itself.
+    shutRd: { on: connectedCalls("shutRd") },
+    shutWr: { on: connectedCalls("shutWr") },
+    shutRdWr: { on: connectedCalls("shutRdWr") },
     closed: {
-      on: everyCall(reject("EBADF", CLOSED)),
+      on: {
+        ...everyCall(reject("EBADF", CLOSED)),
+        PEER_CONNECT: [
+          {
+            guard: not("named"),
+            ...answer("noop", "the socket had no address"),
+          },
+          answer(
+            "ECONNREFUSED",
+            "nothing listens at the closed socket's address",
+          ),
+        ],
+        PEER_CLOSE: [
+          { guard: not("hasPeers"), ...answer("noop") },
+          { actions: "peerGone", ...answer("ok") },
+        ],
+      },
     },
   },
 });

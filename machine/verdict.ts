@@ -1,13 +1,15 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { Errno } from "./errno.ts";
-import type { SocketEvent, SocketSnapshot } from "./socket_machine.ts";
+import type { Outcome, SocketEvent, SocketSnapshot } from "./socket_machine.ts";
 
-/** The machine's answer to a call: allowed, or refused with an errno. */
+/** The machine's answer to a call: let through, or refused with an errno. */
 export type Verdict =
   | {
     readonly allowed: true;
-    /** The call succeeds with end of stream and needs no I/O. */
-    readonly eof: boolean;
+    /** What the kernel answers, when the facts tell; else unknown. */
+    readonly outcome: Outcome | undefined;
+    /** Why the kernel answers so. */
+    readonly why: string | undefined;
   }
   | {
     readonly allowed: false;
@@ -20,7 +22,7 @@ export type Verdict =
 /**
  * Returns the machine's verdict on `event` in `snapshot`, without running any
  * transition: the first enabled transition either carries `meta.errno` (a
- * refusal) or is allowed.
+ * refusal) or lets the call through, maybe with the kernel's `outcome`.
  *
  * @throws {Error} When no transition handles the event: a defect of the
  * machine, which must handle every event in every state.
@@ -38,5 +40,5 @@ export function verdict(snapshot: SocketSnapshot, event: SocketEvent): Verdict {
   if (meta?.errno !== undefined) {
     return { allowed: false, errno: meta.errno, why: meta.why ?? "" };
   }
-  return { allowed: true, eof: meta?.eof === true };
+  return { allowed: true, outcome: meta?.outcome, why: meta?.why };
 }

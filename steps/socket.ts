@@ -8,7 +8,7 @@ import {
   unboundAddr,
 } from "../machine/address.ts";
 import type { ShutdownHow, SysSocket } from "../machine/effects.ts";
-import type { Errno } from "../machine/errno.ts";
+import { type Errno, isErrno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
 import { SocketGraph, type SocketNode, type Step } from "../machine/graph.ts";
 import {
@@ -367,7 +367,7 @@ class StreamSocket implements Socket {
       throw this.#badInput("recv", "the buffer must be a non-empty Uint8Array");
     }
     const step = this.#allow("recv", { type: "RECV" });
-    if (step.eof) return 0;
+    if (step.outcome === "ok:eof") return 0;
     try {
       return (await this.#sys.read(buffer)) ?? 0;
     } catch (error) {
@@ -412,21 +412,32 @@ class StreamSocket implements Socket {
     return { ...this.#sys.remote! };
   }
 
-  /** The machine's step for `event`, or its refusal thrown. */
+  /**
+   * The machine's step for `event`. A refusal is thrown before any system
+   * call; an errno the facts say the kernel answers is thrown after the step
+   * (its side effects, such as shutdown bits, stay, as in the kernel).
+   */
   #allow(op: SocketOp, event: SocketEvent): Step & { allowed: true } {
     const step = this.#graph.step(this.#node, event);
-    if (!step.allowed) {
+    const state = this.state;
+    const fail = (errno: Errno, why: string | undefined) => {
       const addr = "io" in event && event.io && "addr" in event.io
         ? ` to ${formatAddr(event.io.addr)}`
         : "";
-      throw new SocketError(
-        step.errno,
+      return new SocketError(
+        errno,
         op,
         `Cannot ${op}()${addr} on ${
           article(this.domain)
-        } socket in state "${this.state}": ${step.errno}, ${step.why}`,
-        { state: this.state },
+        } socket in state "${state}": ${errno}, ${why}`,
+        { state },
       );
+    };
+    if (!step.allowed) throw fail(step.errno, step.why);
+    const { outcome } = step;
+    if (outcome !== undefined && isErrno(outcome)) {
+      this.#move(step.next, op);
+      throw fail(outcome, step.why);
     }
     return step;
   }

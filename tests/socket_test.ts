@@ -703,13 +703,36 @@ for (const domain of TCP_DOMAINS) {
     }
   });
 
-  Deno.test(`a failed connect() (ECONNREFUSED) leaves a bound ${domain} socket bound, and it can connect again from its address`, async () => {
+  Deno.test(`a failed connect() (ECONNREFUSED) gives back a port the kernel chose for a bound ${domain} socket: it can bind and connect again`, async () => {
     const arena = await Arena.open(domain);
     try {
       const server = await arena.listener();
       const client = arena.socket();
-      await client.bind(arena.addr());
-      const local = client.getsockname();
+      await client.bind(arena.addr()); // port 0: the kernel chooses
+      await assert.rejects(
+        client.connect({ hostname: LOOPBACK[domain], port: freePort(domain) }),
+        (error: unknown) =>
+          error instanceof SocketError && error.code === "ECONNREFUSED",
+      );
+      // Linux releases the port (bind() works again) but keeps showing it.
+      assert.equal(client.state, "created");
+      assert.ok((client.getsockname() as { port: number }).port > 0);
+      await client.connect(server.getsockname());
+      assert.equal(client.state, "connected");
+      const peer = arena.own(await server.accept());
+      assert.deepEqual(peer.getpeername(), client.getsockname());
+    } finally {
+      await arena.cleanup();
+    }
+  });
+
+  Deno.test(`a failed connect() (ECONNREFUSED) leaves a ${domain} socket bound to a port the caller chose, and it connects again from there`, async () => {
+    const arena = await Arena.open(domain);
+    try {
+      const server = await arena.listener();
+      const client = arena.socket();
+      const local = { hostname: LOOPBACK[domain], port: freePort(domain) };
+      await client.bind(local);
       await assert.rejects(
         client.connect({ hostname: LOOPBACK[domain], port: freePort(domain) }),
         (error: unknown) =>

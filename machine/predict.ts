@@ -1,0 +1,265 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+import type { Domain } from "./address.ts";
+import type { Errno } from "./errno.ts";
+import { SocketError } from "./errors.ts";
+import { SocketGraph, type SocketNode } from "./graph.ts";
+import {
+  type SocketEvent,
+  socketMachine,
+  type SocketType,
+} from "./socket_machine.ts";
+
+/**
+ * One step of a scenario on a fresh socket under test, and the two actions
+ * of its environment:
+ *
+ * - `"bind"`: to the loopback address, port 0 (unix: a fresh path);
+ * - `"bind_wild"`: to the wildcard address, port 0 (unix: autobind to an
+ *   abstract name);
+ * - `"listen"`;
+ * - `"connect"`: to a live peer, a listener that accepts at once and keeps
+ *   its end open;
+ * - `"connect_refused"`: to a loopback port with nothing bound (unix: a stale
+ *   socket file);
+ * - `"accept"`: non-blocking (would-block is `EAGAIN`);
+ * - `"send"`: one byte, without `SIGPIPE`;
+ * - `"recv"`: non-blocking;
+ * - `"shut_wr"`, `"shut_rd"`, `"shut_rdwr"`: `shutdown()`;
+ * - `"close"`, `"getsockname"`, `"getpeername"`;
+ * - `"peer_connect"`: a new peer connects to the socket's local address;
+ * - `"peer_close"`: the socket's peers close in an orderly way.
+ */
+export type Op =
+  | "bind"
+  | "bind_wild"
+  | "listen"
+  | "connect"
+  | "connect_refused"
+  | "accept"
+  | "send"
+  | "recv"
+  | "shut_wr"
+  | "shut_rd"
+  | "shut_rdwr"
+  | "close"
+  | "getsockname"
+  | "getpeername"
+  | "peer_connect"
+  | "peer_close";
+
+/** Every {@linkcode Op}, in a fixed order. */
+export const OPS: readonly Op[] = [
+  "bind",
+  "bind_wild",
+  "listen",
+  "connect",
+  "connect_refused",
+  "accept",
+  "send",
+  "recv",
+  "shut_wr",
+  "shut_rd",
+  "shut_rdwr",
+  "close",
+  "getsockname",
+  "getpeername",
+  "peer_connect",
+  "peer_close",
+];
+
+/**
+ * The answer to one op: `"ok"` or an errno; `recv` gives `"ok:data"` or
+ * `"ok:eof"`; `getsockname`/`getpeername` give `"ok:port=0"` or
+ * `"ok:port>0"` (inet, inet6) and `"ok:path"`, `"ok:abstract"` or
+ * `"ok:unnamed"` (unix); a peer action with nothing to act on gives
+ * `"noop"`, else the peer's own outcome.
+ */
+export type Result =
+  | "ok"
+  | "ok:data"
+  | "ok:eof"
+  | "ok:port=0"
+  | "ok:port>0"
+  | "ok:path"
+  | "ok:abstract"
+  | "ok:unnamed"
+  | "noop"
+  | Errno;
+
+/** Options for {@linkcode predict}. */
+export interface PredictOptions {
+  /**
+   * The socket's address family.
+   *
+   * @default {"inet"}
+   */
+  domain?: Domain;
+  /**
+   * The socket type.
+   *
+   * @default {"stream"}
+   */
+  type?: SocketType;
+  /**
+   * Whether the socket is `O_NONBLOCK` from creation.
+   *
+   * @default {false}
+   */
+  nonblocking?: boolean;
+}
+
+/** What an op sends the machine, and how its effect ends in the harness. */
+interface OpCall {
+  readonly event: SocketEvent;
+  /** The effect's ending, for ops that start one: done, or this errno. */
+  readonly failsWith?: Errno;
+}
+
+function callOf(op: Op, domain: Domain): OpCall {
+  const unix = domain === "unix";
+  switch (op) {
+    case "bind":
+      return {
+        event: { type: "BIND", family: domain, port: unix ? "path" : "kernel" },
+      };
+    case "bind_wild":
+      return {
+        event: {
+          type: "BIND",
+          family: domain,
+          port: unix ? "abstract" : "kernel",
+        },
+      };
+    case "listen":
+      return { event: { type: "LISTEN" } };
+    case "connect":
+      return { event: { type: "CONNECT", family: domain } };
+    case "connect_refused":
+      return {
+        event: { type: "CONNECT", family: domain, target: "refused" },
+        failsWith: "ECONNREFUSED",
+      };
+    case "accept":
+      return { event: { type: "ACCEPT", nonblocking: true } };
+    case "send":
+      return { event: { type: "SEND" } };
+    case "recv":
+      return { event: { type: "RECV", nonblocking: true } };
+    case "shut_wr":
+      return { event: { type: "SHUTDOWN", how: "write" } };
+    case "shut_rd":
+      return { event: { type: "SHUTDOWN", how: "read" } };
+    case "shut_rdwr":
+      return { event: { type: "SHUTDOWN", how: "both" } };
+    case "close":
+      return { event: { type: "CLOSE" } };
+    case "getsockname":
+      return { event: { type: "GETSOCKNAME" } };
+    case "getpeername":
+      return { event: { type: "GETPEERNAME" } };
+    case "peer_connect":
+      return { event: { type: "PEER_CONNECT" } };
+    case "peer_close":
+      return { event: { type: "PEER_CLOSE" } };
+  }
+}
+
+let graph: SocketGraph | undefined;
+
+/** The graph of the pure machine: no effect is ever started. */
+function modelGraph(): SocketGraph {
+  return graph ??= new SocketGraph(socketMachine);
+}
+
+/**
+ * Takes one op from `node`: the node after it and the op's result. This is
+ * the step that {@linkcode predict} repeats, exported for model checkers.
+ */
+export function predictStep(
+  node: SocketNode,
+  op: Op,
+): { readonly node: SocketNode; readonly result: Result } {
+  const model = modelGraph();
+  const { event, failsWith } = callOf(op, node.facts.domain);
+  const step = model.step(node, event);
+  if (!step.allowed) return { node, result: step.errno };
+  let next = step.next;
+  if (next.inFlight) {
+    next = model.settle(next, failsWith ? "error" : "done");
+    return { node: next, result: failsWith ?? "ok" };
+  }
+  if (step.outcome !== undefined) return { node: next, result: step.outcome };
+  return { node: next, result: resultOf(op, next) };
+}
+
+/** The result of an op the machine lets through with no outcome of its own. */
+function resultOf(op: Op, node: SocketNode): Result {
+  const { domain, name } = node.facts;
+  switch (op) {
+    case "getsockname":
+      if (domain !== "unix") return name === "port" ? "ok:port>0" : "ok:port=0";
+      return name === "path"
+        ? "ok:path"
+        : name === "abstract"
+        ? "ok:abstract"
+        : "ok:unnamed";
+    case "getpeername":
+      // The harness's peers are bound: a loopback port, or a path.
+      return domain === "unix" ? "ok:path" : "ok:port>0";
+    default:
+      return "ok";
+  }
+}
+
+/**
+ * The model's answer to a scenario, without any I/O: runs the socket machine
+ * with no effects over `ops` on one fresh socket under test, and returns one
+ * result per op. The same machine drives the runtime `Socket`.
+ *
+ * @example Predict a server's life and two misorderings
+ * ```ts
+ * import { predict } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(
+ *   predict(["bind", "listen", "peer_connect", "accept", "accept"]),
+ *   ["ok", "ok", "ok", "ok", "EAGAIN"],
+ * );
+ * assert.deepEqual(predict(["accept", "send"]), ["EINVAL", "EPIPE"]);
+ * assert.deepEqual(predict(["send"], { domain: "unix" }), ["ENOTCONN"]);
+ * ```
+ *
+ * @param ops The scenario.
+ * @param options The socket's domain, type, and blocking mode.
+ * @returns One result per op.
+ * @throws {SocketError} `EINVAL` for an op that is not an {@linkcode Op}, or
+ * `EOPNOTSUPP` for a mode the model does not cover yet.
+ */
+export function predict(
+  ops: readonly Op[],
+  options: PredictOptions = {},
+): Result[] {
+  const { domain = "inet", type = "stream", nonblocking = false } = options;
+  if (nonblocking) {
+    throw new SocketError(
+      "EOPNOTSUPP",
+      "socket",
+      "Cannot predict a non-blocking socket yet: the model covers blocking sockets (with non-blocking accept and recv)",
+    );
+  }
+  for (const op of ops) {
+    if (!OPS.includes(op)) {
+      throw new SocketError(
+        "EINVAL",
+        "socket",
+        `Cannot predict op ${JSON.stringify(op)}: use one of ${OPS.join(", ")}`,
+      );
+    }
+  }
+  let node = modelGraph().start({ domain, type });
+  return ops.map((op) => {
+    const step = predictStep(node, op);
+    node = step.node;
+    return step.result;
+  });
+}

@@ -1,0 +1,224 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+/**
+ * What the model learned from the kernel, one behaviour per test. Every
+ * expectation here was observed on Linux (6.18) with real system calls; the
+ * conformance check (`deno task conformance`) keeps model and kernel equal.
+ */
+import assert from "node:assert/strict";
+import { type Op, predict, type Result, SocketError } from "../mod.ts";
+
+function expect(
+  ops: Op[],
+  results: Result[],
+  domain: "inet" | "inet6" | "unix" = "inet",
+): void {
+  assert.deepEqual(predict(ops, { domain }), results, ops.join(" "));
+}
+
+Deno.test("listen on an unbound TCP socket auto-binds a port", () => {
+  expect(["listen", "getsockname"], ["ok", "ok:port>0"]);
+  expect(["listen", "getsockname"], ["ok", "ok:port>0"], "inet6");
+});
+
+Deno.test("listen on an unbound unix socket is EINVAL", () => {
+  expect(["listen"], ["EINVAL"], "unix");
+});
+
+Deno.test("accept without a queued connection would block (EAGAIN); a peer's connect queues one", () => {
+  expect(
+    ["bind", "listen", "accept", "peer_connect", "accept", "accept"],
+    ["ok", "ok", "EAGAIN", "ok", "ok", "EAGAIN"],
+  );
+});
+
+Deno.test("a peer's connect to a bound socket that does not listen is refused", () => {
+  expect(["bind", "peer_connect"], ["ok", "ECONNREFUSED"]);
+  expect(["bind", "peer_connect"], ["ok", "ECONNREFUSED"], "unix");
+  expect(["peer_connect"], ["noop"], "unix");
+});
+
+Deno.test("shutdown(SHUT_RD) on a TCP listener stops it listening", () => {
+  expect(
+    ["listen", "peer_connect", "shut_rd", "accept", "peer_connect"],
+    ["ok", "ok", "ok", "EINVAL", "ECONNREFUSED"],
+  );
+});
+
+Deno.test("shutdown(SHUT_WR) on a TCP listener changes nothing", () => {
+  expect(["listen", "shut_wr", "peer_connect", "accept"], [
+    "ok",
+    "ok",
+    "ok",
+    "ok",
+  ]);
+});
+
+Deno.test("a unix listener shut for reading refuses new connections but goes on listening", () => {
+  expect(["bind", "listen", "shut_rd", "peer_connect", "accept"], [
+    "ok",
+    "ok",
+    "ok",
+    "ECONNREFUSED",
+    "EAGAIN",
+  ], "unix");
+});
+
+Deno.test("a refused TCP connect gives back the port the kernel chose, though getsockname still shows it", () => {
+  expect(["connect_refused", "getsockname", "bind"], [
+    "ECONNREFUSED",
+    "ok:port>0",
+    "ok",
+  ]);
+  expect(["bind", "connect_refused", "bind"], ["ok", "ECONNREFUSED", "ok"]);
+});
+
+Deno.test("shutdown on an unconnected TCP socket is ENOTCONN but sets the bits: recv then reads end of stream", () => {
+  expect(["shut_rd", "recv"], ["ENOTCONN", "ok:eof"]);
+  expect(["shut_wr", "recv", "send"], ["ENOTCONN", "ENOTCONN", "EPIPE"]);
+});
+
+Deno.test("shutdown on an unconnected unix socket succeeds", () => {
+  expect(["shut_rdwr", "recv", "send"], ["ok", "EINVAL", "ENOTCONN"], "unix");
+});
+
+Deno.test("shutdown bits set before a TCP connect stay after it, but a failed connect clears them", () => {
+  expect(["shut_wr", "connect", "send"], ["ENOTCONN", "ok", "EPIPE"]);
+  expect(["shut_rd", "connect", "recv"], ["ENOTCONN", "ok", "ok:eof"]);
+  expect(["shut_rd", "connect_refused", "recv"], [
+    "ENOTCONN",
+    "ECONNREFUSED",
+    "ENOTCONN",
+  ]);
+});
+
+Deno.test("recv on a TCP listener is ENOTCONN even after shutdown(SHUT_RD) set the bit", () => {
+  expect(["shut_rd", "listen", "recv"], ["ENOTCONN", "ok", "ENOTCONN"]);
+});
+
+Deno.test("send on a never-connected socket is EPIPE for TCP, ENOTCONN for unix", () => {
+  expect(["send"], ["EPIPE"]);
+  expect(["send"], ["ENOTCONN"], "unix");
+});
+
+Deno.test("recv on a never-connected socket is ENOTCONN for TCP, EINVAL for unix", () => {
+  expect(["recv"], ["ENOTCONN"]);
+  expect(["recv"], ["EINVAL"], "unix");
+});
+
+Deno.test("a unix connect does not bind the client", () => {
+  expect(["connect", "getsockname", "getpeername"], [
+    "ok",
+    "ok:unnamed",
+    "ok:path",
+  ], "unix");
+});
+
+Deno.test("autobind on a unix socket that has a name succeeds and changes nothing", () => {
+  expect(["bind", "bind_wild", "getsockname"], ["ok", "ok", "ok:path"], "unix");
+  expect(["bind_wild", "getsockname", "bind"], [
+    "ok",
+    "ok:abstract",
+    "EINVAL",
+  ], "unix");
+});
+
+Deno.test("a unix connect looks the target up first: a stale socket file refuses even a connected socket", () => {
+  expect(["connect", "connect_refused", "connect"], [
+    "ok",
+    "ECONNREFUSED",
+    "EISCONN",
+  ], "unix");
+  expect(["connect", "connect_refused"], ["ok", "EISCONN"]);
+});
+
+Deno.test("after the peer's orderly close, TCP reads end of stream; the first send is reset by the peer, the next is EPIPE", () => {
+  expect(["connect", "peer_close", "recv", "send", "send", "recv"], [
+    "ok",
+    "ok",
+    "ok:eof",
+    "ok",
+    "EPIPE",
+    "ok:eof",
+  ]);
+});
+
+Deno.test("after the peer's orderly close, unix send is EPIPE at once", () => {
+  expect(["connect", "peer_close", "recv", "send"], [
+    "ok",
+    "ok",
+    "ok:eof",
+    "EPIPE",
+  ], "unix");
+});
+
+Deno.test("a TCP peer that closes with data unread resets the connection: ECONNRESET once, then end of stream", () => {
+  expect(["connect", "send", "peer_close", "recv", "recv", "getpeername"], [
+    "ok",
+    "ok",
+    "ok",
+    "ECONNRESET",
+    "ok:eof",
+    "ENOTCONN",
+  ]);
+});
+
+Deno.test("a unix peer that closes with data unread leaves ECONNRESET for the next recv", () => {
+  expect(["connect", "send", "peer_close", "recv", "recv"], [
+    "ok",
+    "ok",
+    "ok",
+    "ECONNRESET",
+    "ok:eof",
+  ], "unix");
+});
+
+Deno.test("TCP reads end of stream after the peer's FIN before it reports the reset that followed", () => {
+  expect(["connect", "peer_close", "send", "recv"], [
+    "ok",
+    "ok",
+    "ok",
+    "ok:eof",
+  ]);
+});
+
+Deno.test("once a TCP connection is over, getpeername is ENOTCONN and the socket can bind again", () => {
+  expect(["connect", "shut_wr", "peer_close", "getpeername", "bind"], [
+    "ok",
+    "ok",
+    "ok",
+    "ENOTCONN",
+    "ok",
+  ]);
+  expect(["connect", "peer_close", "shut_wr", "getpeername", "shut_rd"], [
+    "ok",
+    "ok",
+    "ok",
+    "ENOTCONN",
+    "ENOTCONN",
+  ]);
+});
+
+Deno.test("after close every call is EBADF, and the address it had refuses peers", () => {
+  expect(["bind", "listen", "close", "accept", "close", "peer_connect"], [
+    "ok",
+    "ok",
+    "ok",
+    "EBADF",
+    "EBADF",
+    "ECONNREFUSED",
+  ]);
+});
+
+Deno.test("predict() refuses an unknown op and a mode it does not model", () => {
+  assert.throws(
+    () => predict(["dance" as Op]),
+    (error: unknown) =>
+      error instanceof SocketError && error.code === "EINVAL" &&
+      /"dance"/.test(error.message),
+  );
+  assert.throws(
+    () => predict(["connect"], { nonblocking: true }),
+    (error: unknown) =>
+      error instanceof SocketError && error.code === "EOPNOTSUPP",
+  );
+});
