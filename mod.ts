@@ -49,6 +49,7 @@ export {
   type SocketOp,
 } from "./machine/errors.ts";
 export type { SocketState, SocketType } from "./machine/socket_machine.ts";
+export type { Backend } from "./steps/backend.ts";
 export {
   type AcceptOptions,
   type Socket,

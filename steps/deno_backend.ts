@@ -257,7 +257,10 @@ function connectTcpFrom(
       localAddress: local.hostname,
       localPort: local.port,
     });
-    const abort = () => socket.destroy();
+    const abort = () => {
+      socket.destroy();
+      reject(signal.reason);
+    };
     signal.addEventListener("abort", abort, { once: true });
     socket.once("connect", () => {
       signal.removeEventListener("abort", abort);

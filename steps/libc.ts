@@ -2,19 +2,53 @@
 /**
  * libc's socket calls through Deno's FFI: one wrapper per system call, the
  * handle first and the C argument order after it. Wrappers never throw; they
- * return a {@linkcode SysResult}. Needs `--allow-ffi` and Linux's
- * `libc.so.6`.
+ * return a {@linkcode SysResult}, with the errno read right after the call.
+ * Needs `--allow-ffi` and Linux's `libc.so.6`.
  *
  * @module
  */
-import type { UnixAddr } from "../machine/address.ts";
+import type { SocketAddr } from "../machine/address.ts";
 import { type Errno, errnoName } from "../machine/errno.ts";
+import {
+  decodeSockaddr,
+  encodeSockaddr,
+  SOCKADDR_STORAGE_SIZE,
+  unspecSockaddr,
+} from "./sockaddr.ts";
+
+import { AF_UNIX } from "./sockaddr.ts";
+
+export { AF_INET, AF_INET6, AF_UNIX } from "./sockaddr.ts";
 
 const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  /** `fcntl(fd, cmd, int)`: the commands that take an `int` argument. */
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  poll: { parameters: ["buffer", "usize", "i32"], result: "i32" },
+  /** `poll(2)` on a thread of Deno's pool: a Promise, the event loop runs on. */
+  pollAsync: {
+    name: "poll",
+    parameters: ["buffer", "usize", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -26,50 +60,112 @@ export type SysResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly errno: Errno | number };
 
-/** `AF_UNIX` */
-export const AF_UNIX = 1;
 /** `SOCK_STREAM` */
 export const SOCK_STREAM = 1;
-/** `SOCK_NONBLOCK` */
+/** `SOCK_DGRAM` */
+export const SOCK_DGRAM = 2;
+/** `SOCK_NONBLOCK`: the new descriptor is non-blocking (`O_NONBLOCK`). */
 export const SOCK_NONBLOCK = 0o4000;
-/** `SOCK_CLOEXEC` */
+/** `SOCK_CLOEXEC`: the new descriptor is closed on `exec` (`O_CLOEXEC`). */
 export const SOCK_CLOEXEC = 0o2000000;
+/** `EFD_NONBLOCK` */
+export const EFD_NONBLOCK = 0o4000;
+/** `EFD_CLOEXEC` */
+export const EFD_CLOEXEC = 0o2000000;
+/** `SHUT_RD` */
+export const SHUT_RD = 0;
+/** `SHUT_WR` */
+export const SHUT_WR = 1;
+/** `SHUT_RDWR` */
+export const SHUT_RDWR = 2;
+/** `MSG_DONTWAIT`: this call only is non-blocking. */
+export const MSG_DONTWAIT = 0x40;
+/** `MSG_NOSIGNAL`: a broken pipe is `EPIPE`, without `SIGPIPE`. */
+export const MSG_NOSIGNAL = 0x4000;
+/** `POLLIN` */
+export const POLLIN = 0x1;
+/** `POLLOUT` */
+export const POLLOUT = 0x4;
+/** `POLLERR` */
+export const POLLERR = 0x8;
+/** `POLLHUP` */
+export const POLLHUP = 0x10;
+/** `POLLNVAL` */
+export const POLLNVAL = 0x20;
+/** `SOL_SOCKET` */
+export const SOL_SOCKET = 1;
+/** `SO_ERROR`: the pending error of a socket, such as a failed `connect`. */
+export const SO_ERROR = 4;
+/** `O_NONBLOCK` */
+export const O_NONBLOCK = 0o4000;
+/** `F_GETFL`: the file status flags, such as `O_NONBLOCK`. */
+export const F_GETFL = 3;
+/** `F_SETFL` */
+export const F_SETFL = 4;
+/** `F_DUPFD_CLOEXEC`: a duplicate at the lowest free number `>= arg`. */
+export const F_DUPFD_CLOEXEC = 1030;
+/** `SOMAXCONN`: the largest backlog Linux applies (its default since 5.4). */
+export const SOMAXCONN = 4096;
+
+/** `sizeof(struct pollfd)`: `int fd; short events; short revents;` */
+const POLLFD_SIZE = 8;
 
 /**
  * Opens libc. `using libc = openLibc()` unloads it at the end of the scope.
  *
- * @throws {Error} When this is not Linux, or `--allow-ffi` is missing.
+ * @throws {Error} With `code` `"EOPNOTSUPP"` when this is not Linux, or
+ * `"EACCES"` when `--allow-ffi` is missing.
  */
 export function openLibc(): Libc {
   if (Deno.build.os !== "linux") {
-    throw new Error(
-      `Cannot open libc.so.6 on ${Deno.build.os}: sockfsm's libc calls are Linux-only`,
+    throw Object.assign(
+      new Error(
+        `Cannot open libc.so.6 on ${Deno.build.os}: sockfsm's libc calls need Linux's libc.so.6`,
+      ),
+      { code: "EOPNOTSUPP" },
     );
   }
-  const library = Deno.dlopen("libc.so.6", SYMBOLS);
+  let library: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    library = Deno.dlopen("libc.so.6", SYMBOLS);
+  } catch (error) {
+    const denied = error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied;
+    if (!denied) throw error;
+    throw Object.assign(
+      new Error(
+        "Cannot open libc.so.6: permission denied; run with --allow-ffi",
+        { cause: error },
+      ),
+      { code: "EACCES" },
+    );
+  }
   return Object.assign(library, {
     [Symbol.dispose]: () => library.close(),
   });
 }
 
-function result<T>(libc: Libc, value: T, failed: boolean): SysResult<T> {
-  if (!failed) return { ok: true, value };
+/** The errno of the call just made on this thread. */
+function lastErrno(libc: Libc): Errno | number {
   const errno = new Deno.UnsafePointerView(
     libc.symbols.__errno_location()!,
   ).getInt32();
-  return { ok: false, errno: errnoName(errno) ?? errno };
+  return errnoName(errno) ?? errno;
 }
 
-/** `struct sockaddr_un` for a path, and its length. */
-function sockaddrUn(addr: UnixAddr): Uint8Array<ArrayBuffer> {
-  const path = new TextEncoder().encode(addr.path);
-  const bytes = new Uint8Array(2 + path.length + 1);
-  new DataView(bytes.buffer).setUint16(0, AF_UNIX, true);
-  bytes.set(path, 2);
-  return bytes;
+function result<T>(libc: Libc, value: T, failed: boolean): SysResult<T> {
+  if (!failed) return { ok: true, value };
+  return { ok: false, errno: lastErrno(libc) };
 }
 
-/** `socket(domain, type, protocol)` */
+/** A count from an `ssize_t` result. */
+function counted(libc: Libc, n: number | bigint): SysResult<number> {
+  return result(libc, Number(n), n < 0);
+}
+
+const NOT_AN_ADDRESS: SysResult<never> = { ok: false, errno: "EINVAL" };
+
+/** `socket(domain, type, protocol)`: the new descriptor. */
 export function sysSocket(
   libc: Libc,
   domain: number,
@@ -80,27 +176,272 @@ export function sysSocket(
   return result(libc, fd, fd < 0);
 }
 
-/** `bind(fd, addr, addrlen)` for a unix path. */
+/**
+ * `bind(fd, addr, addrlen)`. An `addr` whose hostname is not an IP literal
+ * gives `EINVAL` without a call.
+ */
 export function sysBind(
   libc: Libc,
   fd: number,
-  addr: UnixAddr,
+  addr: SocketAddr,
 ): SysResult<void> {
-  const sa = sockaddrUn(addr);
+  const sa = encodeSockaddr(addr);
+  if (sa === undefined) return NOT_AN_ADDRESS;
   return result(libc, undefined, libc.symbols.bind(fd, sa, sa.length) < 0);
 }
 
-/** `connect(fd, addr, addrlen)` to a unix path. */
+/**
+ * `bind(fd, {AF_UNIX}, sizeof(sa_family_t))`: a unix socket bound to a name
+ * the kernel picks in the abstract namespace (Linux's autobind).
+ */
+export function sysBindAutobind(libc: Libc, fd: number): SysResult<void> {
+  const sa = unspecSockaddr().subarray(0, 2);
+  new DataView(sa.buffer).setUint16(0, AF_UNIX, true);
+  return result(libc, undefined, libc.symbols.bind(fd, sa, sa.length) < 0);
+}
+
+/**
+ * `listen(fd, backlog)`. A backlog beyond C's `int` is passed as `INT_MAX`
+ * (Linux caps it at `net.core.somaxconn` anyway).
+ */
+export function sysListen(
+  libc: Libc,
+  fd: number,
+  backlog: number,
+): SysResult<void> {
+  const capped = Math.max(-0x80000000, Math.min(backlog, 0x7fffffff));
+  return result(libc, undefined, libc.symbols.listen(fd, capped) < 0);
+}
+
+/**
+ * `accept4(fd, NULL, NULL, flags)`: the new descriptor. Read its addresses
+ * with {@linkcode sysGetsockname} and {@linkcode sysGetpeername}.
+ */
+export function sysAccept4(
+  libc: Libc,
+  fd: number,
+  flags: number,
+): SysResult<number> {
+  const accepted = libc.symbols.accept4(fd, null, null, flags);
+  return result(libc, accepted, accepted < 0);
+}
+
+/**
+ * `connect(fd, addr, addrlen)`. An `addr` whose hostname is not an IP
+ * literal gives `EINVAL` without a call.
+ */
 export function sysConnect(
   libc: Libc,
   fd: number,
-  addr: UnixAddr,
+  addr: SocketAddr,
 ): SysResult<void> {
-  const sa = sockaddrUn(addr);
+  const sa = encodeSockaddr(addr);
+  if (sa === undefined) return NOT_AN_ADDRESS;
   return result(libc, undefined, libc.symbols.connect(fd, sa, sa.length) < 0);
+}
+
+/**
+ * `connect(fd, {AF_UNSPEC}, sizeof)`: dissolves a TCP socket's association,
+ * which stops a connection attempt in progress.
+ */
+export function sysConnectUnspec(libc: Libc, fd: number): SysResult<void> {
+  const sa = unspecSockaddr();
+  return result(libc, undefined, libc.symbols.connect(fd, sa, sa.length) < 0);
+}
+
+/** `send(fd, data, len, flags)`: the count sent. */
+export function sysSend(
+  libc: Libc,
+  fd: number,
+  data: Uint8Array,
+  flags: number,
+): SysResult<number> {
+  return counted(
+    libc,
+    libc.symbols.send(fd, data, BigInt(data.length), flags),
+  );
+}
+
+/** `recv(fd, buffer, len, flags)`: the count received, 0 at end of stream. */
+export function sysRecv(
+  libc: Libc,
+  fd: number,
+  buffer: Uint8Array,
+  flags: number,
+): SysResult<number> {
+  return counted(
+    libc,
+    libc.symbols.recv(fd, buffer, BigInt(buffer.length), flags),
+  );
+}
+
+/** `shutdown(fd, how)`, with `how` one of `SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`. */
+export function sysShutdown(
+  libc: Libc,
+  fd: number,
+  how: number,
+): SysResult<void> {
+  return result(libc, undefined, libc.symbols.shutdown(fd, how) < 0);
+}
+
+/**
+ * `fcntl(fd, cmd, arg)` for a command with an `int` argument (`F_GETFL`,
+ * `F_SETFL`, `F_DUPFD_CLOEXEC`): its result, such as the flags or the new
+ * descriptor.
+ */
+export function sysFcntl(
+  libc: Libc,
+  fd: number,
+  cmd: number,
+  arg: number,
+): SysResult<number> {
+  const value = libc.symbols.fcntl(fd, cmd, arg);
+  return result(libc, value, value < 0);
 }
 
 /** `close(fd)` */
 export function sysClose(libc: Libc, fd: number): SysResult<void> {
   return result(libc, undefined, libc.symbols.close(fd) < 0);
+}
+
+/**
+ * `getsockname(fd, addr, &addrlen)`: the local address, decoded; an unbound
+ * unix socket gives `{ path: "" }`, an unbound inet socket port 0. The value
+ * is `undefined` for a family this module does not decode.
+ */
+export function sysGetsockname(
+  libc: Libc,
+  fd: number,
+): SysResult<SocketAddr | undefined> {
+  return nameOf(libc, fd, libc.symbols.getsockname);
+}
+
+/**
+ * `getpeername(fd, addr, &addrlen)`: the peer's address, decoded (`ENOTCONN`
+ * without a peer); a peer that has no name gives `{ path: "" }`.
+ */
+export function sysGetpeername(
+  libc: Libc,
+  fd: number,
+): SysResult<SocketAddr | undefined> {
+  return nameOf(libc, fd, libc.symbols.getpeername);
+}
+
+function nameOf(
+  libc: Libc,
+  fd: number,
+  call: (fd: number, addr: Uint8Array, len: Uint8Array) => number,
+): SysResult<SocketAddr | undefined> {
+  const sa = new Uint8Array(SOCKADDR_STORAGE_SIZE);
+  const len = new Uint32Array([SOCKADDR_STORAGE_SIZE]);
+  const failed = call(fd, sa, new Uint8Array(len.buffer)) < 0;
+  return result(libc, failed ? undefined : decodeSockaddr(sa, len[0]), failed);
+}
+
+/** `getsockopt(fd, level, name, &int, &len)` for an `int` option, such as `SO_ERROR`. */
+export function sysGetsockoptInt(
+  libc: Libc,
+  fd: number,
+  level: number,
+  name: number,
+): SysResult<number> {
+  const value = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  const failed = libc.symbols.getsockopt(
+    fd,
+    level,
+    name,
+    new Uint8Array(value.buffer),
+    new Uint8Array(len.buffer),
+  ) < 0;
+  return result(libc, value[0], failed);
+}
+
+/** One entry of a `poll(2)` set: a descriptor and the events to wait for. */
+export interface PollFd {
+  /** The descriptor; a negative one is skipped. */
+  readonly fd: number;
+  /** `POLLIN`, `POLLOUT`, or both. */
+  readonly events: number;
+}
+
+/**
+ * An array of `struct pollfd` for {@linkcode sysPoll}. Its memory is outside
+ * V8's heap, so a call on another thread can use it safely.
+ */
+export function pollFds(entries: readonly PollFd[]): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(new ArrayBuffer(entries.length * POLLFD_SIZE));
+  const view = new DataView(bytes.buffer);
+  entries.forEach(({ fd, events }, i) => {
+    view.setInt32(i * POLLFD_SIZE, fd, true);
+    view.setInt16(i * POLLFD_SIZE + 4, events, true);
+  });
+  return bytes;
+}
+
+/** The `revents` that `poll(2)` reported for entry `index` of `fds`. */
+export function pollRevents(fds: Uint8Array, index: number): number {
+  const view = new DataView(fds.buffer, fds.byteOffset, fds.byteLength);
+  return view.getUint16(index * POLLFD_SIZE + 6, true);
+}
+
+/**
+ * `poll(fds, nfds, timeout)`, blocking this thread for up to `timeout`
+ * milliseconds (-1: no limit; 0: just look). The count of ready entries.
+ */
+export function sysPoll(
+  libc: Libc,
+  fds: Uint8Array,
+  timeout: number,
+): SysResult<number> {
+  const nfds = BigInt(fds.length / POLLFD_SIZE);
+  const ready = libc.symbols.poll(fds, nfds, timeout);
+  return result(libc, ready, ready < 0);
+}
+
+/**
+ * `poll(fds, nfds, timeout)` on a thread of Deno's pool, so the event loop
+ * goes on meanwhile; `fds` must stay untouched until it resolves. The errno
+ * of a failure was set on that thread and cannot be read here: the call is
+ * repeated at once with timeout 0 on this thread, which fails again, with
+ * its errno, unless the failure was an interruption (`EINTR`).
+ */
+export async function sysPollAsync(
+  libc: Libc,
+  fds: Uint8Array<ArrayBuffer>,
+  timeout: number,
+): Promise<SysResult<number>> {
+  const nfds = BigInt(fds.length / POLLFD_SIZE);
+  const ready = await libc.symbols.pollAsync(fds, nfds, timeout);
+  if (ready >= 0) return { ok: true, value: ready };
+  const again = sysPoll(libc, fds, 0);
+  return again.ok ? { ok: false, errno: "EINTR" } : again;
+}
+
+/** `eventfd(initval, flags)`: the new descriptor. */
+export function sysEventfd(
+  libc: Libc,
+  initval: number,
+  flags: number,
+): SysResult<number> {
+  const fd = libc.symbols.eventfd(initval, flags);
+  return result(libc, fd, fd < 0);
+}
+
+/** `read(fd, buffer, len)`: the count read. */
+export function sysRead(
+  libc: Libc,
+  fd: number,
+  buffer: Uint8Array,
+): SysResult<number> {
+  return counted(libc, libc.symbols.read(fd, buffer, BigInt(buffer.length)));
+}
+
+/** `write(fd, data, len)`: the count written. */
+export function sysWrite(
+  libc: Libc,
+  fd: number,
+  data: Uint8Array,
+): SysResult<number> {
+  return counted(libc, libc.symbols.write(fd, data, BigInt(data.length)));
 }

@@ -18,9 +18,9 @@ import {
   type SocketState,
   type SocketType,
 } from "../machine/socket_machine.ts";
-import { denoSocket } from "./deno_backend.ts";
+import { type Backend, checkBackend, createSysSocket } from "./backend.ts";
 import { osError } from "./os_error.ts";
-import { sysEffects } from "./sys_effects.ts";
+import { effectSettled, sysEffects } from "./sys_effects.ts";
 
 /** A change of a socket's state, as reported to `onTransition`. */
 export interface StateChange {
@@ -49,6 +49,15 @@ export interface SocketOptions {
    * @default {0}
    */
   protocol?: number;
+  /**
+   * What performs the socket's system calls: `"deno"`, Deno's network API
+   * (needs only `--allow-net`), or `"posix"`, each call the matching libc
+   * call through FFI (needs `--allow-ffi` and Linux). A socket that
+   * `accept()` returns uses its listener's backend.
+   *
+   * @default {"deno"}
+   */
+  backend?: Backend;
   /**
    * Called after every change of state, to trace a socket's life. Data calls
    * do not change the state, so this costs nothing on the data path.
@@ -194,19 +203,23 @@ function socketGraph(): SocketGraph {
  * assert.equal(peer.state, "connected");
  * ```
  *
- * @param options The domain, and optionally type, protocol and a tracer.
+ * @param options The domain, and optionally type, protocol, backend and a
+ * tracer.
  * @returns The new socket.
  * @throws {SocketError} `EAFNOSUPPORT`, `ESOCKTNOSUPPORT` or
- * `EPROTONOSUPPORT` for a domain, type or protocol sockfsm does not model.
+ * `EPROTONOSUPPORT` for a domain, type or protocol sockfsm does not model;
+ * `EINVAL` for an unknown backend; for the posix backend, `EACCES` without
+ * `--allow-ffi`, `EOPNOTSUPP` off Linux, or the errno of `socket(2)`.
  */
 export function socket(options: SocketOptions): Socket {
   const { domain, type = "stream", protocol = 0 } = options ?? {};
   checkSocketArgs(domain, type, protocol);
+  const backend = checkBackend(options.backend, "socket");
   const graph = socketGraph();
   return new StreamSocket(
     graph,
     graph.start({ domain, type }),
-    denoSocket(domain),
+    createSysSocket(backend, domain),
     options.onTransition,
   );
 }
@@ -458,7 +471,9 @@ class StreamSocket implements Socket {
       failure = { error };
     }
     if (this.#node !== next) {
-      // Only close() leaves an in-flight state from outside.
+      // Only close() leaves an in-flight state from outside. It stopped the
+      // effect; let the backend finish winding it down before answering.
+      await effectSettled(this.#sys);
       throw new SocketError(
         "EBADF",
         op,

@@ -9,6 +9,7 @@ import {
 } from "../machine/address.ts";
 import type { Errno } from "../machine/errno.ts";
 import { SocketError } from "../machine/errors.ts";
+import { type Backend, checkBackend } from "./backend.ts";
 import { errnoOf } from "./os_error.ts";
 import {
   article,
@@ -84,6 +85,15 @@ export interface StreamConnectionOptions {
    * @default {"local"}
    */
   clnt?: Pco;
+  /**
+   * What performs the system calls of every socket the procedure makes:
+   * `"deno"`, Deno's network API (needs only `--allow-net`), or `"posix"`,
+   * each call the matching libc call through FFI (needs `--allow-ffi` and
+   * Linux).
+   *
+   * @default {"deno"}
+   */
+  backend?: Backend;
   /** Called after every change of state of the three sockets. */
   onTransition?: (role: StreamRole, change: StateChange) => void;
 }
@@ -104,6 +114,7 @@ interface Plan {
   readonly srvrAddr: SocketAddr;
   readonly bindAddr: SocketAddr;
   readonly clntAddr: SocketAddr | undefined;
+  readonly backend: Backend;
 }
 
 /**
@@ -137,7 +148,8 @@ interface Plan {
  * assert.ok("port" in pair.srvrAddr && pair.srvrAddr.port > 0);
  * ```
  *
- * @param options The addresses, and optionally domain, protocol, wildcard.
+ * @param options The addresses, and optionally domain, protocol, wildcard,
+ * backend.
  * @returns The accepted server socket, the client socket, and the server's
  * real address.
  * @throws {SocketError} Bad options (before any socket exists), or the
@@ -155,6 +167,7 @@ export async function streamConnection(
     const sock = socket({
       domain: plan.domain,
       protocol: plan.proto,
+      backend: plan.backend,
       onTransition: trace(role),
     });
     made.push(sock);
@@ -297,9 +310,10 @@ function checkOptions(options: StreamConnectionOptions): Plan {
       );
     }
   }
+  const backend = wrap(() => checkBackend(options.backend, "streamConnection"));
   const srvrAddr = srvr_.addr;
   const bindAddr = srvrWild && "port" in srvrAddr
     ? wildcardAddr(domain === "inet6" ? "inet6" : "inet", srvrAddr.port)
     : srvrAddr;
-  return { domain, proto, srvrAddr, bindAddr, clntAddr };
+  return { domain, proto, srvrAddr, bindAddr, clntAddr, backend };
 }

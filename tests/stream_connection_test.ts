@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { mock } from "node:test";
 import {
+  type Backend,
   type Domain,
   type InetAddr,
   type Socket,
@@ -16,6 +17,8 @@ import {
   type StreamConnectionStep,
   type StreamRole,
 } from "../mod.ts";
+import { libcHolders } from "../steps/libc_lease.ts";
+import { decodeSockaddr, encodeSockaddr } from "../steps/sockaddr.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -26,6 +29,9 @@ const WILDCARD: Record<IpDomain, string> = { inet: "0.0.0.0", inet6: "::" };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** Every test of the procedure runs with each backend. */
+const BACKENDS = ["deno", "posix"] as const satisfies readonly Backend[];
 
 /**
  * `count` distinct ports with nothing bound on `hostname`: listened on
@@ -137,6 +143,83 @@ function assertFailedAt(
   return true;
 }
 
+type LibcCall = (fd: number, sa: Uint8Array, len: number) => number;
+
+/** What the posix backend asked of libc, and how to stop watching. */
+interface LibcSpy {
+  /** The addresses passed to `bind(2)`, in order. */
+  readonly binds: SocketAddr[];
+  /**
+   * The descriptors and addresses passed to `connect(2)`, in order
+   * (`AF_UNSPEC` left out). One connect() may call it more than once.
+   */
+  readonly connects: { fd: number; addr: SocketAddr }[];
+  restore(): void;
+}
+
+/**
+ * Watches the libc calls of the posix backend: wraps `bind` and `connect`
+ * in the library that the first posix socket of the test opens. With
+ * `redirectPort`, every inet and inet6 `connect(2)` goes to that port.
+ */
+function spyLibc(redirectPort?: number): LibcSpy {
+  assert.equal(libcHolders(), 0, "libc is open already: nothing to watch");
+  const binds: SocketAddr[] = [];
+  const connects: { fd: number; addr: SocketAddr }[] = [];
+  const original = Deno.dlopen;
+  const dlopen = mock.method(
+    Deno,
+    "dlopen",
+    (path: string, symbols: Deno.ForeignLibraryInterface) => {
+      const library = original(path, symbols);
+      const calls = library.symbols as Record<string, unknown>;
+      const bind = calls.bind as LibcCall;
+      const connect = calls.connect as LibcCall;
+      calls.bind = (fd: number, sa: Uint8Array, len: number) => {
+        binds.push(decodeSockaddr(sa, len)!);
+        return bind(fd, sa, len);
+      };
+      calls.connect = (fd: number, sa: Uint8Array, len: number) => {
+        const addr = decodeSockaddr(sa, len);
+        if (addr === undefined) return connect(fd, sa, len);
+        connects.push({ fd, addr });
+        if (redirectPort === undefined || !("port" in addr)) {
+          return connect(fd, sa, len);
+        }
+        const dead = encodeSockaddr({ ...addr, port: redirectPort })!;
+        return connect(fd, dead, dead.length);
+      };
+      return library;
+    },
+  );
+  return { binds, connects, restore: () => dlopen.mock.restore() };
+}
+
+/**
+ * Records where each backend binds the server: the first `Deno.listen()`
+ * (the deno backend binds with it) or the first `bind(2)` (posix).
+ */
+function watchServerBind(
+  backend: Backend,
+): { address(): SocketAddr; restore(): void } {
+  if (backend === "posix") {
+    const spy = spyLibc();
+    return { address: () => spy.binds[0], restore: spy.restore };
+  }
+  const listen = mock.method(Deno, "listen");
+  return {
+    address() {
+      const args = listen.mock.calls[0].arguments[0] as
+        & Partial<Deno.TcpListenOptions>
+        & Partial<Deno.UnixListenOptions>;
+      return args.path !== undefined
+        ? { path: args.path }
+        : { hostname: args.hostname!, port: args.port! };
+    },
+    restore: () => listen.mock.restore(),
+  };
+}
+
 // ------------------------------------------------- the matrix of connections
 
 interface MatrixCase {
@@ -158,7 +241,7 @@ for (const domain of ["inet", "inet6", "unix"] as const) {
   }
 }
 
-function describeCase(c: MatrixCase): string {
+function describeCase(c: MatrixCase, backend: Backend): string {
   const where = c.domain === "unix"
     ? "unix (path in a temp dir)"
     : `${c.domain} (${LOOPBACK[c.domain]})`;
@@ -172,160 +255,167 @@ function describeCase(c: MatrixCase): string {
       c.domain === "unix" ? "" : c.fixedPort ? " (fixed port)" : " (port 0)"
     }`
     : "client unbound";
-  return `streamConnection() over ${where}, ${server}, ${client}: ` +
+  return `streamConnection() with the ${backend} backend over ${where}, ${server}, ${client}: ` +
     "returns a connected pair that carries data both ways";
 }
 
-for (const c of matrix) {
-  Deno.test(describeCase(c), async () => {
-    await using dir = c.domain === "unix" ? await tempDir() : undefined;
-    let srvrAddr: SocketAddr;
-    let clntAddr: SocketAddr | undefined;
-    let fixedPort = 0;
-    if (c.domain === "unix") {
-      srvrAddr = { path: `${dir!.path}/srvr.sock` };
-      if (c.withClnt) clntAddr = { path: `${dir!.path}/clnt.sock` };
-    } else {
-      const hostname = LOOPBACK[c.domain];
-      // A port free on the address the server really binds to.
-      const ports = freePorts(
-        c.srvrWild ? WILDCARD[c.domain] : hostname,
-        2,
-      );
-      fixedPort = c.fixedPort ? ports[0] : 0;
-      srvrAddr = { hostname, port: fixedPort };
-      if (c.withClnt) {
-        clntAddr = { hostname, port: c.fixedPort ? ports[1] : 0 };
-      }
-    }
-    const callerSrvrAddr = structuredClone(srvrAddr);
-    const callerClntAddr = structuredClone(clntAddr);
-    const trace = new Trace();
-
-    // Deno.listen() is how the Deno backend binds: its first call is the
-    // server's bind, and shows the address the listener was bound to.
-    const listen = mock.method(Deno, "listen");
-    try {
-      {
-        using pair = await streamConnection({
-          srvrAddr,
-          srvrWild: c.srvrWild,
-          clntAddr,
-          onTransition: trace.onTransition,
-        });
-        await roundTrip(pair);
-        assert.equal(pair.srvrS.state, "connected");
-        assert.equal(pair.clntS.state, "connected");
-
-        // The caller's objects are left alone.
-        assert.deepEqual(srvrAddr, callerSrvrAddr);
-        assert.deepEqual(clntAddr, callerClntAddr);
-
-        // The server was bound where it should be.
-        const bindArgs = listen.mock.calls[0].arguments[0] as
-          & Partial<Deno.TcpListenOptions>
-          & Partial<Deno.UnixListenOptions>;
-        if ("path" in srvrAddr) {
-          assert.equal(bindArgs.path, srvrAddr.path);
-          assert.deepEqual(pair.srvrAddr, srvrAddr);
-          assert.deepEqual(pair.clntS.getpeername(), srvrAddr);
-        } else {
-          assert.equal(
-            bindArgs.hostname,
-            c.srvrWild
-              ? WILDCARD[c.domain as IpDomain]
-              : LOOPBACK[c.domain as IpDomain],
-          );
-          assert.equal(bindArgs.port, fixedPort);
-          // The returned srvrAddr has the caller's hostname, the real port.
-          const real = pair.srvrAddr as InetAddr;
-          assert.equal(real.hostname, srvrAddr.hostname);
-          if (c.fixedPort) assert.equal(real.port, fixedPort);
-          else assert.ok(real.port > 0, `port ${real.port}`);
-          assert.deepEqual(pair.clntS.getpeername(), real);
-          assert.deepEqual(pair.srvrS.getsockname(), real);
+for (const backend of BACKENDS) {
+  for (const c of matrix) {
+    Deno.test(describeCase(c, backend), async () => {
+      await using dir = c.domain === "unix" ? await tempDir() : undefined;
+      let srvrAddr: SocketAddr;
+      let clntAddr: SocketAddr | undefined;
+      let fixedPort = 0;
+      if (c.domain === "unix") {
+        srvrAddr = { path: `${dir!.path}/srvr.sock` };
+        if (c.withClnt) clntAddr = { path: `${dir!.path}/clnt.sock` };
+      } else {
+        const hostname = LOOPBACK[c.domain];
+        // A port free on the address the server really binds to.
+        const ports = freePorts(
+          c.srvrWild ? WILDCARD[c.domain] : hostname,
+          2,
+        );
+        fixedPort = c.fixedPort ? ports[0] : 0;
+        srvrAddr = { hostname, port: fixedPort };
+        if (c.withClnt) {
+          clntAddr = { hostname, port: c.fixedPort ? ports[1] : 0 };
         }
+      }
+      const callerSrvrAddr = structuredClone(srvrAddr);
+      const callerClntAddr = structuredClone(clntAddr);
+      const trace = new Trace();
 
-        if (clntAddr !== undefined) {
-          const local = pair.clntS.getsockname();
-          if ("port" in clntAddr && clntAddr.port === 0) {
-            assert.equal((local as InetAddr).hostname, clntAddr.hostname);
-            assert.ok((local as InetAddr).port > 0);
+      // The server's bind shows the address the listener was bound to.
+      const serverBind = watchServerBind(backend);
+      try {
+        {
+          using pair = await streamConnection({
+            srvrAddr,
+            srvrWild: c.srvrWild,
+            clntAddr,
+            backend,
+            onTransition: trace.onTransition,
+          });
+          await roundTrip(pair);
+          assert.equal(pair.srvrS.state, "connected");
+          assert.equal(pair.clntS.state, "connected");
+
+          // The caller's objects are left alone.
+          assert.deepEqual(srvrAddr, callerSrvrAddr);
+          assert.deepEqual(clntAddr, callerClntAddr);
+
+          // The server was bound where it should be.
+          const bindArgs = serverBind.address() as
+            & Partial<InetAddr>
+            & { path?: string };
+          if ("path" in srvrAddr) {
+            assert.equal(bindArgs.path, srvrAddr.path);
+            assert.deepEqual(pair.srvrAddr, srvrAddr);
+            assert.deepEqual(pair.clntS.getpeername(), srvrAddr);
           } else {
-            assert.deepEqual(local, clntAddr);
+            assert.equal(
+              bindArgs.hostname,
+              c.srvrWild
+                ? WILDCARD[c.domain as IpDomain]
+                : LOOPBACK[c.domain as IpDomain],
+            );
+            assert.equal(bindArgs.port, fixedPort);
+            // The returned srvrAddr has the caller's hostname, the real port.
+            const real = pair.srvrAddr as InetAddr;
+            assert.equal(real.hostname, srvrAddr.hostname);
+            if (c.fixedPort) assert.equal(real.port, fixedPort);
+            else assert.ok(real.port > 0, `port ${real.port}`);
+            assert.deepEqual(pair.clntS.getpeername(), real);
+            assert.deepEqual(pair.srvrS.getsockname(), real);
           }
+
+          if (clntAddr !== undefined) {
+            const local = pair.clntS.getsockname();
+            if ("port" in clntAddr && clntAddr.port === 0) {
+              assert.equal((local as InetAddr).hostname, clntAddr.hostname);
+              assert.ok((local as InetAddr).port > 0);
+            } else {
+              assert.deepEqual(local, clntAddr);
+            }
+          }
+          assert.deepEqual(pair.srvrS.getpeername(), pair.clntS.getsockname());
         }
-        assert.deepEqual(pair.srvrS.getpeername(), pair.clntS.getsockname());
+        trace.assertAllClosed();
+      } finally {
+        serverBind.restore();
       }
-      trace.assertAllClosed();
-    } finally {
-      listen.mock.restore();
-    }
-  });
+    });
+  }
 }
 
 // ----------------------------------------------------------- onTransition
 
-Deno.test("streamConnection() reports listener, client and accepted to onTransition, the listener from created to closed", async () => {
-  const trace = new Trace();
-  {
-    using pair = await streamConnection({
-      srvrAddr: { hostname: "127.0.0.1", port: 0 },
-      clntAddr: { hostname: "127.0.0.1", port: 0 },
-      onTransition: trace.onTransition,
-    });
-    // The listener is closed before the pair is returned.
-    assert.deepEqual(trace.states("listener"), [
-      "created",
-      "binding",
-      "bound",
-      "opening",
-      "listening",
-      "closed",
-    ]);
-    assert.deepEqual(trace.states("client"), [
-      "created",
-      "binding",
-      "bound",
-      "connecting",
-      "connected",
-    ]);
-    assert.equal(pair.srvrS.state, "connected");
-  }
-  assert.deepEqual(
-    trace.roles(),
-    new Set<StreamRole>(["listener", "client", "accepted"]),
-  );
-  assert.equal(trace.states("accepted").at(-1), "closed");
-  assert.equal(trace.states("client").at(-1), "closed");
-});
-
-Deno.test("streamConnection() connects an unbound client straight from created", async () => {
-  const trace = new Trace();
-  {
-    using _pair = await streamConnection({
-      srvrAddr: { hostname: "127.0.0.1", port: 0 },
-      onTransition: trace.onTransition,
-    });
-    assert.deepEqual(trace.states("client"), [
-      "created",
-      "connecting",
-      "connected",
-    ]);
-  }
-  trace.assertAllClosed();
-});
-
-Deno.test("streamConnection() accepts proto 6 (IPPROTO_TCP) and an explicit domain", async () => {
-  using pair = await streamConnection({
-    srvrAddr: { hostname: "::1", port: 0 },
-    domain: "inet6",
-    proto: 6,
+for (const backend of BACKENDS) {
+  Deno.test(`streamConnection() with the ${backend} backend reports listener, client and accepted to onTransition, the listener from created to closed`, async () => {
+    const trace = new Trace();
+    {
+      using pair = await streamConnection({
+        srvrAddr: { hostname: "127.0.0.1", port: 0 },
+        clntAddr: { hostname: "127.0.0.1", port: 0 },
+        backend,
+        onTransition: trace.onTransition,
+      });
+      // The listener is closed before the pair is returned.
+      assert.deepEqual(trace.states("listener"), [
+        "created",
+        "binding",
+        "bound",
+        "opening",
+        "listening",
+        "closed",
+      ]);
+      assert.deepEqual(trace.states("client"), [
+        "created",
+        "binding",
+        "bound",
+        "connecting",
+        "connected",
+      ]);
+      assert.equal(pair.srvrS.state, "connected");
+    }
+    assert.deepEqual(
+      trace.roles(),
+      new Set<StreamRole>(["listener", "client", "accepted"]),
+    );
+    assert.equal(trace.states("accepted").at(-1), "closed");
+    assert.equal(trace.states("client").at(-1), "closed");
   });
-  await roundTrip(pair);
-  assert.equal(pair.clntS.domain, "inet6");
-  assert.equal(pair.srvrS.domain, "inet6");
-});
+
+  Deno.test(`streamConnection() with the ${backend} backend connects an unbound client straight from created`, async () => {
+    const trace = new Trace();
+    {
+      using _pair = await streamConnection({
+        srvrAddr: { hostname: "127.0.0.1", port: 0 },
+        backend,
+        onTransition: trace.onTransition,
+      });
+      assert.deepEqual(trace.states("client"), [
+        "created",
+        "connecting",
+        "connected",
+      ]);
+    }
+    trace.assertAllClosed();
+  });
+
+  Deno.test(`streamConnection() with the ${backend} backend accepts proto 6 (IPPROTO_TCP) and an explicit domain`, async () => {
+    using pair = await streamConnection({
+      srvrAddr: { hostname: "::1", port: 0 },
+      domain: "inet6",
+      proto: 6,
+      backend,
+    });
+    await roundTrip(pair);
+    assert.equal(pair.clntS.domain, "inet6");
+    assert.equal(pair.srvrS.domain, "inet6");
+  });
+}
 
 // ------------------------------------------------------------- bad input
 
@@ -468,219 +558,309 @@ const badInputs: BadInput[] = [
   },
 ];
 
-for (const bad of badInputs) {
-  Deno.test(`streamConnection() refuses ${bad.what} before any socket exists`, async () => {
-    const listen = mock.method(Deno, "listen");
-    const connect = mock.method(Deno, "connect");
-    const trace = new Trace();
-    try {
-      await assert.rejects(
-        streamConnection({ ...bad.options, onTransition: trace.onTransition }),
-        (error: unknown) => {
-          assert.ok(
-            error instanceof SocketError,
-            `not a SocketError: ${error}`,
-          );
-          assert.equal(error.op, "streamConnection");
-          assert.equal(error.step, "check arguments");
-          assert.equal(error.code, bad.code);
-          assert.match(error.message, bad.message);
-          return true;
-        },
-      );
-      assert.equal(listen.mock.callCount(), 0, "Deno.listen() was called");
-      assert.equal(connect.mock.callCount(), 0, "Deno.connect() was called");
-      assert.deepEqual(trace.changes, [], "a socket was created");
-    } finally {
-      listen.mock.restore();
-      connect.mock.restore();
-    }
-  });
+for (const backend of BACKENDS) {
+  for (const bad of badInputs) {
+    Deno.test(`streamConnection() with the ${backend} backend refuses ${bad.what} before any socket exists`, async () => {
+      const listen = mock.method(Deno, "listen");
+      const connect = mock.method(Deno, "connect");
+      const dlopen = mock.method(Deno, "dlopen");
+      const trace = new Trace();
+      try {
+        await assert.rejects(
+          streamConnection({
+            ...bad.options,
+            backend,
+            onTransition: trace.onTransition,
+          }),
+          (error: unknown) => {
+            assert.ok(
+              error instanceof SocketError,
+              `not a SocketError: ${error}`,
+            );
+            assert.equal(error.op, "streamConnection");
+            assert.equal(error.step, "check arguments");
+            assert.equal(error.code, bad.code);
+            assert.match(error.message, bad.message);
+            return true;
+          },
+        );
+        assert.equal(listen.mock.callCount(), 0, "Deno.listen() was called");
+        assert.equal(connect.mock.callCount(), 0, "Deno.connect() was called");
+        assert.equal(dlopen.mock.callCount(), 0, "Deno.dlopen() was called");
+        assert.deepEqual(trace.changes, [], "a socket was created");
+      } finally {
+        listen.mock.restore();
+        connect.mock.restore();
+        dlopen.mock.restore();
+      }
+    });
+  }
 }
 
-// ------------------------------------------------------ failure injection
-
-for (const domain of ["inet", "inet6", "unix"] as const) {
-  Deno.test(`streamConnection() fails at "bind server" with EADDRINUSE when the ${domain} server address is taken, leaving nothing open`, async () => {
-    await using dir = domain === "unix" ? await tempDir() : undefined;
-    const held = domain === "unix"
-      ? Deno.listen({ transport: "unix", path: `${dir!.path}/srvr.sock` })
-      : Deno.listen({ hostname: LOOPBACK[domain], port: 0 });
-    const trace = new Trace();
-    try {
-      const srvrAddr: SocketAddr = domain === "unix"
-        ? { path: `${dir!.path}/srvr.sock` }
-        : {
-          hostname: LOOPBACK[domain],
-          port: (held.addr as Deno.NetAddr).port,
-        };
-      await assert.rejects(
-        streamConnection({ srvrAddr, onTransition: trace.onTransition }),
-        (error) => assertFailedAt(error, "bind server", "EADDRINUSE"),
-      );
-      assert.deepEqual(trace.roles(), new Set(["listener"]));
-      trace.assertAllClosed();
-      trace.assertClosedInReverse();
-    } finally {
-      held.close();
-    }
-  });
-
-  Deno.test(`streamConnection() fails at "bind client" with EADDRINUSE when the ${domain} client address is taken, and closes the server socket`, async () => {
-    await using dir = domain === "unix" ? await tempDir() : undefined;
-    let srvrAddr: SocketAddr;
-    let held: Deno.Listener;
-    if (domain === "unix") {
-      srvrAddr = { path: `${dir!.path}/srvr.sock` };
-      held = Deno.listen({ transport: "unix", path: `${dir!.path}/clnt.sock` });
-    } else {
-      srvrAddr = {
-        hostname: LOOPBACK[domain],
-        port: freePort(LOOPBACK[domain]),
-      };
-      held = Deno.listen({ hostname: LOOPBACK[domain], port: 0 });
-    }
-    const clntAddr: SocketAddr = domain === "unix"
-      ? { path: `${dir!.path}/clnt.sock` }
-      : { hostname: LOOPBACK[domain], port: (held.addr as Deno.NetAddr).port };
-    const trace = new Trace();
-    try {
-      await assert.rejects(
-        streamConnection({
-          srvrAddr,
-          clntAddr,
-          onTransition: trace.onTransition,
-        }),
-        (error) => assertFailedAt(error, "bind client", "EADDRINUSE"),
-      );
-      assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
-      trace.assertAllClosed();
-      trace.assertClosedInReverse();
-      // The server's address is free again: its socket was really closed.
-      const again = "path" in srvrAddr
-        ? Deno.listen({ transport: "unix", path: srvrAddr.path })
-        : Deno.listen(srvrAddr);
-      again.close();
-    } finally {
-      held.close();
-    }
-  });
-}
-
-Deno.test('streamConnection() fails at "bind client" with EADDRNOTAVAIL for a client address that is not local, leaving nothing open', async () => {
+Deno.test("streamConnection() refuses an unknown backend before any socket exists", async () => {
   const trace = new Trace();
   await assert.rejects(
     streamConnection({
       srvrAddr: { hostname: "127.0.0.1", port: 0 },
-      // TEST-NET-1: never an address of this machine, so bind() fails.
-      clntAddr: { hostname: "192.0.2.1", port: 0 },
+      backend: "bsd" as Backend,
       onTransition: trace.onTransition,
     }),
-    (error) => assertFailedAt(error, "bind client", "EADDRNOTAVAIL"),
+    (error: unknown) => {
+      assert.ok(error instanceof SocketError, `not a SocketError: ${error}`);
+      assert.equal(error.op, "streamConnection");
+      assert.equal(error.step, "check arguments");
+      assert.equal(error.code, "EINVAL");
+      assert.match(error.message, /backend "bsd".*use "deno".*or "posix"/);
+      return true;
+    },
   );
-  assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
-  trace.assertAllClosed();
-  trace.assertClosedInReverse();
+  assert.deepEqual(trace.changes, [], "a socket was created");
 });
 
-for (const domain of ["inet", "inet6"] as const) {
-  Deno.test(`streamConnection() fails at "connect client" with ECONNREFUSED when nothing listens (${domain}), leaving nothing open`, async () => {
-    const hostname = LOOPBACK[domain];
-    const deadPort = freePort(hostname);
-    const original = Deno.connect;
-    const connect = mock.method(
-      Deno,
-      "connect",
-      (opts: Deno.ConnectOptions) => original({ ...opts, port: deadPort }),
+// ------------------------------------------------------ failure injection
+
+for (const backend of BACKENDS) {
+  for (const domain of ["inet", "inet6", "unix"] as const) {
+    Deno.test(`streamConnection() with the ${backend} backend fails at "bind server" with EADDRINUSE when the ${domain} server address is taken, leaving nothing open`, async () => {
+      await using dir = domain === "unix" ? await tempDir() : undefined;
+      const held = domain === "unix"
+        ? Deno.listen({ transport: "unix", path: `${dir!.path}/srvr.sock` })
+        : Deno.listen({ hostname: LOOPBACK[domain], port: 0 });
+      const trace = new Trace();
+      try {
+        const srvrAddr: SocketAddr = domain === "unix"
+          ? { path: `${dir!.path}/srvr.sock` }
+          : {
+            hostname: LOOPBACK[domain],
+            port: (held.addr as Deno.NetAddr).port,
+          };
+        await assert.rejects(
+          streamConnection({
+            srvrAddr,
+            backend,
+            onTransition: trace.onTransition,
+          }),
+          (error) => assertFailedAt(error, "bind server", "EADDRINUSE"),
+        );
+        assert.deepEqual(trace.roles(), new Set(["listener"]));
+        trace.assertAllClosed();
+        trace.assertClosedInReverse();
+      } finally {
+        held.close();
+      }
+    });
+
+    Deno.test(`streamConnection() with the ${backend} backend fails at "bind client" with EADDRINUSE when the ${domain} client address is taken, and closes the server socket`, async () => {
+      await using dir = domain === "unix" ? await tempDir() : undefined;
+      let srvrAddr: SocketAddr;
+      let held: Deno.Listener;
+      if (domain === "unix") {
+        srvrAddr = { path: `${dir!.path}/srvr.sock` };
+        held = Deno.listen({
+          transport: "unix",
+          path: `${dir!.path}/clnt.sock`,
+        });
+      } else {
+        srvrAddr = {
+          hostname: LOOPBACK[domain],
+          port: freePort(LOOPBACK[domain]),
+        };
+        held = Deno.listen({ hostname: LOOPBACK[domain], port: 0 });
+      }
+      const clntAddr: SocketAddr = domain === "unix"
+        ? { path: `${dir!.path}/clnt.sock` }
+        : {
+          hostname: LOOPBACK[domain],
+          port: (held.addr as Deno.NetAddr).port,
+        };
+      const trace = new Trace();
+      try {
+        await assert.rejects(
+          streamConnection({
+            srvrAddr,
+            clntAddr,
+            backend,
+            onTransition: trace.onTransition,
+          }),
+          (error) => assertFailedAt(error, "bind client", "EADDRINUSE"),
+        );
+        assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
+        trace.assertAllClosed();
+        trace.assertClosedInReverse();
+        if ("path" in srvrAddr && backend === "posix") {
+          // close(2) leaves a unix socket's file; only the deno backend
+          // (Deno) removes it.
+          assert.ok(Deno.lstatSync(srvrAddr.path).isSocket);
+          Deno.removeSync(srvrAddr.path);
+        }
+        // The server's address is free again: its socket was really closed.
+        const again = "path" in srvrAddr
+          ? Deno.listen({ transport: "unix", path: srvrAddr.path })
+          : Deno.listen(srvrAddr);
+        again.close();
+      } finally {
+        held.close();
+      }
+    });
+  }
+
+  Deno.test(`streamConnection() with the ${backend} backend fails at "bind client" with EADDRNOTAVAIL for a client address that is not local, leaving nothing open`, async () => {
+    const trace = new Trace();
+    await assert.rejects(
+      streamConnection({
+        srvrAddr: { hostname: "127.0.0.1", port: 0 },
+        // TEST-NET-1: never an address of this machine, so bind() fails.
+        clntAddr: { hostname: "192.0.2.1", port: 0 },
+        backend,
+        onTransition: trace.onTransition,
+      }),
+      (error) => assertFailedAt(error, "bind client", "EADDRNOTAVAIL"),
     );
+    assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
+    trace.assertAllClosed();
+    trace.assertClosedInReverse();
+  });
+
+  for (const withClnt of [false, true]) {
+    Deno.test(`streamConnection() with the ${backend} backend fails at "connect client" with ENOENT when the unix socket file is gone (client ${withClnt ? "bound" : "unbound"}), leaving nothing open`, async () => {
+      await using dir = await tempDir();
+      const srvrPath = `${dir.path}/srvr.sock`;
+      const trace = new Trace();
+      await assert.rejects(
+        streamConnection({
+          srvrAddr: { path: srvrPath },
+          clntAddr: withClnt ? { path: `${dir.path}/clnt.sock` } : undefined,
+          backend,
+          onTransition: (role, change) => {
+            trace.onTransition(role, change);
+            if (role === "listener" && change.to === "listening") {
+              Deno.removeSync(srvrPath);
+            }
+          },
+        }),
+        (error) => assertFailedAt(error, "connect client", "ENOENT"),
+      );
+      assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
+      trace.assertAllClosed();
+      trace.assertClosedInReverse();
+    });
+  }
+}
+
+/**
+ * Makes the client's connect go to `deadPort`, where nothing listens (the
+ * procedure listens before it connects, so nothing else can inject this):
+ * through `Deno.connect` or `node:net` for the deno backend, through libc's
+ * `connect` for posix. Counts the sockets whose connect was redirected.
+ */
+function redirectConnect(
+  backend: Backend,
+  deadPort: number,
+  bound: boolean,
+): { count(): number; restore(): void } {
+  if (backend === "posix") {
+    const spy = spyLibc(deadPort);
+    return {
+      // The sockets that connected: each calls connect(2) until it is done.
+      count: () => new Set(spy.connects.map(({ fd }) => fd)).size,
+      restore: spy.restore,
+    };
+  }
+  if (bound) {
+    // A bound client connects through node:net (Deno cannot bind a client).
+    const original = net.connect;
+    const connect = mock.method(
+      net,
+      "connect",
+      (opts: net.TcpNetConnectOpts) => original({ ...opts, port: deadPort }),
+    );
+    return {
+      count: () => connect.mock.callCount(),
+      restore: () => connect.mock.restore(),
+    };
+  }
+  const original = Deno.connect;
+  const connect = mock.method(
+    Deno,
+    "connect",
+    (opts: Deno.ConnectOptions) => original({ ...opts, port: deadPort }),
+  );
+  return {
+    count: () => connect.mock.callCount(),
+    restore: () => connect.mock.restore(),
+  };
+}
+
+for (const backend of BACKENDS) {
+  for (const domain of ["inet", "inet6"] as const) {
+    Deno.test(`streamConnection() with the ${backend} backend fails at "connect client" with ECONNREFUSED when nothing listens (${domain}), leaving nothing open`, async () => {
+      const hostname = LOOPBACK[domain];
+      const redirect = redirectConnect(backend, freePort(hostname), false);
+      const trace = new Trace();
+      try {
+        await assert.rejects(
+          streamConnection({
+            srvrAddr: { hostname, port: 0 },
+            backend,
+            onTransition: trace.onTransition,
+          }),
+          (error) => assertFailedAt(error, "connect client", "ECONNREFUSED"),
+        );
+        assert.equal(redirect.count(), 1);
+        assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
+        trace.assertAllClosed();
+        trace.assertClosedInReverse();
+      } finally {
+        redirect.restore();
+      }
+    });
+  }
+
+  Deno.test(`streamConnection() with the ${backend} backend fails at "connect client" with ECONNREFUSED for a bound client when nothing listens, and frees the client address`, async () => {
+    const [deadPort, clntPort] = freePorts("127.0.0.1", 2);
+    const redirect = redirectConnect(backend, deadPort, true);
     const trace = new Trace();
     try {
       await assert.rejects(
         streamConnection({
-          srvrAddr: { hostname, port: 0 },
+          srvrAddr: { hostname: "127.0.0.1", port: 0 },
+          clntAddr: { hostname: "127.0.0.1", port: clntPort },
+          backend,
           onTransition: trace.onTransition,
         }),
         (error) => assertFailedAt(error, "connect client", "ECONNREFUSED"),
       );
-      assert.equal(connect.mock.callCount(), 1);
+      assert.equal(redirect.count(), 1);
       assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
       trace.assertAllClosed();
       trace.assertClosedInReverse();
+      // The client's address is free again.
+      Deno.listen({ hostname: "127.0.0.1", port: clntPort }).close();
     } finally {
-      connect.mock.restore();
+      redirect.restore();
     }
-  });
-}
-
-Deno.test('streamConnection() fails at "connect client" with ECONNREFUSED for a bound client when nothing listens, and frees the client address', async () => {
-  // A bound client connects through node:net (Deno cannot bind a client).
-  const [deadPort, clntPort] = freePorts("127.0.0.1", 2);
-  const original = net.connect;
-  const connect = mock.method(
-    net,
-    "connect",
-    (opts: net.TcpNetConnectOpts) => original({ ...opts, port: deadPort }),
-  );
-  const trace = new Trace();
-  try {
-    await assert.rejects(
-      streamConnection({
-        srvrAddr: { hostname: "127.0.0.1", port: 0 },
-        clntAddr: { hostname: "127.0.0.1", port: clntPort },
-        onTransition: trace.onTransition,
-      }),
-      (error) => assertFailedAt(error, "connect client", "ECONNREFUSED"),
-    );
-    assert.equal(connect.mock.callCount(), 1);
-    assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
-    trace.assertAllClosed();
-    trace.assertClosedInReverse();
-    // The client's address is free again.
-    Deno.listen({ hostname: "127.0.0.1", port: clntPort }).close();
-  } finally {
-    connect.mock.restore();
-  }
-});
-
-for (const withClnt of [false, true]) {
-  Deno.test(`streamConnection() fails at "connect client" with ENOENT when the unix socket file is gone (client ${withClnt ? "bound" : "unbound"}), leaving nothing open`, async () => {
-    await using dir = await tempDir();
-    const srvrPath = `${dir.path}/srvr.sock`;
-    const trace = new Trace();
-    await assert.rejects(
-      streamConnection({
-        srvrAddr: { path: srvrPath },
-        clntAddr: withClnt ? { path: `${dir.path}/clnt.sock` } : undefined,
-        onTransition: (role, change) => {
-          trace.onTransition(role, change);
-          if (role === "listener" && change.to === "listening") {
-            Deno.removeSync(srvrPath);
-          }
-        },
-      }),
-      (error) => assertFailedAt(error, "connect client", "ENOENT"),
-    );
-    assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
-    trace.assertAllClosed();
-    trace.assertClosedInReverse();
   });
 }
 
 // ------------------------------------------------------ the README example
 
-Deno.test("streamConnection() works as in the README, and disposing the pair twice does not throw", async () => {
-  using pair = await streamConnection({
-    srvrAddr: { hostname: "127.0.0.1", port: 0 },
+for (const backend of BACKENDS) {
+  Deno.test(`streamConnection() with the ${backend} backend works as in the README, and disposing the pair twice does not throw`, async () => {
+    using pair = await streamConnection({
+      srvrAddr: { hostname: "127.0.0.1", port: 0 },
+      backend,
+    });
+    await pair.clntS.send(encoder.encode("hello"));
+    assert.equal(decoder.decode(await pair.srvrS.recv()), "hello");
+    await assert.rejects(
+      pair.clntS.listen(),
+      (error: unknown) =>
+        error instanceof SocketError && error.code === "EINVAL",
+    );
+    pair[Symbol.dispose]();
+    assert.equal(pair.clntS.state, "closed");
+    assert.equal(pair.srvrS.state, "closed");
+    pair[Symbol.dispose]();
+    assert.equal(pair.clntS.state, "closed");
   });
-  await pair.clntS.send(encoder.encode("hello"));
-  assert.equal(decoder.decode(await pair.srvrS.recv()), "hello");
-  await assert.rejects(
-    pair.clntS.listen(),
-    (error: unknown) => error instanceof SocketError && error.code === "EINVAL",
-  );
-  pair[Symbol.dispose]();
-  assert.equal(pair.clntS.state, "closed");
-  assert.equal(pair.srvrS.state, "closed");
-  pair[Symbol.dispose]();
-  assert.equal(pair.clntS.state, "closed");
-});
+}
