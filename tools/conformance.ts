@@ -1,0 +1,146 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+/**
+ * The differential check: every sequence of {@linkcode predict}'s ops up to
+ * a depth, run on a fresh real socket through libc and predicted by the
+ * model, compared step by step. Prints the agreement per socket kind and the
+ * shortest disagreeing sequences; exits 1 on any disagreement.
+ *
+ *     deno task conformance [--depth N] [--domain inet,inet6,unix]
+ *                           [--type stream] [--show N]
+ *
+ * Sequences are enumerated in a fixed order and each runs on fresh sockets,
+ * so a run gives the same table every time.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { Domain } from "../machine/address.ts";
+import { type Op, OPS, predict, type Result } from "../machine/predict.ts";
+import { runScenario } from "../steps/harness.ts";
+import { openLibc } from "../steps/libc.ts";
+
+/** One socket kind's comparison. */
+export interface KindReport {
+  readonly kind: string;
+  readonly sequences: number;
+  readonly agreeing: number;
+  /** The shortest disagreeing sequences, with both answers. */
+  readonly disagreements: {
+    readonly ops: readonly Op[];
+    readonly model: readonly Result[];
+    readonly kernel: readonly Result[];
+  }[];
+}
+
+/**
+ * Compares model and kernel on every sequence up to `depth` for one kind.
+ * Only sequences of the full depth run; each prefix is counted once, with
+ * the answers the full run gave it (results of a prefix do not depend on
+ * what follows it).
+ */
+export function compareKind(
+  domain: Domain,
+  depth: number,
+): KindReport {
+  using libc = openLibc();
+  const seen = new Set<string>();
+  let sequences = 0;
+  let agreeing = 0;
+  const disagreements: KindReport["disagreements"][number][] = [];
+  for (const ops of sequencesOf(depth)) {
+    const kernel = runScenario(libc, ops, { domain });
+    const model = predict(ops, { domain });
+    for (let k = 1; k <= ops.length; k++) {
+      const key = ops.slice(0, k).join(" ");
+      if (seen.has(key)) continue;
+      seen.add(key);
+      sequences++;
+      const same = model.slice(0, k).join() === kernel.slice(0, k).join();
+      if (same) {
+        agreeing++;
+      } else if (
+        model.slice(0, k - 1).join() === kernel.slice(0, k - 1).join()
+      ) {
+        // The first op that disagrees: a shortest witness.
+        disagreements.push({
+          ops: ops.slice(0, k),
+          model: model.slice(0, k),
+          kernel: kernel.slice(0, k),
+        });
+      }
+    }
+  }
+  disagreements.sort((a, b) => a.ops.length - b.ops.length);
+  return { kind: `${domain} stream`, sequences, agreeing, disagreements };
+}
+
+/** Every sequence of exactly `depth` ops, in a fixed order. */
+function* sequencesOf(depth: number): Generator<Op[]> {
+  const index = new Array<number>(depth).fill(0);
+  for (;;) {
+    yield index.map((i) => OPS[i]);
+    let k = depth - 1;
+    while (k >= 0 && ++index[k] === OPS.length) index[k--] = 0;
+    if (k < 0) return;
+  }
+}
+
+function main(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      depth: { type: "string", default: "3" },
+      domain: { type: "string", default: "inet,inet6,unix" },
+      type: { type: "string", default: "stream" },
+      show: { type: "string", default: "10" },
+    },
+  });
+  const depth = Number(values.depth);
+  if (!Number.isInteger(depth) || depth < 1 || depth > 6) {
+    console.error(
+      `--depth must be an integer from 1 to 6, got ${values.depth}`,
+    );
+    return 2;
+  }
+  if (values.type !== "stream") {
+    console.error(
+      `--type ${values.type}: only stream sockets are modelled so far`,
+    );
+    return 2;
+  }
+  const domains = values.domain.split(",") as Domain[];
+  for (const domain of domains) {
+    if (!["inet", "inet6", "unix"].includes(domain)) {
+      console.error(`--domain: unknown domain ${JSON.stringify(domain)}`);
+      return 2;
+    }
+  }
+  const show = Number(values.show);
+  console.log(
+    `Model against kernel: Linux ${Deno.osRelease()}, depth ${depth}, blocking sockets (accept and recv non-blocking)`,
+  );
+  console.log("");
+  console.log("| kind | sequences | agree | agreement |");
+  console.log("| --- | ---: | ---: | ---: |");
+  const reports = domains.map((domain) => compareKind(domain, depth));
+  for (const r of reports) {
+    const percent = (100 * r.agreeing / r.sequences).toFixed(2);
+    console.log(
+      `| ${r.kind} | ${r.sequences} | ${r.agreeing} | ${percent}% |`,
+    );
+  }
+  let failed = false;
+  for (const r of reports) {
+    if (r.disagreements.length === 0) continue;
+    failed = true;
+    console.log(`\n${r.kind}: first disagreements`);
+    for (const d of r.disagreements.slice(0, show)) {
+      console.log(`  ${d.ops.join(" ")}`);
+      console.log(`    model:  ${d.model.join(" ")}`);
+      console.log(`    kernel: ${d.kernel.join(" ")}`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(main(Deno.args));
