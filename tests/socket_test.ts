@@ -703,7 +703,7 @@ for (const domain of TCP_DOMAINS) {
     }
   });
 
-  Deno.test(`a failed connect() (ECONNREFUSED) gives back a port the kernel chose for a bound ${domain} socket: it can bind and connect again`, async () => {
+  Deno.test(`a failed connect() (ECONNREFUSED) gives back a port the kernel chose for a bound ${domain} socket, which can bind and connect again`, async () => {
     const arena = await Arena.open(domain);
     try {
       const server = await arena.listener();
@@ -726,7 +726,7 @@ for (const domain of TCP_DOMAINS) {
     }
   });
 
-  Deno.test(`a failed connect() (ECONNREFUSED) leaves a ${domain} socket bound to a port the caller chose, and it connects again from there`, async () => {
+  Deno.test(`a failed connect() (ECONNREFUSED) leaves ${A[domain]} socket bound to a port the caller chose, and it connects again from there`, async () => {
     const arena = await Arena.open(domain);
     try {
       const server = await arena.listener();
