@@ -18,7 +18,7 @@ import {
  *   abstract name);
  * - `"listen"`;
  * - `"connect"`: to a live peer, a listener that accepts at once and keeps
- *   its end open;
+ *   its end open (for dgram, a bound peer socket);
  * - `"connect_refused"`: to a loopback port with nothing bound (unix: a stale
  *   socket file);
  * - `"accept"`: non-blocking (would-block is `EAGAIN`);
@@ -26,7 +26,8 @@ import {
  * - `"recv"`: non-blocking;
  * - `"shut_wr"`, `"shut_rd"`, `"shut_rdwr"`: `shutdown()`;
  * - `"close"`, `"getsockname"`, `"getpeername"`;
- * - `"peer_connect"`: a new peer connects to the socket's local address;
+ * - `"peer_connect"`: a new peer connects to the socket's local address
+ *   (for dgram, it sends one datagram to it);
  * - `"peer_close"`: the socket's peers close in an orderly way.
  */
 export type Op =
@@ -181,12 +182,14 @@ export function predictStep(
 ): { readonly node: SocketNode; readonly result: Result } {
   const model = modelGraph();
   const { event, failsWith } = callOf(op, node.facts.domain);
+  // A datagram connect only records its target: the machine decides.
+  const fails = failsWith !== undefined && node.facts.type === "stream";
   const step = model.step(node, event);
   if (!step.allowed) return { node, result: step.errno };
   let next = step.next;
   if (next.inFlight) {
-    next = model.settle(next, failsWith ? "error" : "done");
-    return { node: next, result: failsWith ?? "ok" };
+    next = model.settle(next, fails ? "error" : "done");
+    return { node: next, result: fails ? failsWith : "ok" };
   }
   if (step.outcome !== undefined) return { node: next, result: step.outcome };
   return { node: next, result: resultOf(op, next) };
@@ -245,6 +248,15 @@ export function predict(
       "EOPNOTSUPP",
       "socket",
       "Cannot predict a non-blocking socket yet: the model covers blocking sockets (with non-blocking accept and recv)",
+    );
+  }
+  if (type !== "stream" && type !== "dgram") {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot predict a socket of type ${
+        JSON.stringify(type)
+      }: use "stream" or "dgram"`,
     );
   }
   for (const op of ops) {

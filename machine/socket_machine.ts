@@ -48,8 +48,12 @@ import type {
 } from "./effects.ts";
 import type { Errno } from "./errno.ts";
 
-/** The socket types sockfsm models today: connection-oriented streams. */
-export type SocketType = "stream";
+/**
+ * The socket types: connection-oriented streams (`SOCK_STREAM`), and
+ * datagrams (`SOCK_DGRAM`), which the model covers but the runtime `Socket`
+ * does not run yet.
+ */
+export type SocketType = "stream" | "dgram";
 
 /**
  * The states of a socket. `binding`, `opening` and `shuttingDown` are the
@@ -158,6 +162,10 @@ export interface SocketContext {
   readonly peers: boolean;
   /** Environment: the pending error (`SO_ERROR`), if any. */
   readonly error: Errno | undefined;
+  /** Environment: datagrams waiting to be received. */
+  readonly datagrams: number;
+  /** Environment: the datagram socket's target has nothing behind it. */
+  readonly targetGone: boolean;
 }
 
 /** What a socket machine starts from. */
@@ -169,7 +177,7 @@ export interface SocketInput {
 }
 
 /** What the kernel answers a call that the machine lets through. */
-export type Outcome = "ok:eof" | "noop" | "ok" | Errno;
+export type Outcome = "ok:eof" | "ok:data" | "noop" | "ok" | Errno;
 
 /** What a transition may say about a call, read by {@linkcode verdict}. */
 export interface CallMeta {
@@ -203,6 +211,7 @@ const CLOSED = "the socket is closed; create a new one with socket()";
 const unconnectedDataCalls = (self: "created" | "bound" | "listening") =>
   ({
     SEND: [
+      ...dgramUnconnected(self).SEND,
       { guard: "isUnix", ...reject("ENOTCONN", NOT_CONNECTED) },
       reject(
         "EPIPE",
@@ -210,6 +219,7 @@ const unconnectedDataCalls = (self: "created" | "bound" | "listening") =>
       ),
     ],
     RECV: [
+      ...dgramUnconnected(self).RECV,
       {
         guard: "isUnix",
         ...reject(
@@ -341,6 +351,144 @@ function connectRules<const T extends readonly object[]>(
   );
 }
 
+const NO_STREAM =
+  "a datagram socket has no connections to listen for or accept";
+
+const DGRAM_NO_STREAM = [
+  { guard: "isDgram", ...reject("EOPNOTSUPP", NO_STREAM) },
+] as const;
+
+/** A unix datagram socket looks its target up at once. */
+function unixDgramTargetRefuses<T extends SocketState>(self: T) {
+  return {
+    guard: and(["isDgram", "isUnix", "targetRefuses"]),
+    target: self,
+    ...answer("ECONNREFUSED", "nothing is bound at the target"),
+  } as const;
+}
+
+const DGRAM_NEEDS_PEER = "a datagram socket needs a peer: call connect() first";
+
+/**
+ * What an unconnected datagram socket does differently from a stream: first
+ * in each list of its state (`self`).
+ */
+function dgramUnconnected(self: "created" | "bound" | "listening") {
+  return {
+    LISTEN: DGRAM_NO_STREAM,
+    ACCEPT: DGRAM_NO_STREAM,
+    CONNECT: [unixDgramTargetRefuses(self)],
+    SEND: [
+      // UDP binds an ephemeral port before it finds there is no peer.
+      {
+        guard: and(["isDgram", not("isUnix")]),
+        target: "bound",
+        actions: "udpAutobind",
+        ...answer("EDESTADDRREQ", DGRAM_NEEDS_PEER),
+      },
+      // A unix datagram socket checks the shutdown bits before the peer.
+      { guard: and(["isDgram", "shutWrite"]), ...WRITE_SHUT },
+      { guard: "isDgram", ...reject("ENOTCONN", DGRAM_NEEDS_PEER) },
+    ],
+    RECV: dgramRecv(self),
+    PEER_CONNECT: [
+      {
+        guard: and(["isDgram", "isUnix", "named", "shutRead"]),
+        ...answer("EPIPE", "the socket was shut for reading"),
+      },
+      {
+        guard: and(["isDgram", "named"]),
+        actions: ["queueDatagram", "markPeers"],
+        ...answer("ok"),
+      },
+    ],
+  } as const;
+}
+
+/** A datagram socket's recv: a pending error, a datagram, or nothing yet. */
+function dgramRecv<T extends SocketState>(self: T) {
+  return [
+    ...pendingError(self, "dgram"),
+    {
+      guard: and(["isDgram", "hasDatagram"]),
+      target: self,
+      actions: "takeDatagram",
+      ...answer("ok:data"),
+    },
+    {
+      guard: and(["isDgram", "nonblocking"]),
+      target: self,
+      ...answer("EAGAIN", "no datagram is waiting"),
+    },
+    { guard: "isDgram", target: self },
+  ] as const;
+}
+
+/**
+ * What a connected datagram socket does differently from a stream: first in
+ * each list of its state (`self`).
+ */
+function dgramConnected(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
+  return {
+    LISTEN: DGRAM_NO_STREAM,
+    ACCEPT: DGRAM_NO_STREAM,
+    CONNECT: [
+      unixDgramTargetRefuses(self),
+      // connect() only records the peer, and may change it.
+      { guard: "isDgram", target: "connecting", actions: "noteTarget" },
+    ],
+    SEND: [
+      ...pendingError(self, "udp"),
+      { guard: and(["isDgram", "shutWrite"]), ...WRITE_SHUT },
+      // A dead unix peer refuses, and the socket is disconnected.
+      {
+        guard: and(["isDgram", "isUnix", "linkDown", "named"]),
+        target: "bound",
+        actions: "dropPeer",
+        ...answer("ECONNREFUSED", "the peer has closed"),
+      },
+      {
+        guard: and(["isDgram", "isUnix", "linkDown"]),
+        target: "created",
+        actions: "dropPeer",
+        ...answer("ECONNREFUSED", "the peer has closed"),
+      },
+      // UDP sends; the ICMP that answers comes back as a pending error.
+      {
+        guard: and(["isDgram", "linkDown"]),
+        target: self,
+        actions: "refusedLater",
+        ...answer("ok"),
+      },
+      { guard: "isDgram", target: self, ...answer("ok") },
+    ],
+    RECV: dgramRecv(self),
+    PEER_CONNECT: [
+      // A connected UDP socket drops datagrams from others.
+      {
+        guard: and(["isDgram", not("isUnix")]),
+        actions: "markPeers",
+        ...answer("ok"),
+      },
+      {
+        guard: and(["isDgram", "named"]),
+        ...answer("EPERM", "the socket is connected to another peer"),
+      },
+      { guard: "isDgram", ...answer("noop", "the socket has no address") },
+    ],
+    PEER_CLOSE: [
+      { guard: and(["isDgram", not("hasPeers")]), ...answer("noop") },
+      { guard: "isDgram", actions: ["peerGone", "linkFin"], ...answer("ok") },
+    ],
+  } as const;
+}
+
+/** A peer connects to a socket that does not listen. */
+const peerConnect = [
+  { guard: not("named"), ...answer("noop", "the socket has no address") },
+  answer("ECONNREFUSED", "nothing listens at the socket's address"),
+] as const;
+
 /** The rules a connected socket shares with its half-closed states. */
 function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   return {
@@ -364,18 +512,27 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       },
       reject("EINVAL", "the socket is already bound (connect() bound it)"),
     ),
-    LISTEN: reject(
-      "EINVAL",
-      "the socket is connected; only a socket that is not connected can listen",
-    ),
+    LISTEN: [
+      ...dgramConnected(self).LISTEN,
+      reject(
+        "EINVAL",
+        "the socket is connected; only a socket that is not connected can listen",
+      ),
+    ],
     CONNECT: connectRules(
       self,
+      ...dgramConnected(self).CONNECT,
       reject("EISCONN", "the socket is already connected"),
     ),
-    ACCEPT: reject("EINVAL", `${NOT_LISTENING} (it is connected)`),
+    ACCEPT: [
+      ...dgramConnected(self).ACCEPT,
+      reject("EINVAL", `${NOT_LISTENING} (it is connected)`),
+    ],
+    PEER_CONNECT: [...dgramConnected(self).PEER_CONNECT, ...peerConnect],
     SEND: [
+      ...dgramConnected(self).SEND,
       // TCP answers a pending error first, then the shutdown bits.
-      ...pendingError(self, true),
+      ...pendingError(self, "tcp"),
       { guard: "shutWrite", ...WRITE_SHUT },
       {
         guard: and(["isUnix", "linkDown"]),
@@ -397,6 +554,7 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       { target: self, actions: "markUnread" },
     ],
     RECV: [
+      ...dgramConnected(self).RECV,
       // TCP: a FIN received means end of stream, before a pending error.
       {
         guard: and([not("isUnix"), "finSeen"]),
@@ -433,6 +591,7 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       { target: self },
     ],
     PEER_CLOSE: [
+      ...dgramConnected(self).PEER_CLOSE,
       { guard: not("hasPeers"), target: self, ...answer("noop") },
       // A unix peer that closes with our data unread leaves ECONNRESET.
       {
@@ -468,14 +627,24 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
 const PENDING_ERRORS = ["ECONNRESET", "EPIPE", "ECONNREFUSED"] as const;
 
 /**
- * A pending error is the answer to the next call that reads it, once; with
- * `tcpOnly`, only a TCP socket's call reads it.
+ * A pending error is the answer to the next call that reads it, once; only a
+ * call on a socket of the kinds `readers` names reads it.
  */
-function pendingError<T extends string>(self: T, tcpOnly = false) {
+function pendingError<T extends string>(
+  self: T,
+  readers: "any" | "tcp" | "udp" | "dgram" = "any",
+) {
   return PENDING_ERRORS.map((errno) => {
     const pending = { type: "errorIs", params: { errno } } as const;
+    const guard = readers === "any"
+      ? and([pending])
+      : readers === "tcp"
+      ? and([pending, not("isUnix"), not("isDgram")])
+      : readers === "udp"
+      ? and([pending, "isDgram", not("isUnix")])
+      : and([pending, "isDgram"]);
     return {
-      guard: tcpOnly ? and([pending, not("isUnix")]) : pending,
+      guard,
       target: self,
       actions: "takeError",
       ...answer(errno, "the socket had this error pending (SO_ERROR)"),
@@ -561,6 +730,8 @@ export const socketMachine = setup({
   },
   guards: {
     isUnix: ({ context }) => context.domain === "unix",
+    isDgram: ({ context }) => context.type === "dgram",
+    hasDatagram: ({ context }) => context.datagrams > 0,
     unixGivenIp: ({ context, event }) => {
       const family = familyOf(event);
       return context.domain === "unix" && family !== undefined &&
@@ -647,9 +818,31 @@ export const socketMachine = setup({
     }),
     connectToPeer: assign({
       peer: true,
-      peers: true,
-      link: "up",
+      // A datagram socket's target may have nothing behind it.
+      peers: ({ context }) => context.peers || !context.targetGone,
+      link: ({ context }) => context.targetGone ? "fin" : "up",
       unread: false,
+    }),
+    /** A datagram connect: whether the harness says the target refuses. */
+    noteTarget: assign({
+      targetGone: ({ context, event }) =>
+        context.type === "dgram" && event.type === "CONNECT" &&
+        event.target === "refused",
+    }),
+    dropPeer: assign({ peer: false, link: "up" }),
+    markPeers: assign({ peers: true }),
+    /** UDP sending without a peer: the kernel binds an ephemeral port. */
+    udpAutobind: assign({
+      bound: true,
+      name: "port",
+      portChosenBy: ({ context }) => context.portChosenBy ?? "kernel",
+    }),
+    refusedLater: assign({ error: "ECONNREFUSED" }),
+    queueDatagram: assign({
+      datagrams: ({ context }) => Math.min(context.datagrams + 1, BACKLOG_CAP),
+    }),
+    takeDatagram: assign({
+      datagrams: ({ context }) => Math.max(context.datagrams - 1, 0),
     }),
     queuePeer: assign({
       backlog: ({ context }) => Math.min(context.backlog + 1, BACKLOG_CAP),
@@ -678,8 +871,8 @@ export const socketMachine = setup({
     sendFin: assign({
       link: ({ context, event }) => {
         if (
-          context.domain === "unix" || event.type !== "SHUTDOWN" ||
-          event.how === "read"
+          context.domain === "unix" || context.type === "dgram" ||
+          event.type !== "SHUTDOWN" || event.how === "read"
         ) {
           return context.link;
         }
@@ -705,14 +898,13 @@ export const socketMachine = setup({
     unread: false,
     peers: input.accepted === true,
     error: undefined,
+    datagrams: 0,
+    targetGone: false,
   }),
   initial: "created",
   // The environment's events, where a state says nothing more specific.
   on: {
-    PEER_CONNECT: [
-      { guard: not("named"), ...answer("noop", "the socket has no address") },
-      answer("ECONNREFUSED", "nothing listens at the socket's address"),
-    ],
+    PEER_CONNECT: peerConnect,
     PEER_CLOSE: [
       { guard: not("hasPeers"), ...answer("noop", "the socket has no peers") },
       { actions: "peerGone", ...answer("ok") },
@@ -731,6 +923,7 @@ export const socketMachine = setup({
           { target: "binding", actions: "notePort" },
         ),
         LISTEN: [
+          ...dgramUnconnected("created").LISTEN,
           {
             guard: "isUnix",
             ...reject(
@@ -741,8 +934,14 @@ export const socketMachine = setup({
           // An unbound TCP socket listens on an ephemeral port (autobind).
           { target: "opening" },
         ],
-        CONNECT: addressed({ target: "connecting" }),
-        ACCEPT: reject("EINVAL", NOT_LISTENING),
+        CONNECT: addressed(
+          ...dgramUnconnected("created").CONNECT,
+          { target: "connecting", actions: "noteTarget" },
+        ),
+        ACCEPT: [
+          ...dgramUnconnected("created").ACCEPT,
+          reject("EINVAL", NOT_LISTENING),
+        ],
         ...unconnectedDataCalls("created"),
         SHUTDOWN: unconnectedShutdown("created"),
         CLOSE: "closed",
@@ -774,9 +973,19 @@ export const socketMachine = setup({
           "bound",
           reject("EINVAL", "the socket is already bound"),
         ),
-        LISTEN: "opening",
-        CONNECT: addressed({ target: "connecting" }),
-        ACCEPT: reject("EINVAL", NOT_LISTENING),
+        LISTEN: [...dgramUnconnected("bound").LISTEN, { target: "opening" }],
+        CONNECT: addressed(
+          ...dgramUnconnected("bound").CONNECT,
+          { target: "connecting", actions: "noteTarget" },
+        ),
+        ACCEPT: [
+          ...dgramUnconnected("bound").ACCEPT,
+          reject("EINVAL", NOT_LISTENING),
+        ],
+        PEER_CONNECT: [
+          ...dgramUnconnected("bound").PEER_CONNECT,
+          ...peerConnect,
+        ],
         ...unconnectedDataCalls("bound"),
         SHUTDOWN: unconnectedShutdown("bound"),
         CLOSE: "closed",
@@ -962,6 +1171,12 @@ export const socketMachine = setup({
           {
             guard: not("named"),
             ...answer("noop", "the socket had no address"),
+          },
+          // A datagram to a UDP port with nothing bound is sent all the same.
+          {
+            guard: and(["isDgram", not("isUnix")]),
+            actions: "markPeers",
+            ...answer("ok", "UDP sends without an answer"),
           },
           answer(
             "ECONNREFUSED",

@@ -15,6 +15,7 @@
 import type { Domain, SocketAddr } from "../machine/address.ts";
 import { errnoName } from "../machine/errno.ts";
 import type { Op, Result } from "../machine/predict.ts";
+import type { SocketType } from "../machine/socket_machine.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -30,6 +31,7 @@ import {
   SHUT_RDWR,
   SHUT_WR,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   sysAccept4,
@@ -52,6 +54,12 @@ import {
 export interface ScenarioOptions {
   /** The socket's address family. */
   domain: Domain;
+  /**
+   * The socket type.
+   *
+   * @default {"stream"}
+   */
+  type?: SocketType;
   /** Whether the socket under test is `O_NONBLOCK` from creation. */
   nonblocking?: boolean;
 }
@@ -87,33 +95,36 @@ export function runScenario(
 class Scenario implements Disposable {
   readonly #libc: Libc;
   readonly #domain: Domain;
+  readonly #type: number;
   readonly #dir: string | undefined;
   /** Every harness descriptor, closed at the end. */
   readonly #owned = new Set<number>();
   /** The socket's peers: the live listener's end, and peer_connect sockets. */
   readonly #peers = new Set<number>();
   readonly #fd: number;
-  readonly #live: number;
+  /** The live peer: a listener (stream) or a bound socket (datagram). */
+  #live: number;
   #paths = 0;
   #closed = false;
   /** The socket's address while it was last open. */
   #lastName: SocketAddr | undefined;
 
-  constructor(libc: Libc, { domain, nonblocking = false }: ScenarioOptions) {
+  constructor(
+    libc: Libc,
+    { domain, type = "stream", nonblocking = false }: ScenarioOptions,
+  ) {
     this.#libc = libc;
     this.#domain = domain;
+    this.#type = type === "dgram" ? SOCK_DGRAM : SOCK_STREAM;
     this.#dir = domain === "unix"
       ? Deno.makeTempDirSync({ prefix: "sockfsm-" })
       : undefined;
-    // Non-blocking, so that accepting "at once" never waits.
-    this.#live = this.#socket(true);
-    this.#must(sysBind(libc, this.#live, this.#freshAddr()), "bind live");
-    this.#must(sysListen(libc, this.#live, BACKLOG), "listen live");
+    this.#live = this.#livePeer();
     const low = this.#must(
       sysSocket(
         libc,
         FAMILY[domain],
-        SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0),
+        this.#type | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0),
         0,
       ),
       "socket",
@@ -140,9 +151,17 @@ class Scenario implements Disposable {
       case "listen":
         return this.#answer(sysListen(libc, fd, BACKLOG));
       case "connect": {
+        if (this.#type === SOCK_DGRAM) {
+          // The live peer is a bound socket; if peer_close closed it, a new one.
+          if (!this.#owned.has(this.#live)) this.#live = this.#livePeer();
+        }
         const result = this.#answer(
           sysConnect(libc, fd, this.#nameOf(this.#live)!),
         );
+        if (this.#type === SOCK_DGRAM) {
+          if (result === "ok") this.#peers.add(this.#live);
+          return result;
+        }
         // The live peer accepts at once and keeps its end open.
         const accepted = sysAccept4(
           libc,
@@ -224,10 +243,32 @@ class Scenario implements Disposable {
       }
     }
     const peer = this.#socket(false);
+    if (this.#type === SOCK_DGRAM ? this.#dir !== undefined : !this.#dir) {
+      // A unix datagram sender gets a name of its own, as a peer has. A TCP
+      // peer binds its port first: connect() alone may pick the very port it
+      // connects to (one held by a closing socket), and connect to itself.
+      this.#must(sysBind(this.#libc, peer, this.#freshAddr()), "bind peer");
+    }
     const connected = sysConnect(this.#libc, peer, target);
     if (!connected.ok) return this.#errno(connected.errno);
+    if (this.#type === SOCK_DGRAM) {
+      // A datagram peer sends one datagram to the socket.
+      const sent = sysSend(this.#libc, peer, new Uint8Array([2]), MSG_NOSIGNAL);
+      if (!sent.ok) return this.#errno(sent.errno);
+    }
     this.#peers.add(peer);
     return "ok";
+  }
+
+  /** A live peer: a listener that accepts at once, or a bound datagram socket. */
+  #livePeer(): number {
+    // Non-blocking, so that accepting "at once" never waits.
+    const live = this.#socket(true);
+    this.#must(sysBind(this.#libc, live, this.#freshAddr()), "bind live");
+    if (this.#type === SOCK_STREAM) {
+      this.#must(sysListen(this.#libc, live, BACKLOG), "listen live");
+    }
+    return live;
   }
 
   /** The socket's peers close, in an orderly way. */
@@ -247,7 +288,7 @@ class Scenario implements Disposable {
   }
 
   #socket(nonblocking: boolean): number {
-    const type = SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
+    const type = this.#type | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
     const fd = this.#must(
       sysSocket(this.#libc, FAMILY[this.#domain], type, 0),
       "socket",

@@ -37,11 +37,12 @@ export interface SocketOptions {
   /** The address family: `"inet"` (IPv4), `"inet6"` (IPv6) or `"unix"`. */
   domain: Domain;
   /**
-   * The socket type. Only connection-oriented streams are modelled so far.
+   * The socket type. The runtime runs connection-oriented streams; the model
+   * also covers datagrams (see `predict()`).
    *
    * @default {"stream"}
    */
-  type?: SocketType;
+  type?: "stream";
   /**
    * The protocol, as for `socket(2)`: 0, or `IPPROTO_TCP` (6) for inet and
    * inet6 streams.
@@ -245,7 +246,7 @@ export function checkSocketArgs(
       "socket",
       `Cannot create a socket of type ${
         JSON.stringify(type)
-      }: only "stream" sockets are modelled so far`,
+      }: socket() runs only "stream" sockets so far (predict() models "dgram" too)`,
     );
   }
   const tcp = domain !== "unix" && protocol === 6;

@@ -15,6 +15,18 @@ function expect(
   assert.deepEqual(predict(ops, { domain }), results, ops.join(" "));
 }
 
+function expectDgram(
+  ops: Op[],
+  results: Result[],
+  domain: "inet" | "inet6" | "unix" = "inet",
+): void {
+  assert.deepEqual(
+    predict(ops, { domain, type: "dgram" }),
+    results,
+    `dgram ${ops.join(" ")}`,
+  );
+}
+
 Deno.test("listen on an unbound TCP socket auto-binds a port", () => {
   expect(["listen", "getsockname"], ["ok", "ok:port>0"]);
   expect(["listen", "getsockname"], ["ok", "ok:port>0"], "inet6");
@@ -209,7 +221,107 @@ Deno.test("after close every call is EBADF, and the address it had refuses peers
   ]);
 });
 
-Deno.test("predict() refuses an unknown op and a mode it does not model", () => {
+Deno.test("a datagram socket does not listen or accept: EOPNOTSUPP", () => {
+  expectDgram(["listen", "accept"], ["EOPNOTSUPP", "EOPNOTSUPP"]);
+  expectDgram(["bind", "listen"], ["ok", "EOPNOTSUPP"], "unix");
+});
+
+Deno.test("send on an unconnected UDP socket is EDESTADDRREQ, and binds an ephemeral port all the same", () => {
+  expectDgram(["send", "getsockname", "bind", "peer_connect"], [
+    "EDESTADDRREQ",
+    "ok:port>0",
+    "EINVAL",
+    "ok",
+  ]);
+});
+
+Deno.test("send on an unconnected unix datagram socket is ENOTCONN, or EPIPE once shut for writing", () => {
+  expectDgram(["send", "shut_wr", "send"], ["ENOTCONN", "ok", "EPIPE"], "unix");
+});
+
+Deno.test("a UDP connect to a port with nothing bound succeeds; the ICMP after the first send is the next call's ECONNREFUSED", () => {
+  expectDgram(["connect_refused", "send", "send", "send"], [
+    "ok",
+    "ok",
+    "ECONNREFUSED",
+    "ok",
+  ]);
+  expectDgram(["connect", "peer_close", "send", "recv"], [
+    "ok",
+    "ok",
+    "ok",
+    "ECONNREFUSED",
+  ]);
+});
+
+Deno.test("a unix datagram connect looks its target up: a stale socket file is ECONNREFUSED", () => {
+  expectDgram(
+    ["connect_refused", "send"],
+    ["ECONNREFUSED", "ENOTCONN"],
+    "unix",
+  );
+});
+
+Deno.test("a datagram from a peer waits for recv; after it, recv would block", () => {
+  expectDgram(["bind", "peer_connect", "recv", "recv"], [
+    "ok",
+    "ok",
+    "ok:data",
+    "EAGAIN",
+  ]);
+  expectDgram(["bind", "peer_connect", "recv", "recv"], [
+    "ok",
+    "ok",
+    "ok:data",
+    "EAGAIN",
+  ], "unix");
+});
+
+Deno.test("a connected UDP socket drops datagrams from others; a connected unix one refuses them with EPERM", () => {
+  expectDgram(["bind", "connect", "peer_connect", "recv"], [
+    "ok",
+    "ok",
+    "ok",
+    "EAGAIN",
+  ]);
+  expectDgram(["bind", "connect", "peer_connect", "recv"], [
+    "ok",
+    "ok",
+    "EPERM",
+    "EAGAIN",
+  ], "unix");
+});
+
+Deno.test("a unix datagram socket shut for reading makes its senders fail with EPIPE", () => {
+  expectDgram(
+    ["bind", "shut_rd", "peer_connect"],
+    ["ok", "ok", "EPIPE"],
+    "unix",
+  );
+});
+
+Deno.test("after the unix datagram peer closes, send is ECONNREFUSED and the socket is disconnected", () => {
+  expectDgram(["connect", "peer_close", "send", "send", "getpeername"], [
+    "ok",
+    "ok",
+    "ECONNREFUSED",
+    "ENOTCONN",
+    "ENOTCONN",
+  ], "unix");
+});
+
+Deno.test("shutdown(SHUT_RD) does not make a datagram socket read end of stream", () => {
+  expectDgram(["connect", "shut_rd", "recv"], ["ok", "ok", "EAGAIN"]);
+  expectDgram(["connect", "shut_rd", "recv"], ["ok", "ok", "EAGAIN"], "unix");
+});
+
+Deno.test("predict() refuses an unknown op or type, and a mode it does not model", () => {
+  assert.throws(
+    () => predict(["bind"], { type: "raw" as "stream" }),
+    (error: unknown) =>
+      error instanceof SocketError && error.code === "EINVAL" &&
+      /"raw"/.test(error.message),
+  );
   assert.throws(
     () => predict(["dance" as Op]),
     (error: unknown) =>

@@ -61,9 +61,14 @@ function contexts(domain: Domain): SocketContext[] {
     unread: false,
     peers: false,
     error: undefined,
+    datagrams: 0,
+    targetGone: false,
   };
+  const dgram: SocketContext = { ...base, type: "dgram" };
   return [
     base,
+    dgram,
+    { ...dgram, peer: true, peers: true, datagrams: 1, link: "fin" },
     { ...base, bound: true, portChosenBy: "caller", name: "port" },
     { ...base, peer: true, peers: true, shut: { read: true, write: false } },
     { ...base, peer: true, link: "reset", error: "ECONNRESET", backlog: 2 },
@@ -92,7 +97,7 @@ Deno.test("socketMachine handles every event in every state explicitly", () => {
       }
     }
   }
-  assert.equal(checked, DOMAINS.length * 5 * STATES.length * EVENTS.length);
+  assert.equal(checked, DOMAINS.length * 7 * STATES.length * EVENTS.length);
 });
 
 Deno.test("socketMachine refusals are forbidden transitions: can() is false exactly for them", () => {
@@ -145,7 +150,7 @@ Deno.test("socketMachine gives the Linux errno where TCP and unix sockets differ
 
 Deno.test("socketMachine answers recv with end of stream after shutdown(read), and lets a blocking recv wait", () => {
   for (const state of ["shutRd", "shutRdWr"] as const) {
-    const found = verdict(snapshotIn(state, contexts("inet")[2]), {
+    const found = verdict(snapshotIn(state, contexts("inet")[4]), {
       type: "RECV",
     });
     assert.ok(found.allowed);

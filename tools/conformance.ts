@@ -6,7 +6,7 @@
  * shortest disagreeing sequences; exits 1 on any disagreement.
  *
  *     deno task conformance [--depth N] [--domain inet,inet6,unix]
- *                           [--type stream] [--show N]
+ *                           [--type stream,dgram] [--show N]
  *
  * Sequences are enumerated in a fixed order and each runs on fresh sockets,
  * so a run gives the same table every time.
@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import type { Domain } from "../machine/address.ts";
 import { type Op, OPS, predict, type Result } from "../machine/predict.ts";
+import type { SocketType } from "../machine/socket_machine.ts";
 import { runScenario } from "../steps/harness.ts";
 import { openLibc } from "../steps/libc.ts";
 
@@ -40,6 +41,7 @@ export interface KindReport {
  */
 export function compareKind(
   domain: Domain,
+  type: SocketType,
   depth: number,
 ): KindReport {
   using libc = openLibc();
@@ -48,8 +50,8 @@ export function compareKind(
   let agreeing = 0;
   const disagreements: KindReport["disagreements"][number][] = [];
   for (const ops of sequencesOf(depth)) {
-    const kernel = runScenario(libc, ops, { domain });
-    const model = predict(ops, { domain });
+    const kernel = runScenario(libc, ops, { domain, type });
+    const model = predict(ops, { domain, type });
     for (let k = 1; k <= ops.length; k++) {
       const key = ops.slice(0, k).join(" ");
       if (seen.has(key)) continue;
@@ -71,7 +73,7 @@ export function compareKind(
     }
   }
   disagreements.sort((a, b) => a.ops.length - b.ops.length);
-  return { kind: `${domain} stream`, sequences, agreeing, disagreements };
+  return { kind: `${domain} ${type}`, sequences, agreeing, disagreements };
 }
 
 /** Every sequence of exactly `depth` ops, in a fixed order. */
@@ -91,7 +93,7 @@ function main(args: string[]): number {
     options: {
       depth: { type: "string", default: "3" },
       domain: { type: "string", default: "inet,inet6,unix" },
-      type: { type: "string", default: "stream" },
+      type: { type: "string", default: "stream,dgram" },
       show: { type: "string", default: "10" },
     },
   });
@@ -102,11 +104,12 @@ function main(args: string[]): number {
     );
     return 2;
   }
-  if (values.type !== "stream") {
-    console.error(
-      `--type ${values.type}: only stream sockets are modelled so far`,
-    );
-    return 2;
+  const types = values.type.split(",") as SocketType[];
+  for (const type of types) {
+    if (type !== "stream" && type !== "dgram") {
+      console.error(`--type: unknown type ${JSON.stringify(type)}`);
+      return 2;
+    }
   }
   const domains = values.domain.split(",") as Domain[];
   for (const domain of domains) {
@@ -122,9 +125,13 @@ function main(args: string[]): number {
   console.log("");
   console.log("| kind | sequences | agree | agreement |");
   console.log("| --- | ---: | ---: | ---: |");
-  const reports = domains.map((domain) => compareKind(domain, depth));
+  const reports = types.flatMap((type) =>
+    domains.map((domain) => compareKind(domain, type, depth))
+  );
   for (const r of reports) {
-    const percent = (100 * r.agreeing / r.sequences).toFixed(2);
+    // Rounded down: 100.00% means every sequence agreed.
+    const percent = (Math.floor(10000 * r.agreeing / r.sequences) / 100)
+      .toFixed(2);
     console.log(
       `| ${r.kind} | ${r.sequences} | ${r.agreeing} | ${percent}% |`,
     );
