@@ -433,27 +433,34 @@ class StreamSocket implements Socket {
    */
   #allow(op: SocketOp, event: SocketEvent): Step & { allowed: true } {
     const step = this.#graph.step(this.#node, event);
-    const state = this.state;
-    const fail = (errno: Errno, why: string | undefined) => {
-      const addr = "io" in event && event.io && "addr" in event.io
-        ? ` to ${formatAddr(event.io.addr)}`
-        : "";
-      return new SocketError(
-        errno,
-        op,
-        `Cannot ${op}()${addr} on ${
-          article(this.domain)
-        } socket in state "${state}": ${errno}, ${why}`,
-        { state },
-      );
-    };
-    if (!step.allowed) throw fail(step.errno, step.why);
+    if (!step.allowed) throw this.#error(op, event, step.errno, step.why);
     const { outcome } = step;
     if (outcome !== undefined && isErrno(outcome)) {
+      const error = this.#error(op, event, outcome, step.why);
       this.#move(step.next, op);
-      throw fail(outcome, step.why);
+      throw error;
     }
     return step;
+  }
+
+  /** The error for `op` in the current state: what, where, and why. */
+  #error(
+    op: SocketOp,
+    event: SocketEvent,
+    errno: Errno,
+    why: string | undefined,
+  ): SocketError {
+    const addr = "io" in event && event.io && "addr" in event.io
+      ? ` to ${formatAddr(event.io.addr)}`
+      : "";
+    return new SocketError(
+      errno,
+      op,
+      `Cannot ${op}()${addr} on ${
+        article(this.domain)
+      } socket in state "${this.state}": ${errno}, ${why}`,
+      { state: this.state },
+    );
   }
 
   /** Takes a state-changing step and runs the effect it starts, if any. */
