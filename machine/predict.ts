@@ -116,7 +116,7 @@ interface OpCall {
   readonly failsWith?: Errno;
 }
 
-function callOf(op: Op, domain: Domain): OpCall {
+function callOf(op: Op, domain: Domain, nonblocking: boolean): OpCall {
   const unix = domain === "unix";
   switch (op) {
     case "bind":
@@ -134,10 +134,15 @@ function callOf(op: Op, domain: Domain): OpCall {
     case "listen":
       return { event: { type: "LISTEN" } };
     case "connect":
-      return { event: { type: "CONNECT", family: domain } };
+      return { event: { type: "CONNECT", family: domain, nonblocking } };
     case "connect_refused":
       return {
-        event: { type: "CONNECT", family: domain, target: "refused" },
+        event: {
+          type: "CONNECT",
+          family: domain,
+          target: "refused",
+          nonblocking,
+        },
         failsWith: "ECONNREFUSED",
       };
     case "accept":
@@ -179,9 +184,10 @@ function modelGraph(): SocketGraph {
 export function predictStep(
   node: SocketNode,
   op: Op,
+  nonblocking = false,
 ): { readonly node: SocketNode; readonly result: Result } {
   const model = modelGraph();
-  const { event, failsWith } = callOf(op, node.facts.domain);
+  const { event, failsWith } = callOf(op, node.facts.domain, nonblocking);
   // A datagram connect only records its target: the machine decides.
   const fails = failsWith !== undefined && node.facts.type === "stream";
   const step = model.step(node, event);
@@ -236,20 +242,13 @@ function resultOf(op: Op, node: SocketNode): Result {
  * @param options The socket's domain, type, and blocking mode.
  * @returns One result per op.
  * @throws {SocketError} `EINVAL` for an op that is not an {@linkcode Op}, or
- * `EOPNOTSUPP` for a mode the model does not cover yet.
+ * for an unknown type.
  */
 export function predict(
   ops: readonly Op[],
   options: PredictOptions = {},
 ): Result[] {
   const { domain = "inet", type = "stream", nonblocking = false } = options;
-  if (nonblocking) {
-    throw new SocketError(
-      "EOPNOTSUPP",
-      "socket",
-      "Cannot predict a non-blocking socket yet: the model covers blocking sockets (with non-blocking accept and recv)",
-    );
-  }
   if (type !== "stream" && type !== "dgram") {
     throw new SocketError(
       "EINVAL",
@@ -270,7 +269,7 @@ export function predict(
   }
   let node = modelGraph().start({ domain, type });
   return ops.map((op) => {
-    const step = predictStep(node, op);
+    const step = predictStep(node, op, nonblocking);
     node = step.node;
     return step.result;
   });

@@ -58,7 +58,9 @@ export type SocketType = "stream" | "dgram";
 /**
  * The states of a socket. `binding`, `opening` and `shuttingDown` are the
  * moments a `bind()`, `listen()` or `shutdown()` effect is in flight;
- * `connecting` is a connection attempt in flight, as in the kernel.
+ * `connecting` is a connection attempt in flight, as in the kernel;
+ * `connectRefused` is a non-blocking TCP attempt that the peer refused, which
+ * the next `connect()` reports.
  */
 export type SocketState =
   | "created"
@@ -67,6 +69,7 @@ export type SocketState =
   | "opening"
   | "listening"
   | "connecting"
+  | "connectRefused"
   | "connected"
   | "shuttingDown"
   | "shutRd"
@@ -95,6 +98,8 @@ export type SocketEvent =
     family: Domain;
     /** The harness knows the target refuses (a port or a stale file). */
     target?: "refused";
+    /** The socket is `O_NONBLOCK`: a TCP connect answers `EINPROGRESS`. */
+    nonblocking?: boolean;
     io?: ConnectInput;
   }
   | { type: "ACCEPT"; nonblocking?: boolean }
@@ -166,6 +171,13 @@ export interface SocketContext {
   readonly datagrams: number;
   /** Environment: the datagram socket's target has nothing behind it. */
   readonly targetGone: boolean;
+  /**
+   * A non-blocking TCP connect that the socket layer still calls in progress
+   * (`SS_CONNECTING`), though the connection is up: the next connect says 0.
+   */
+  readonly inProgress: boolean;
+  /** A shutdown() of a refused non-blocking connect (`SS_DISCONNECTING`). */
+  readonly disconnecting: boolean;
 }
 
 /** What a socket machine starts from. */
@@ -483,6 +495,29 @@ function dgramConnected(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   } as const;
 }
 
+/**
+ * A non-blocking TCP connect answers EINPROGRESS. On loopback the handshake
+ * is over before the next call: refused (the socket waits in
+ * `connectRefused`), or up (connected, the socket layer not told yet).
+ */
+const nonblockingConnect = [
+  {
+    guard: and(["nonblockingTcpConnect", "targetRefuses"]),
+    target: "connectRefused",
+    actions: ["showPort", "releasePort", "refusedLater"],
+    ...answer("EINPROGRESS", "the connection is being established"),
+  },
+  {
+    guard: "nonblockingTcpConnect",
+    target: "connected",
+    actions: ["connectToPeer", "autobind", "startedConnect"],
+    ...answer("EINPROGRESS", "the connection is being established"),
+  },
+] as const;
+
+const CONNECT_FAILED =
+  "the non-blocking connect failed; the next connect() reports it";
+
 /** A peer connects to a socket that does not listen. */
 const peerConnect = [
   { guard: not("named"), ...answer("noop", "the socket has no address") },
@@ -522,6 +557,24 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
     CONNECT: connectRules(
       self,
       ...dgramConnected(self).CONNECT,
+      // The socket layer learns now how the non-blocking connect ended: a
+      // connection that died since reports its error and is reset.
+      ...pendingError("created", "tcp", "disconnect").map((t) => ({
+        ...t,
+        guard: and(["inProgress", "linkGone", t.guard]),
+      })),
+      {
+        guard: and(["inProgress", "linkGone"]),
+        target: "created",
+        actions: "disconnect",
+        ...answer("ECONNABORTED", "the connection was reset"),
+      },
+      {
+        guard: "inProgress",
+        target: self,
+        actions: "connectDone",
+        ...answer("ok"),
+      },
       reject("EISCONN", "the socket is already connected"),
     ),
     ACCEPT: [
@@ -633,6 +686,7 @@ const PENDING_ERRORS = ["ECONNRESET", "EPIPE", "ECONNREFUSED"] as const;
 function pendingError<T extends string>(
   self: T,
   readers: "any" | "tcp" | "udp" | "dgram" = "any",
+  also?: "clearShut" | "disconnect",
 ) {
   return PENDING_ERRORS.map((errno) => {
     const pending = { type: "errorIs", params: { errno } } as const;
@@ -646,7 +700,7 @@ function pendingError<T extends string>(
     return {
       guard,
       target: self,
-      actions: "takeError",
+      actions: also ? ["takeError", also] as const : "takeError",
       ...answer(errno, "the socket had this error pending (SO_ERROR)"),
     } as const;
   });
@@ -656,7 +710,7 @@ function pendingError<T extends string>(
 function shutdownFrom(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   const start = {
     target: "shuttingDown",
-    actions: ["markShut", "sendFin"],
+    actions: ["markShut", "sendFin", "connectDone"],
   } as const;
   switch (self) {
     case "shutRd":
@@ -731,6 +785,11 @@ export const socketMachine = setup({
   guards: {
     isUnix: ({ context }) => context.domain === "unix",
     isDgram: ({ context }) => context.type === "dgram",
+    nonblockingTcpConnect: ({ context, event }) =>
+      event.type === "CONNECT" && event.nonblocking === true &&
+      context.domain !== "unix" && context.type === "stream",
+    inProgress: ({ context }) => context.inProgress,
+    disconnecting: ({ context }) => context.disconnecting,
     hasDatagram: ({ context }) => context.datagrams > 0,
     unixGivenIp: ({ context, event }) => {
       const family = familyOf(event);
@@ -831,6 +890,21 @@ export const socketMachine = setup({
     }),
     dropPeer: assign({ peer: false, link: "up" }),
     markPeers: assign({ peers: true }),
+    startedConnect: assign({ inProgress: true }),
+    connectDone: assign({ inProgress: false }),
+    markDisconnecting: assign({ disconnecting: true }),
+    /** The socket layer resets a TCP socket whose connection died. */
+    disconnect: assign({
+      peer: false,
+      link: "up",
+      unread: false,
+      inProgress: false,
+      shut: { read: false, write: false },
+      bound: ({ context }) =>
+        context.portChosenBy === "caller" && context.bound,
+      portChosenBy: ({ context }) =>
+        context.portChosenBy === "caller" ? "caller" : undefined,
+    }),
     /** UDP sending without a peer: the kernel binds an ephemeral port. */
     udpAutobind: assign({
       bound: true,
@@ -900,6 +974,8 @@ export const socketMachine = setup({
     error: undefined,
     datagrams: 0,
     targetGone: false,
+    inProgress: false,
+    disconnecting: false,
   }),
   initial: "created",
   // The environment's events, where a state says nothing more specific.
@@ -936,6 +1012,7 @@ export const socketMachine = setup({
         ],
         CONNECT: addressed(
           ...dgramUnconnected("created").CONNECT,
+          ...nonblockingConnect,
           { target: "connecting", actions: "noteTarget" },
         ),
         ACCEPT: [
@@ -976,6 +1053,7 @@ export const socketMachine = setup({
         LISTEN: [...dgramUnconnected("bound").LISTEN, { target: "opening" }],
         CONNECT: addressed(
           ...dgramUnconnected("bound").CONNECT,
+          ...nonblockingConnect,
           { target: "connecting", actions: "noteTarget" },
         ),
         ACCEPT: [
@@ -1115,6 +1193,53 @@ export const socketMachine = setup({
           "ENOTCONN",
           "the socket has no peer yet; await connect() first",
         ),
+      },
+    },
+    connectRefused: {
+      on: {
+        BIND: addressed(
+          {
+            guard: "bound",
+            ...reject("EINVAL", "the socket is already bound"),
+          },
+          // The refusal gave the port back; the attempt is still in progress.
+          {
+            target: "connectRefused",
+            actions: ["notePort", "markBound"],
+            ...answer("ok"),
+          },
+        ),
+        LISTEN: reject("EINVAL", CONNECT_FAILED),
+        CONNECT: addressed(
+          {
+            guard: "disconnecting",
+            ...reject("EINVAL", "shutdown() ended the connection attempt"),
+          },
+          // connect() reports the failure and resets the socket.
+          ...pendingError("created", "any", "clearShut"),
+          {
+            target: "created",
+            actions: "clearShut",
+            ...answer("ECONNABORTED", "the connection attempt was aborted"),
+          },
+        ),
+        ACCEPT: reject("EINVAL", NOT_LISTENING),
+        SEND: [
+          ...pendingError("connectRefused"),
+          reject("EPIPE", CONNECT_FAILED),
+        ],
+        RECV: [
+          ...pendingError("connectRefused"),
+          { target: "connectRefused", ...answer("ok:eof") },
+        ],
+        SHUTDOWN: {
+          target: "connectRefused",
+          actions: ["markShut", "markDisconnecting"],
+          ...answer("ENOTCONN", CONNECT_FAILED),
+        },
+        CLOSE: "closed",
+        GETSOCKNAME: "connectRefused",
+        GETPEERNAME: reject("ENOTCONN", CONNECT_FAILED),
       },
     },
     connected: { on: connectedCalls("connected") },

@@ -28,6 +28,8 @@ const EVENTS: SocketEvent[] = [
       { type: "BIND", family, port: "abstract" },
       { type: "CONNECT", family },
       { type: "CONNECT", family, target: "refused" },
+      { type: "CONNECT", family, nonblocking: true },
+      { type: "CONNECT", family, target: "refused", nonblocking: true },
     ] as SocketEvent[]
   ),
   { type: "LISTEN" },
@@ -63,12 +65,15 @@ function contexts(domain: Domain): SocketContext[] {
     error: undefined,
     datagrams: 0,
     targetGone: false,
+    inProgress: false,
+    disconnecting: false,
   };
   const dgram: SocketContext = { ...base, type: "dgram" };
   return [
     base,
     dgram,
     { ...dgram, peer: true, peers: true, datagrams: 1, link: "fin" },
+    { ...base, peer: true, inProgress: true, link: "reset", error: "EPIPE" },
     { ...base, bound: true, portChosenBy: "caller", name: "port" },
     { ...base, peer: true, peers: true, shut: { read: true, write: false } },
     { ...base, peer: true, link: "reset", error: "ECONNRESET", backlog: 2 },
@@ -97,7 +102,7 @@ Deno.test("socketMachine handles every event in every state explicitly", () => {
       }
     }
   }
-  assert.equal(checked, DOMAINS.length * 7 * STATES.length * EVENTS.length);
+  assert.equal(checked, DOMAINS.length * 8 * STATES.length * EVENTS.length);
 });
 
 Deno.test("socketMachine refusals are forbidden transitions: can() is false exactly for them", () => {
@@ -150,7 +155,7 @@ Deno.test("socketMachine gives the Linux errno where TCP and unix sockets differ
 
 Deno.test("socketMachine answers recv with end of stream after shutdown(read), and lets a blocking recv wait", () => {
   for (const state of ["shutRd", "shutRdWr"] as const) {
-    const found = verdict(snapshotIn(state, contexts("inet")[4]), {
+    const found = verdict(snapshotIn(state, contexts("inet")[5]), {
       type: "RECV",
     });
     assert.ok(found.allowed);

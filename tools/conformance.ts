@@ -6,7 +6,7 @@
  * shortest disagreeing sequences; exits 1 on any disagreement.
  *
  *     deno task conformance [--depth N] [--domain inet,inet6,unix]
- *                           [--type stream,dgram] [--show N]
+ *                           [--type stream,dgram] [--nonblocking] [--show N]
  *
  * Sequences are enumerated in a fixed order and each runs on fresh sockets,
  * so a run gives the same table every time.
@@ -43,6 +43,7 @@ export function compareKind(
   domain: Domain,
   type: SocketType,
   depth: number,
+  nonblocking = false,
 ): KindReport {
   using libc = openLibc();
   const seen = new Set<string>();
@@ -50,8 +51,8 @@ export function compareKind(
   let agreeing = 0;
   const disagreements: KindReport["disagreements"][number][] = [];
   for (const ops of sequencesOf(depth)) {
-    const kernel = runScenario(libc, ops, { domain, type });
-    const model = predict(ops, { domain, type });
+    const kernel = runScenario(libc, ops, { domain, type, nonblocking });
+    const model = predict(ops, { domain, type, nonblocking });
     for (let k = 1; k <= ops.length; k++) {
       const key = ops.slice(0, k).join(" ");
       if (seen.has(key)) continue;
@@ -95,6 +96,7 @@ function main(args: string[]): number {
       domain: { type: "string", default: "inet,inet6,unix" },
       type: { type: "string", default: "stream,dgram" },
       show: { type: "string", default: "10" },
+      nonblocking: { type: "boolean", default: false },
     },
   });
   const depth = Number(values.depth);
@@ -119,14 +121,18 @@ function main(args: string[]): number {
     }
   }
   const show = Number(values.show);
+  const { nonblocking } = values;
+  const mode = nonblocking
+    ? "sockets O_NONBLOCK from creation"
+    : "blocking sockets (accept and recv non-blocking)";
   console.log(
-    `Model against kernel: Linux ${Deno.osRelease()}, depth ${depth}, blocking sockets (accept and recv non-blocking)`,
+    `Model against kernel: Linux ${Deno.osRelease()}, depth ${depth}, ${mode}`,
   );
   console.log("");
   console.log("| kind | sequences | agree | agreement |");
   console.log("| --- | ---: | ---: | ---: |");
   const reports = types.flatMap((type) =>
-    domains.map((domain) => compareKind(domain, type, depth))
+    domains.map((domain) => compareKind(domain, type, depth, nonblocking))
   );
   for (const r of reports) {
     // Rounded down: 100.00% means every sequence agreed.
