@@ -58,25 +58,17 @@ import {
 } from "../steps/libc.ts";
 import { libcHolders } from "../steps/libc_lease.ts";
 import { posixSocket } from "../steps/posix_backend.ts";
+import { freePort, LOOPBACK } from "./_net.ts";
 
 // ---------------------------------------------------------------- helpers
 
 const DOMAINS = ["inet", "inet6", "unix"] as const satisfies readonly Domain[];
 const TCP_DOMAINS = ["inet", "inet6"] as const;
 type TcpDomain = typeof TCP_DOMAINS[number];
-const LOOPBACK: Record<TcpDomain, string> = { inet: "127.0.0.1", inet6: "::1" };
 const LOOPBACK_PORT_0 = { hostname: "127.0.0.1", port: 0 };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A loopback port with nothing bound to it (free a moment ago). */
-function freePort(domain: TcpDomain): number {
-  const listener = Deno.listen({ hostname: LOOPBACK[domain], port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** A posix socket of `domain`. */
 function posix(domain: Domain): Socket {
@@ -232,7 +224,7 @@ for (const domain of DOMAINS) {
     const server = await arena.listener();
     const chosen: SocketAddr = domain === "unix"
       ? arena.addr()
-      : { hostname: LOOPBACK[domain], port: freePort(domain) };
+      : { hostname: LOOPBACK[domain], port: freePort(LOOPBACK[domain]) };
     const client = arena.socket();
     await client.bind(chosen);
     assert.deepEqual(client.getsockname(), chosen);
@@ -270,7 +262,10 @@ for (const domain of TCP_DOMAINS) {
     const server = await arena.listener();
     const client = arena.socket();
     await assert.rejects(
-      client.connect({ hostname: LOOPBACK[domain], port: freePort(domain) }),
+      client.connect({
+        hostname: LOOPBACK[domain],
+        port: freePort(LOOPBACK[domain]),
+      }),
       (error: unknown) => {
         assert.ok(error instanceof SocketError);
         assert.equal(error.code, "ECONNREFUSED");
@@ -289,11 +284,17 @@ for (const domain of TCP_DOMAINS) {
   Deno.test(`connect() from a posix ${domain} socket bound to a chosen port, to a port with nothing listening, rejects with ECONNREFUSED and leaves it bound there`, async () => {
     await using arena = await Arena.open(domain);
     const server = await arena.listener();
-    const chosen = { hostname: LOOPBACK[domain], port: freePort(domain) };
+    const chosen = {
+      hostname: LOOPBACK[domain],
+      port: freePort(LOOPBACK[domain]),
+    };
     const client = arena.socket();
     await client.bind(chosen);
     await assert.rejects(
-      client.connect({ hostname: LOOPBACK[domain], port: freePort(domain) }),
+      client.connect({
+        hostname: LOOPBACK[domain],
+        port: freePort(LOOPBACK[domain]),
+      }),
       { code: "ECONNREFUSED" },
     );
     assert.equal(client.state, "bound");
@@ -678,7 +679,7 @@ Deno.test("sysPollAsync() waits on another thread while the event loop runs, and
  * socket polls writable).
  */
 async function refusedConnect(libc: Libc, fd: number): Promise<SocketAddr> {
-  const dead = { hostname: "127.0.0.1", port: freePort("inet") };
+  const dead = { hostname: "127.0.0.1", port: freePort("127.0.0.1") };
   assert.deepEqual(sysConnect(libc, fd, dead), {
     ok: false,
     errno: "EINPROGRESS",
@@ -753,7 +754,7 @@ Deno.test("the kernel: a socket bound to port 0 gives its port back when its con
     const chosenPort = sysSocket(libc, AF_INET, flags, 0);
     assert.ok(chosenPort.ok);
     fds.push(chosenPort.value);
-    const chosen = { hostname: "127.0.0.1", port: freePort("inet") };
+    const chosen = { hostname: "127.0.0.1", port: freePort("127.0.0.1") };
     assert.ok(sysBind(libc, chosenPort.value, chosen).ok);
     const deadToo = await refusedConnect(libc, chosenPort.value);
     assert.deepEqual(sysConnect(libc, chosenPort.value, deadToo), {

@@ -24,6 +24,7 @@ import {
   type SocketOp,
   type SocketState,
 } from "../mod.ts";
+import { freePort, LOOPBACK, tempDir } from "./_net.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -33,7 +34,6 @@ const DOMAINS = ["inet", "inet6", "unix"] as const satisfies readonly Domain[];
 const TCP_DOMAINS = ["inet", "inet6"] as const;
 type TcpDomain = typeof TCP_DOMAINS[number];
 
-const LOOPBACK: Record<TcpDomain, string> = { inet: "127.0.0.1", inet6: "::1" };
 const WILDCARD: Record<TcpDomain, string> = { inet: "0.0.0.0", inet6: "::" };
 
 /** "an inet", "an inet6", "a unix": for test names. */
@@ -45,20 +45,6 @@ const A: Record<Domain, string> = {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A loopback port with nothing bound to it (free a moment ago). */
-function freePort(domain: TcpDomain): number {
-  const listener = Deno.listen({ hostname: LOOPBACK[domain], port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** A temporary directory for unix socket files; remove it with `remove()`. */
-async function tempDir(): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await Deno.makeTempDir({ prefix: "sockfsm-test-" });
-  return { path, remove: () => Deno.remove(path, { recursive: true }) };
-}
 
 /** Sockets and a temp dir that a test owns and frees in `cleanup()`. */
 class Arena {
@@ -650,7 +636,7 @@ for (const domain of TCP_DOMAINS) {
   Deno.test(`shutdown("read") on ${A[domain]} TCP listener whose port the caller chose stops it listening and leaves it bound`, async () => {
     const arena = await Arena.open(domain);
     try {
-      const port = freePort(domain);
+      const port = freePort(LOOPBACK[domain]);
       const server = arena.socket();
       await server.bind({ hostname: LOOPBACK[domain], port });
       await server.listen();
@@ -682,7 +668,10 @@ for (const domain of TCP_DOMAINS) {
       const server = await arena.listener();
       const client = arena.socket();
       await assert.rejects(
-        client.connect({ hostname: LOOPBACK[domain], port: freePort(domain) }),
+        client.connect({
+          hostname: LOOPBACK[domain],
+          port: freePort(LOOPBACK[domain]),
+        }),
         (error: unknown) => {
           assert.ok(error instanceof SocketError);
           assert.equal(error.code, "ECONNREFUSED");
@@ -710,7 +699,10 @@ for (const domain of TCP_DOMAINS) {
       const client = arena.socket();
       await client.bind(arena.addr()); // port 0: the kernel chooses
       await assert.rejects(
-        client.connect({ hostname: LOOPBACK[domain], port: freePort(domain) }),
+        client.connect({
+          hostname: LOOPBACK[domain],
+          port: freePort(LOOPBACK[domain]),
+        }),
         (error: unknown) =>
           error instanceof SocketError && error.code === "ECONNREFUSED",
       );
@@ -731,10 +723,16 @@ for (const domain of TCP_DOMAINS) {
     try {
       const server = await arena.listener();
       const client = arena.socket();
-      const local = { hostname: LOOPBACK[domain], port: freePort(domain) };
+      const local = {
+        hostname: LOOPBACK[domain],
+        port: freePort(LOOPBACK[domain]),
+      };
       await client.bind(local);
       await assert.rejects(
-        client.connect({ hostname: LOOPBACK[domain], port: freePort(domain) }),
+        client.connect({
+          hostname: LOOPBACK[domain],
+          port: freePort(LOOPBACK[domain]),
+        }),
         (error: unknown) =>
           error instanceof SocketError && error.code === "ECONNREFUSED",
       );

@@ -19,12 +19,12 @@ import {
 } from "../mod.ts";
 import { libcHolders } from "../steps/libc_lease.ts";
 import { decodeSockaddr, encodeSockaddr } from "../steps/sockaddr.ts";
+import { freePort, freePorts, LOOPBACK, tempDir } from "./_net.ts";
 
 // ---------------------------------------------------------------- helpers
 
 type IpDomain = "inet" | "inet6";
 
-const LOOPBACK: Record<IpDomain, string> = { inet: "127.0.0.1", inet6: "::1" };
 const WILDCARD: Record<IpDomain, string> = { inet: "0.0.0.0", inet6: "::" };
 
 const encoder = new TextEncoder();
@@ -32,37 +32,6 @@ const decoder = new TextDecoder();
 
 /** Every test of the procedure runs with each backend. */
 const BACKENDS = ["deno", "posix"] as const satisfies readonly Backend[];
-
-/**
- * `count` distinct ports with nothing bound on `hostname`: listened on
- * together (so they differ), then closed.
- */
-function freePorts(hostname: string, count = 1): number[] {
-  const listeners: Deno.TcpListener[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      listeners.push(Deno.listen({ hostname, port: 0 }));
-    }
-    return listeners.map((listener) => listener.addr.port);
-  } finally {
-    for (const listener of listeners) listener.close();
-  }
-}
-
-function freePort(hostname: string): number {
-  return freePorts(hostname)[0];
-}
-
-/** A temporary directory, removed with everything in it on dispose. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "sockfsm_test_" });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  };
-}
 
 /** Receives exactly `length` bytes (a stream may deliver them in pieces). */
 async function recvExactly(sock: Socket, length: number): Promise<string> {
