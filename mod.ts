@@ -72,3 +72,13 @@ export {
   type PredictOptions,
   type Result,
 } from "./machine/predict.ts";
+export {
+  BUILTIN_INVARIANTS,
+  type Exploration,
+  explore,
+  type ExploredStep,
+  type ExploreOptions,
+  type Invariant,
+  type SocketView,
+  type Witness,
+} from "./machine/explore.ts";

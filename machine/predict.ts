@@ -173,7 +173,7 @@ function callOf(op: Op, domain: Domain, nonblocking: boolean): OpCall {
 let graph: SocketGraph | undefined;
 
 /** The graph of the pure machine: no effect is ever started. */
-function modelGraph(): SocketGraph {
+export function modelGraph(): SocketGraph {
   return graph ??= new SocketGraph(socketMachine);
 }
 
@@ -185,8 +185,8 @@ export function predictStep(
   node: SocketNode,
   op: Op,
   nonblocking = false,
+  model: SocketGraph = modelGraph(),
 ): { readonly node: SocketNode; readonly result: Result } {
-  const model = modelGraph();
   const { event, failsWith } = callOf(op, node.facts.domain, nonblocking);
   // A datagram connect only records its target: the machine decides.
   const fails = failsWith !== undefined && node.facts.type === "stream";
