@@ -48,7 +48,14 @@ export {
   type SocketErrorOptions,
   type SocketOp,
 } from "./machine/errors.ts";
-export type { SocketState, SocketType } from "./machine/socket_machine.ts";
+export type {
+  Link,
+  PortChoice,
+  ShutBits,
+  SocketContext,
+  SocketState,
+  SocketType,
+} from "./machine/socket_machine.ts";
 export type { Backend } from "./steps/backend.ts";
 export {
   type AcceptOptions,

@@ -2,7 +2,7 @@
 import type { Domain } from "./address.ts";
 import { isErrno } from "./errno.ts";
 import { SocketError } from "./errors.ts";
-import { SocketGraph, type SocketNode } from "./graph.ts";
+import type { SocketGraph, SocketNode } from "./graph.ts";
 import {
   modelGraph,
   type Op,
@@ -12,22 +12,27 @@ import {
 } from "./predict.ts";
 import type {
   SocketContext,
-  SocketMachine,
   SocketState,
   SocketType,
 } from "./socket_machine.ts";
 
 /** A socket as an invariant sees it: its state and its facts. */
 export interface SocketView {
+  /** The socket's state. */
   readonly state: SocketState;
+  /** The facts of the model about it (bound, shutdown bits, peer...). */
   readonly facts: SocketContext;
 }
 
 /** One step of a scenario: from where, which op, what it gave, to where. */
 export interface ExploredStep {
+  /** The socket before the op. */
   readonly from: SocketView;
+  /** The op. */
   readonly op: Op;
+  /** What the op gave. */
   readonly result: Result;
+  /** The socket after the op. */
   readonly to: SocketView;
 }
 
@@ -67,18 +72,13 @@ export interface ExploreOptions {
    * @default {BUILTIN_INVARIANTS}
    */
   invariants?: readonly Invariant[];
-  /**
-   * The machine to explore. Generally only used in tests (to check the
-   * checker on a machine with a known defect).
-   *
-   * @default {the socket machine}
-   */
-  machine?: SocketMachine;
 }
 
 /** A shortest scenario and what each of its ops gave. */
 export interface Witness {
+  /** The ops, from a fresh socket. */
   readonly ops: readonly Op[];
+  /** What each op gave. */
   readonly results: readonly Result[];
 }
 
@@ -195,13 +195,23 @@ interface Discovery {
  * to 64.
  */
 export function explore(options: ExploreOptions): Exploration {
+  return exploreGraph(modelGraph(), options);
+}
+
+/**
+ * {@linkcode explore} over the graph of any socket machine. Internal: the
+ * tests check the checker on a machine with a known defect.
+ */
+export function exploreGraph(
+  graph: SocketGraph,
+  options: ExploreOptions,
+): Exploration {
   const {
     domain = "inet",
     type = "stream",
     depth,
     nonblocking = false,
     invariants = BUILTIN_INVARIANTS,
-    machine,
   } = options;
   if (!Number.isInteger(depth) || depth < 1 || depth > 64) {
     throw new SocketError(
@@ -210,7 +220,6 @@ export function explore(options: ExploreOptions): Exploration {
       `Cannot explore to depth ${depth}: use an integer from 1 to 64`,
     );
   }
-  const graph = machine === undefined ? modelGraph() : new SocketGraph(machine);
   const start = graph.start({ domain, type });
   const found = new Map<SocketNode, Discovery>([[start, {
     parent: undefined,

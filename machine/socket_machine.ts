@@ -121,7 +121,9 @@ export type SocketEventType = SocketEvent["type"];
 
 /** The shutdown bits of a socket (`RCV_SHUTDOWN`, `SEND_SHUTDOWN`). */
 export interface ShutBits {
+  /** `RCV_SHUTDOWN`: the read side was shut. */
   readonly read: boolean;
+  /** `SEND_SHUTDOWN`: the write side was shut. */
   readonly write: boolean;
 }
 
@@ -139,7 +141,9 @@ export type Link = "up" | "finSent" | "fin" | "reset" | "finReset" | "over";
  * {@linkcode SysSocket}, not facts.
  */
 export interface SocketContext {
+  /** The address family. */
   readonly domain: Domain;
+  /** The socket type. */
   readonly type: SocketType;
   /**
    * Whether the socket holds an address of its own: `bind()` succeeded (and,

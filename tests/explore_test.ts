@@ -9,6 +9,8 @@ import {
   SocketError,
 } from "../mod.ts";
 import { isErrno } from "../machine/errno.ts";
+import { exploreGraph } from "../machine/explore.ts";
+import { SocketGraph } from "../machine/graph.ts";
 import { modelGraph, predictStep } from "../machine/predict.ts";
 import { socketMachine } from "../machine/socket_machine.ts";
 
@@ -133,10 +135,9 @@ Deno.test("explore() finds the shortest counterexample in a deliberately broken 
     invariants: [noSendAfterShutWr],
   });
   assert.deepEqual(sound.violations, []);
-  const report = explore({
+  const report = exploreGraph(new SocketGraph(broken), {
     depth: 5,
     invariants: [noSendAfterShutWr],
-    machine: broken,
   });
   assert.deepEqual(report.violations, [{
     invariant: "no send succeeds after shutdown(SHUT_WR)",
