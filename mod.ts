@@ -89,3 +89,14 @@ export {
   type SocketView,
   type Witness,
 } from "./machine/explore.ts";
+export {
+  type BoundSocket,
+  type ClosedSocket,
+  type ConnectedSocket,
+  type CreatedSocket,
+  type ListeningSocket,
+  typed,
+  type TypedSocket,
+  type TypedStreamConnection,
+  typedStreamConnection,
+} from "./steps/typed_socket.ts";
