@@ -175,6 +175,7 @@ export async function streamConnection(
   };
   let step: StreamConnectionStep = "create server socket";
   let failed = false;
+  let accepting: Promise<Socket> | undefined;
   try {
     const listener = make("listener");
     step = "bind server";
@@ -195,7 +196,7 @@ export async function streamConnection(
       await clntS.bind(plan.clntAddr);
     }
 
-    const accepting = listener.accept({ onTransition: trace("accepted") });
+    accepting = listener.accept({ onTransition: trace("accepted") });
     // Awaited below; if a step fails first, closing the listener ends it, and
     // a connection accepted after the failure is closed at once.
     accepting.then((accepted) => {
@@ -221,6 +222,9 @@ export async function streamConnection(
   } catch (error) {
     failed = true;
     for (const sock of made.reverse()) sock[Symbol.dispose]();
+    // Closing the listener ends a pending accept; let it wind down (a
+    // backend may still be returning from a wait) before answering.
+    await accepting?.then(() => {}, () => {});
     const why = error instanceof Error ? error.message : String(error);
     throw new SocketError(
       errnoOf(error),
