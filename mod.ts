@@ -100,3 +100,4 @@ export {
   type TypedStreamConnection,
   typedStreamConnection,
 } from "./steps/typed_socket.ts";
+export { type DiagramOptions, toMermaid } from "./machine/mermaid.ts";
