@@ -242,12 +242,22 @@ class Scenario implements Disposable {
         };
       }
     }
-    const peer = this.#socket(false);
+    let peer = this.#socket(false);
     if (this.#type === SOCK_DGRAM ? this.#dir !== undefined : !this.#dir) {
       // A unix datagram sender gets a name of its own, as a peer has. A TCP
       // peer binds its port first: connect() alone may pick the very port it
       // connects to (one held by a closing socket), and connect to itself.
       this.#must(sysBind(this.#libc, peer, this.#freshAddr()), "bind peer");
+      const port = (this.#nameOf(peer) as { port?: number } | undefined)?.port;
+      if ("port" in target && port === target.port) {
+        // The port was free (the socket gave it back) and came to the peer:
+        // take another while this one is held, so the peer is not itself.
+        const other = this.#socket(false);
+        this.#must(sysBind(this.#libc, other, this.#freshAddr()), "bind peer");
+        sysClose(this.#libc, peer);
+        this.#owned.delete(peer);
+        peer = other;
+      }
     }
     const connected = sysConnect(this.#libc, peer, target);
     if (!connected.ok) return this.#errno(connected.errno);
