@@ -1,8 +1,8 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { Domain } from "./address.ts";
-import { isErrno } from "./errno.ts";
 import { SocketError } from "./errors.ts";
 import type { SocketGraph, SocketNode } from "./graph.ts";
+import { walk } from "./walk.ts";
 import {
   modelGraph,
   type Op,
@@ -162,13 +162,6 @@ export const BUILTIN_INVARIANTS: readonly Invariant[] = [
   },
 ];
 
-/** How a node was first reached: from which node, by which op. */
-interface Discovery {
-  readonly parent: SocketNode | undefined;
-  readonly op: Op | undefined;
-  readonly result: Result | undefined;
-}
-
 /**
  * Model-checks the socket machine: explores every scenario of up to `depth`
  * of {@linkcode predict}'s ops from a fresh socket, without I/O. Scenarios
@@ -220,104 +213,16 @@ export function exploreGraph(
       `Cannot explore to depth ${depth}: use an integer from 1 to 64`,
     );
   }
-  const start = graph.start({ domain, type });
-  const found = new Map<SocketNode, Discovery>([[start, {
-    parent: undefined,
-    op: undefined,
-    result: undefined,
-  }]]);
-  const witness = (node: SocketNode, op?: Op, result?: Result): Witness => {
-    const ops: Op[] = [];
-    const results: Result[] = [];
-    if (op !== undefined) {
-      ops.push(op);
-      results.push(result!);
-    }
-    for (let at = found.get(node)!; at.parent !== undefined;) {
-      ops.unshift(at.op!);
-      results.unshift(at.result!);
-      at = found.get(at.parent)!;
-    }
-    return { ops, results };
-  };
-
-  const states = new Map<SocketState, Witness>([[start.state, witness(start)]]);
-  const calls = new Map<
-    string,
-    { state: SocketState; op: Op; results: Set<Result> }
-  >();
-  const errors = new Map<string, { op: Op; errno: Result; witness: Witness }>();
-  const violations = new Map<string, Witness>();
-
-  // Scenarios per node at the current length: [legal, illegal].
-  let level = new Map<SocketNode, [number, number]>([[start, [1, 0]]]);
-  let sequences = 0;
-  let legal = 0;
-  let illegal = 0;
-  for (let length = 1; length <= depth; length++) {
-    const next = new Map<SocketNode, [number, number]>();
-    for (const [node, [clean, dirty]] of level) {
-      for (const op of OPS) {
-        const step = predictStep(node, op, nonblocking, graph);
-        const to = step.node;
-        const result = step.result;
-        const refused = !ENVIRONMENT.has(op) && isErrno(result);
-        if (!found.has(to)) found.set(to, { parent: node, op, result });
-        if (!states.has(to.state)) states.set(to.state, witness(to));
-        const key = `${node.state} ${op}`;
-        const call = calls.get(key) ??
-          { state: node.state, op, results: new Set<Result>() };
-        call.results.add(result);
-        calls.set(key, call);
-        if (refused && !errors.has(`${op} ${result}`)) {
-          errors.set(`${op} ${result}`, {
-            op,
-            errno: result,
-            witness: witness(node, op, result),
-          });
-        }
-        for (const invariant of invariants) {
-          if (violations.has(invariant.name)) continue;
-          const held = invariant.holds({
-            from: node,
-            op,
-            result,
-            to,
-          });
-          if (!held) violations.set(invariant.name, witness(node, op, result));
-        }
-        const counts = next.get(to) ?? [0, 0];
-        counts[0] += refused ? 0 : clean;
-        counts[1] += refused ? clean + dirty : dirty;
-        next.set(to, counts);
-      }
-    }
-    for (const [clean, dirty] of next.values()) {
-      sequences += clean + dirty;
-      legal += clean;
-      illegal += dirty;
-    }
-    level = next;
-  }
-  return {
-    sequences,
-    legal,
-    illegal,
-    snapshots: found.size,
-    states: [...states].map(([state, witness]) => ({ state, witness })),
-    calls: [...calls.values()]
-      .map(({ state, op, results }) => ({
-        state,
-        op,
-        results: [...results].sort(),
-      }))
-      .sort((a, b) =>
-        a.state.localeCompare(b.state) || OPS.indexOf(a.op) - OPS.indexOf(b.op)
-      ),
-    errors: [...errors.values()],
-    violations: [...violations].map(([invariant, witness]) => ({
-      invariant,
-      witness,
-    })),
-  };
+  const report = walk<SocketNode, Op>(
+    {
+      start: graph.start({ domain, type }),
+      ops: OPS,
+      step: (node, op) => predictStep(node, op, nonblocking, graph),
+      label: (node) => node.state,
+      isEnvironment: (op) => ENVIRONMENT.has(op),
+    },
+    depth,
+    invariants,
+  );
+  return report as Exploration;
 }

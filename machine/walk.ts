@@ -1,0 +1,191 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+/**
+ * The model checker's walk, for any finite system of nodes and ops: every
+ * scenario up to a depth, breadth first, with scenarios that reach the same
+ * node merged and counted by dynamic programming over each level.
+ * `explore()` walks one socket; `exploreConnection()` walks the three
+ * sockets of a connection.
+ *
+ * @module
+ */
+import { isErrno } from "./errno.ts";
+import type { Result } from "./predict.ts";
+
+/** What a walk needs: where it starts, the ops, and one step. */
+export interface System<N, O extends string> {
+  /** The node every scenario starts from. */
+  readonly start: N;
+  /** The ops a scenario is made of. */
+  readonly ops: readonly O[];
+  /** The node after `op`, and what `op` gave. Equal nodes must be `===`. */
+  step(node: N, op: O): { readonly node: N; readonly result: Result };
+  /** A name for the node, such as its state, for the report. */
+  label(node: N): string;
+  /** Whether `op` is the environment's: its result is not the socket's. */
+  isEnvironment(op: O): boolean;
+}
+
+/** A shortest scenario and what each of its ops gave. */
+export interface Path<O extends string> {
+  /** The ops, from the start. */
+  readonly ops: readonly O[];
+  /** What each op gave. */
+  readonly results: readonly Result[];
+}
+
+/** A property every step of a walk must have. */
+export interface Property<N, O extends string> {
+  /** What must hold, in words. */
+  readonly name: string;
+  /** Whether one step (from, op, result, to) keeps the property. */
+  holds(
+    step: { from: N; op: O; result: Result; to: N },
+  ): boolean;
+}
+
+/** What a walk found. */
+export interface WalkReport<O extends string> {
+  /** Every scenario of 1 to `depth` ops. */
+  readonly sequences: number;
+  /** Scenarios in which no call was answered with an errno. */
+  readonly legal: number;
+  /** Scenarios in which some call was answered with an errno. */
+  readonly illegal: number;
+  /** The distinct nodes visited. */
+  readonly snapshots: number;
+  /** Every reachable state, with a shortest scenario that reaches it. */
+  readonly states: readonly {
+    readonly state: string;
+    readonly witness: Path<O>;
+  }[];
+  /** Every reachable (state, op) pair, with every result it can give. */
+  readonly calls: readonly {
+    readonly state: string;
+    readonly op: O;
+    readonly results: readonly Result[];
+  }[];
+  /** Every (op, errno) a call can give, with a shortest scenario. */
+  readonly errors: readonly {
+    readonly op: O;
+    readonly errno: Result;
+    readonly witness: Path<O>;
+  }[];
+  /** Each violated property, with a shortest counterexample. */
+  readonly violations: readonly {
+    readonly invariant: string;
+    readonly witness: Path<O>;
+  }[];
+}
+
+interface Discovery<N, O> {
+  readonly parent: N | undefined;
+  readonly op: O | undefined;
+  readonly result: Result | undefined;
+}
+
+/** Walks every scenario of 1 to `depth` ops of `system`. */
+export function walk<N, O extends string>(
+  system: System<N, O>,
+  depth: number,
+  properties: readonly Property<N, O>[],
+): WalkReport<O> {
+  const { start, ops: OPS } = system;
+  const found = new Map<N, Discovery<N, O>>([[start, {
+    parent: undefined,
+    op: undefined,
+    result: undefined,
+  }]]);
+  const witness = (node: N, op?: O, result?: Result): Path<O> => {
+    const ops: O[] = [];
+    const results: Result[] = [];
+    if (op !== undefined) {
+      ops.push(op);
+      results.push(result!);
+    }
+    for (let at = found.get(node)!; at.parent !== undefined;) {
+      ops.unshift(at.op!);
+      results.unshift(at.result!);
+      at = found.get(at.parent)!;
+    }
+    return { ops, results };
+  };
+
+  const states = new Map<string, Path<O>>([[
+    system.label(start),
+    witness(start),
+  ]]);
+  const calls = new Map<
+    string,
+    { state: string; op: O; results: Set<Result> }
+  >();
+  const errors = new Map<string, { op: O; errno: Result; witness: Path<O> }>();
+  const violations = new Map<string, Path<O>>();
+
+  // Scenarios per node at the current length: [legal, illegal].
+  let level = new Map<N, [number, number]>([[start, [1, 0]]]);
+  let sequences = 0;
+  let legal = 0;
+  let illegal = 0;
+  for (let length = 1; length <= depth; length++) {
+    const next = new Map<N, [number, number]>();
+    for (const [node, [clean, dirty]] of level) {
+      const state = system.label(node);
+      for (const op of OPS) {
+        const { node: to, result } = system.step(node, op);
+        const refused = !system.isEnvironment(op) && isErrno(result);
+        if (!found.has(to)) found.set(to, { parent: node, op, result });
+        const label = system.label(to);
+        if (!states.has(label)) states.set(label, witness(to));
+        const key = `${state} ${op}`;
+        const call = calls.get(key) ??
+          { state, op, results: new Set<Result>() };
+        call.results.add(result);
+        calls.set(key, call);
+        if (refused && !errors.has(`${op} ${result}`)) {
+          errors.set(`${op} ${result}`, {
+            op,
+            errno: result,
+            witness: witness(node, op, result),
+          });
+        }
+        for (const property of properties) {
+          if (violations.has(property.name)) continue;
+          if (!property.holds({ from: node, op, result, to })) {
+            violations.set(property.name, witness(node, op, result));
+          }
+        }
+        const counts = next.get(to) ?? [0, 0];
+        counts[0] += refused ? 0 : clean;
+        counts[1] += refused ? clean + dirty : dirty;
+        next.set(to, counts);
+      }
+    }
+    for (const [clean, dirty] of next.values()) {
+      sequences += clean + dirty;
+      legal += clean;
+      illegal += dirty;
+    }
+    level = next;
+  }
+  return {
+    sequences,
+    legal,
+    illegal,
+    snapshots: found.size,
+    states: [...states].map(([state, witness]) => ({ state, witness })),
+    calls: [...calls.values()]
+      .map(({ state, op, results }) => ({
+        state,
+        op,
+        results: [...results].sort(),
+      }))
+      .sort((a, b) =>
+        a.state.localeCompare(b.state) || OPS.indexOf(a.op) - OPS.indexOf(b.op)
+      ),
+    errors: [...errors.values()],
+    violations: [...violations].map(([invariant, witness]) => ({
+      invariant,
+      witness,
+    })),
+  };
+}
