@@ -101,3 +101,15 @@ export {
   typedStreamConnection,
 } from "./steps/typed_socket.ts";
 export { type DiagramOptions, toMermaid } from "./machine/mermaid.ts";
+export {
+  CONNECTION_INVARIANTS,
+  CONNECTION_OPS,
+  type ConnectionExploration,
+  type ConnectionOp,
+  type ConnectionOptions,
+  type ConnectionView,
+  type ConnectionWitness,
+  exploreConnection,
+  predictConnection,
+} from "./machine/connection.ts";
+export type { Path, Property, System, WalkReport } from "./machine/walk.ts";

@@ -35,7 +35,7 @@ export interface DiagramOptions {
 /** A socket call: an event of the machine that the socket itself makes. */
 export type SocketCall = Exclude<
   SocketEventType,
-  "PEER_CONNECT" | "PEER_CLOSE"
+  "PEER_CONNECT" | "PEER_CLOSE" | "PEER_RESET"
 >;
 
 /** A call that a state refuses, in some or in all of its snapshots. */
@@ -88,6 +88,7 @@ export interface SocketDiagram {
 const ENVIRONMENT: readonly SocketEvent[] = [
   { type: "PEER_CONNECT" },
   { type: "PEER_CLOSE" },
+  { type: "PEER_RESET" },
 ];
 
 /**
@@ -253,7 +254,8 @@ function walk(domain: Domain, type: SocketType): Walk {
  *
  * The walk starts from a fresh socket and tries, in every snapshot it
  * reaches, every call with every payload variant that a rule reads (see
- * `callsOf`), plus the environment's `PEER_CONNECT` and `PEER_CLOSE`, and
+ * `callsOf`), plus the environment's `PEER_CONNECT`, `PEER_CLOSE` and
+ * `PEER_RESET`, and
  * settles every in-flight effect both ways (`done`, `error`). The
  * environment's events are tried so that the facts they feed (a queued
  * connection, a peer that closed) are reached, but they are not drawn: they
@@ -402,7 +404,8 @@ export function refusalLines(state: DiagramState): string[] {
  *   (`ACCEPT: EINVAL`); `sometimes` marks a call the state lets through in
  *   other snapshots (its facts, or the address, decide).
  *
- * The environment's events (`PEER_CONNECT`, `PEER_CLOSE`) are not drawn:
+ * The environment's events (`PEER_CONNECT`, `PEER_CLOSE`, `PEER_RESET`) are
+ * not drawn:
  * they never change a socket's state, only its facts (see
  * {@linkcode socketDiagram}). The text is the same on every call.
  *

@@ -114,7 +114,8 @@ export type SocketEvent =
   | { type: "GETSOCKNAME" }
   | { type: "GETPEERNAME" }
   | { type: "PEER_CONNECT" }
-  | { type: "PEER_CLOSE" };
+  | { type: "PEER_CLOSE" }
+  | { type: "PEER_RESET" };
 
 /** The type of a socket call's event, such as `"BIND"`. */
 export type SocketEventType = SocketEvent["type"];
@@ -286,6 +287,7 @@ function everyCall<T>(answer: T): Record<SocketEventType, T> {
     GETPEERNAME: answer,
     PEER_CONNECT: answer,
     PEER_CLOSE: answer,
+    PEER_RESET: answer,
   };
 }
 
@@ -295,7 +297,8 @@ function inFlight(call: string) {
     "EALREADY",
     `${call}() on this socket is still in progress; await it before the next call (sockfsm runs one state-changing call at a time, as the kernel's socket lock does)`,
   );
-  const { PEER_CONNECT: _, PEER_CLOSE: __, ...calls } = everyCall(busy);
+  const { PEER_CONNECT: _, PEER_CLOSE: __, PEER_RESET: ___, ...calls } =
+    everyCall(busy);
   return {
     ...calls,
     BIND: addressed(busy),
@@ -535,7 +538,7 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       self,
       // A TCP connection that is over gave back a port the kernel chose.
       {
-        guard: and([not("isUnix"), "linkGone", not("callerPort")]),
+        guard: and([not("isUnix"), "linkGone", not("bound")]),
         target: "binding",
         actions: "notePort",
       },
@@ -676,6 +679,23 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
         ...answer("ok"),
       },
       { target: self, actions: ["peerGone", "linkFin"], ...answer("ok") },
+    ],
+    // The peer's end was torn down (a listener closed with the connection
+    // still queued): a reset for TCP, a dead peer with ECONNRESET for unix.
+    PEER_RESET: [
+      // A datagram socket has no connection to reset.
+      { guard: "isDgram", target: self, ...answer("noop") },
+      {
+        guard: "isUnix",
+        target: self,
+        actions: ["peerGone", "linkFin", "resetPending"],
+        ...answer("ok"),
+      },
+      {
+        target: self,
+        actions: ["peerGone", "resetByPeer"],
+        ...answer("ok"),
+      },
     ],
   } as const;
 }
@@ -938,11 +958,21 @@ export const socketMachine = setup({
     }),
     peerGone: assign({ peers: false }),
     linkFin: assign({ link: "fin" }),
-    linkOver: assign({ link: "over" }),
+    /** Both FINs: the connection is over; a port the kernel chose goes back. */
+    linkOver: assign({
+      link: "over",
+      bound: ({ context }) =>
+        context.portChosenBy === "caller" ? context.bound : false,
+    }),
     /** The peer reset the connection: the kernel closes it. */
     resetByPeer: assign({
       link: ({ context }) => context.link === "fin" ? "finReset" : "reset",
       error: ({ context }) => context.link === "fin" ? "EPIPE" : "ECONNRESET",
+      // TCP closes the socket: a port the kernel chose goes back.
+      bound: ({ context }) =>
+        context.domain === "unix" || context.portChosenBy === "caller"
+          ? context.bound
+          : false,
     }),
     resetPending: assign({ error: "ECONNRESET" }),
     /** SHUT_WR on a TCP connection sends our FIN; after the peer's, over. */
@@ -985,6 +1015,7 @@ export const socketMachine = setup({
   // The environment's events, where a state says nothing more specific.
   on: {
     PEER_CONNECT: peerConnect,
+    PEER_RESET: answer("noop", "the socket has no connection to reset"),
     PEER_CLOSE: [
       { guard: not("hasPeers"), ...answer("noop", "the socket has no peers") },
       { actions: "peerGone", ...answer("ok") },
@@ -1312,6 +1343,7 @@ export const socketMachine = setup({
             "nothing listens at the closed socket's address",
           ),
         ],
+        PEER_RESET: answer("noop", "the socket is closed"),
         PEER_CLOSE: [
           { guard: not("hasPeers"), ...answer("noop") },
           { actions: "peerGone", ...answer("ok") },

@@ -120,7 +120,7 @@ class Scenario implements Disposable {
       ? Deno.makeTempDirSync({ prefix: "sockfsm-" })
       : undefined;
     this.#live = this.#livePeer();
-    const low = this.#must(
+    const low = must(
       sysSocket(
         libc,
         FAMILY[domain],
@@ -129,7 +129,7 @@ class Scenario implements Disposable {
       ),
       "socket",
     );
-    this.#fd = this.#must(
+    this.#fd = must(
       sysFcntl(libc, low, F_DUPFD_CLOEXEC, HIGH_FD),
       "fcntl",
     );
@@ -141,21 +141,21 @@ class Scenario implements Disposable {
     const fd = this.#fd;
     switch (op) {
       case "bind":
-        return this.#answer(sysBind(libc, fd, this.#freshAddr()));
+        return answerOf(sysBind(libc, fd, this.#freshAddr()));
       case "bind_wild":
-        return this.#answer(
+        return answerOf(
           this.#domain === "unix"
             ? sysBindAutobind(libc, fd)
             : sysBind(libc, fd, { hostname: WILDCARD[this.#domain], port: 0 }),
         );
       case "listen":
-        return this.#answer(sysListen(libc, fd, BACKLOG));
+        return answerOf(sysListen(libc, fd, BACKLOG));
       case "connect": {
         if (this.#type === SOCK_DGRAM) {
           // The live peer is a bound socket; if peer_close closed it, a new one.
           if (!this.#owned.has(this.#live)) this.#live = this.#livePeer();
         }
-        const result = this.#answer(
+        const result = answerOf(
           sysConnect(libc, fd, this.#nameOf(this.#live)!),
         );
         if (this.#type === SOCK_DGRAM) {
@@ -172,34 +172,34 @@ class Scenario implements Disposable {
         return result;
       }
       case "connect_refused":
-        return this.#answer(sysConnect(libc, fd, this.#refusingAddr()));
+        return answerOf(sysConnect(libc, fd, this.#refusingAddr()));
       case "accept":
         return this.#nonblockingAccept();
       case "send":
-        return this.#answer(
+        return answerOf(
           sysSend(libc, fd, new Uint8Array([1]), MSG_NOSIGNAL),
         );
       case "recv": {
         const got = sysRecv(libc, fd, new Uint8Array(1), MSG_DONTWAIT);
-        if (!got.ok) return this.#errno(got.errno);
+        if (!got.ok) return errnoResult(got.errno);
         return got.value === 0 ? "ok:eof" : "ok:data";
       }
       case "shut_wr":
-        return this.#answer(sysShutdown(libc, fd, SHUT_WR));
+        return answerOf(sysShutdown(libc, fd, SHUT_WR));
       case "shut_rd":
-        return this.#answer(sysShutdown(libc, fd, SHUT_RD));
+        return answerOf(sysShutdown(libc, fd, SHUT_RD));
       case "shut_rdwr":
-        return this.#answer(sysShutdown(libc, fd, SHUT_RDWR));
+        return answerOf(sysShutdown(libc, fd, SHUT_RDWR));
       case "close": {
         if (!this.#closed) this.#lastName = this.#nameOf(fd);
-        const result = this.#answer(sysClose(libc, fd));
+        const result = answerOf(sysClose(libc, fd));
         this.#closed = true;
         return result;
       }
       case "getsockname":
-        return this.#describe(sysGetsockname(libc, fd));
+        return describeName(sysGetsockname(libc, fd));
       case "getpeername":
-        return this.#describe(sysGetpeername(libc, fd));
+        return describeName(sysGetpeername(libc, fd));
       case "peer_connect":
         return this.#peerConnect();
       case "peer_close":
@@ -217,11 +217,11 @@ class Scenario implements Disposable {
   #nonblockingAccept(): Result {
     const libc = this.#libc;
     const flags = sysFcntl(libc, this.#fd, F_GETFL, 0);
-    if (!flags.ok) return this.#errno(flags.errno);
+    if (!flags.ok) return errnoResult(flags.errno);
     sysFcntl(libc, this.#fd, F_SETFL, flags.value | O_NONBLOCK);
     const accepted = sysAccept4(libc, this.#fd, SOCK_CLOEXEC);
     sysFcntl(libc, this.#fd, F_SETFL, flags.value);
-    if (!accepted.ok) return this.#errno(accepted.errno);
+    if (!accepted.ok) return errnoResult(accepted.errno);
     this.#owned.add(accepted.value);
     return "ok";
   }
@@ -247,24 +247,24 @@ class Scenario implements Disposable {
       // A unix datagram sender gets a name of its own, as a peer has. A TCP
       // peer binds its port first: connect() alone may pick the very port it
       // connects to (one held by a closing socket), and connect to itself.
-      this.#must(sysBind(this.#libc, peer, this.#freshAddr()), "bind peer");
+      must(sysBind(this.#libc, peer, this.#freshAddr()), "bind peer");
       const port = (this.#nameOf(peer) as { port?: number } | undefined)?.port;
       if ("port" in target && port === target.port) {
         // The port was free (the socket gave it back) and came to the peer:
         // take another while this one is held, so the peer is not itself.
         const other = this.#socket(false);
-        this.#must(sysBind(this.#libc, other, this.#freshAddr()), "bind peer");
+        must(sysBind(this.#libc, other, this.#freshAddr()), "bind peer");
         sysClose(this.#libc, peer);
         this.#owned.delete(peer);
         peer = other;
       }
     }
     const connected = sysConnect(this.#libc, peer, target);
-    if (!connected.ok) return this.#errno(connected.errno);
+    if (!connected.ok) return errnoResult(connected.errno);
     if (this.#type === SOCK_DGRAM) {
       // A datagram peer sends one datagram to the socket.
       const sent = sysSend(this.#libc, peer, new Uint8Array([2]), MSG_NOSIGNAL);
-      if (!sent.ok) return this.#errno(sent.errno);
+      if (!sent.ok) return errnoResult(sent.errno);
     }
     this.#peers.add(peer);
     return "ok";
@@ -274,9 +274,9 @@ class Scenario implements Disposable {
   #livePeer(): number {
     // Non-blocking, so that accepting "at once" never waits.
     const live = this.#socket(true);
-    this.#must(sysBind(this.#libc, live, this.#freshAddr()), "bind live");
+    must(sysBind(this.#libc, live, this.#freshAddr()), "bind live");
     if (this.#type === SOCK_STREAM) {
-      this.#must(sysListen(this.#libc, live, BACKLOG), "listen live");
+      must(sysListen(this.#libc, live, BACKLOG), "listen live");
     }
     return live;
   }
@@ -299,7 +299,7 @@ class Scenario implements Disposable {
 
   #socket(nonblocking: boolean): number {
     const type = this.#type | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
-    const fd = this.#must(
+    const fd = must(
       sysSocket(this.#libc, FAMILY[this.#domain], type, 0),
       "socket",
     );
@@ -316,7 +316,7 @@ class Scenario implements Disposable {
   /** A loopback port with nothing bound, or a stale unix socket file. */
   #refusingAddr(): SocketAddr {
     const stale = this.#socket(false);
-    this.#must(sysBind(this.#libc, stale, this.#freshAddr()), "bind");
+    must(sysBind(this.#libc, stale, this.#freshAddr()), "bind");
     const name = this.#nameOf(stale)!;
     sysClose(this.#libc, stale);
     this.#owned.delete(stale);
@@ -327,29 +327,33 @@ class Scenario implements Disposable {
     const name = sysGetsockname(this.#libc, fd);
     return name.ok ? name.value : undefined;
   }
+}
 
-  #describe(name: SysResult<SocketAddr | undefined>): Result {
-    if (!name.ok) return this.#errno(name.errno);
-    const addr = name.value;
-    if (addr === undefined) return "ok";
-    if ("path" in addr) {
-      if (addr.path === "") return "ok:unnamed";
-      return addr.path.startsWith("\0") ? "ok:abstract" : "ok:path";
-    }
-    return addr.port > 0 ? "ok:port>0" : "ok:port=0";
+/** A `getsockname`/`getpeername` result in {@linkcode predict}'s words. */
+export function describeName(name: SysResult<SocketAddr | undefined>): Result {
+  if (!name.ok) return errnoResult(name.errno);
+  const addr = name.value;
+  if (addr === undefined) return "ok";
+  if ("path" in addr) {
+    if (addr.path === "") return "ok:unnamed";
+    return addr.path.startsWith("\0") ? "ok:abstract" : "ok:path";
   }
+  return addr.port > 0 ? "ok:port>0" : "ok:port=0";
+}
 
-  #answer(result: SysResult<unknown>): Result {
-    return result.ok ? "ok" : this.#errno(result.errno);
-  }
+/** `"ok"`, or the errno a call set. */
+export function answerOf(result: SysResult<unknown>): Result {
+  return result.ok ? "ok" : errnoResult(result.errno);
+}
 
-  #errno(errno: number | string): Result {
-    if (typeof errno === "string") return errno as Result;
-    return errnoName(errno) ?? (`E${errno}` as Result);
-  }
+/** An errno as a result: its name (or `E` and its number when unknown). */
+export function errnoResult(errno: number | string): Result {
+  if (typeof errno === "string") return errno as Result;
+  return errnoName(errno) ?? (`E${errno}` as Result);
+}
 
-  #must<T>(result: SysResult<T>, what: string): T {
-    if (result.ok) return result.value;
-    throw new Error(`The harness could not ${what}: ${result.errno}`);
-  }
+/** The value of a call the harness itself needs to succeed. */
+export function must<T>(result: SysResult<T>, what: string): T {
+  if (result.ok) return result.value;
+  throw new Error(`The harness could not ${what}: ${result.errno}`);
 }

@@ -18,7 +18,7 @@ const LOOPBACK: SocketAddr = { hostname: "127.0.0.1", port: 0 };
 
 /** One event of every type, with every payload variant. */
 /** The environment's events: actions of the harness, not socket calls. */
-const ENVIRONMENT = new Set(["PEER_CONNECT", "PEER_CLOSE"]);
+const ENVIRONMENT = new Set(["PEER_CONNECT", "PEER_CLOSE", "PEER_RESET"]);
 
 const EVENTS: SocketEvent[] = [
   ...(["inet", "inet6", "unix"] as const).flatMap((family) =>
@@ -40,6 +40,7 @@ const EVENTS: SocketEvent[] = [
   { type: "RECV", nonblocking: true },
   { type: "PEER_CONNECT" },
   { type: "PEER_CLOSE" },
+  { type: "PEER_RESET" },
   { type: "SHUTDOWN", how: "read" },
   { type: "SHUTDOWN", how: "write" },
   { type: "SHUTDOWN", how: "both" },

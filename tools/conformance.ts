@@ -18,10 +18,12 @@
  */
 import { parseArgs } from "node:util";
 import type { Domain } from "../machine/address.ts";
-import { type Op, OPS, predict, type Result } from "../machine/predict.ts";
+import { CONNECTION_OPS, predictConnection } from "../machine/connection.ts";
+import { OPS, predict, type Result } from "../machine/predict.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
+import { runConnection } from "../steps/connection_harness.ts";
 import { runScenario } from "../steps/harness.ts";
-import { openLibc } from "../steps/libc.ts";
+import { type Libc, openLibc } from "../steps/libc.ts";
 
 /** One socket kind's comparison. */
 export interface KindReport {
@@ -32,7 +34,7 @@ export interface KindReport {
   readonly reruns: number;
   /** The shortest disagreeing sequences, with both answers. */
   readonly disagreements: {
-    readonly ops: readonly Op[];
+    readonly ops: readonly string[];
     readonly model: readonly Result[];
     readonly kernel: readonly Result[];
   }[];
@@ -50,21 +52,51 @@ export function compareKind(
   depth: number,
   nonblocking = false,
 ): KindReport {
+  return compare(
+    `${domain} ${type}`,
+    OPS,
+    depth,
+    (libc, ops) => runScenario(libc, ops, { domain, type, nonblocking }),
+    (ops) => predict(ops, { domain, type, nonblocking }),
+  );
+}
+
+/**
+ * Compares model and kernel on every scenario of up to `depth` of the three
+ * sockets of a connection (listener, client, accepted) in one domain.
+ */
+export function compareConnection(domain: Domain, depth: number): KindReport {
+  return compare(
+    `${domain} connection`,
+    CONNECTION_OPS,
+    depth,
+    (libc, ops) => runConnection(libc, ops, domain),
+    (ops) => predictConnection(ops, { domain }),
+  );
+}
+
+function compare<O extends string>(
+  kind: string,
+  vocabulary: readonly O[],
+  depth: number,
+  kernelOf: (libc: Libc, ops: O[]) => Result[],
+  modelOf: (ops: O[]) => Result[],
+): KindReport {
   using libc = openLibc();
   const seen = new Set<string>();
   let sequences = 0;
   let agreeing = 0;
   const disagreements: KindReport["disagreements"][number][] = [];
   let reruns = 0;
-  for (const ops of sequencesOf(depth)) {
-    const model = predict(ops, { domain, type, nonblocking });
-    let kernel = runScenario(libc, ops, { domain, type, nonblocking });
+  for (const ops of sequencesOf(vocabulary, depth)) {
+    const model = modelOf(ops);
+    let kernel = kernelOf(libc, ops);
     // The model is deterministic; a scenario whose answers differ is run
     // again, and counts as a disagreement only if it does so every time
     // (errno is read by a second FFI call, which the runtime's own system
     // calls can very rarely come between).
     for (let again = 0; again < 2 && kernel.join() !== model.join(); again++) {
-      kernel = runScenario(libc, ops, { domain, type, nonblocking });
+      kernel = kernelOf(libc, ops);
       if (kernel.join() === model.join()) reruns++;
     }
     for (let k = 1; k <= ops.length; k++) {
@@ -89,7 +121,7 @@ export function compareKind(
   }
   disagreements.sort((a, b) => a.ops.length - b.ops.length);
   return {
-    kind: `${domain} ${type}`,
+    kind,
     sequences,
     agreeing,
     reruns,
@@ -98,12 +130,12 @@ export function compareKind(
 }
 
 /** Every sequence of exactly `depth` ops, in a fixed order. */
-function* sequencesOf(depth: number): Generator<Op[]> {
+function* sequencesOf<O>(ops: readonly O[], depth: number): Generator<O[]> {
   const index = new Array<number>(depth).fill(0);
   for (;;) {
-    yield index.map((i) => OPS[i]);
+    yield index.map((i) => ops[i]);
     let k = depth - 1;
-    while (k >= 0 && ++index[k] === OPS.length) index[k--] = 0;
+    while (k >= 0 && ++index[k] === ops.length) index[k--] = 0;
     if (k < 0) return;
   }
 }
@@ -117,6 +149,7 @@ function main(args: string[]): number {
       type: { type: "string", default: "stream,dgram" },
       show: { type: "string", default: "10" },
       nonblocking: { type: "boolean", default: false },
+      connection: { type: "boolean", default: false },
     },
   });
   const depth = Number(values.depth);
@@ -142,7 +175,9 @@ function main(args: string[]): number {
   }
   const show = Number(values.show);
   const { nonblocking } = values;
-  const mode = nonblocking
+  const mode = values.connection
+    ? "the three sockets of a connection (listener, client, accepted)"
+    : nonblocking
     ? "sockets O_NONBLOCK from creation"
     : "blocking sockets (accept and recv non-blocking)";
   console.log(
@@ -151,9 +186,11 @@ function main(args: string[]): number {
   console.log("");
   console.log("| kind | sequences | agree | agreement | agreed on a rerun |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
-  const reports = types.flatMap((type) =>
-    domains.map((domain) => compareKind(domain, type, depth, nonblocking))
-  );
+  const reports = values.connection
+    ? domains.map((domain) => compareConnection(domain, depth))
+    : types.flatMap((type) =>
+      domains.map((domain) => compareKind(domain, type, depth, nonblocking))
+    );
   for (const r of reports) {
     // Rounded down: 100.00% means every sequence agreed.
     const percent = (Math.floor(10000 * r.agreeing / r.sequences) / 100)

@@ -3,7 +3,10 @@
  * Model-checks the socket machine from the command line:
  *
  *     deno task explore [--domain inet] [--type stream] [--depth 6]
- *                       [--nonblocking] [--json]
+ *                       [--nonblocking] [--connection] [--json]
+ *
+ * With `--connection`, the three sockets of `streamConnection()` are
+ * explored together, and the errnos are the procedure's misorderings.
  *
  * prints the counts, every reachable state with a shortest scenario, every
  * errno a call can give with a shortest scenario, and the violated built-in
@@ -14,10 +17,12 @@
  */
 import { parseArgs } from "node:util";
 import type { Domain } from "../machine/address.ts";
-import { explore, type Witness } from "../machine/explore.ts";
+import { exploreConnection } from "../machine/connection.ts";
+import { explore } from "../machine/explore.ts";
+import type { Path } from "../machine/walk.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
 
-function show({ ops, results }: Witness): string {
+function show({ ops, results }: Path<string>): string {
   if (ops.length === 0) return "(a fresh socket)";
   return ops.map((op, i) => `${op}=${results[i]}`).join(" ");
 }
@@ -31,6 +36,7 @@ function main(args: string[]): number {
       depth: { type: "string", default: "6" },
       nonblocking: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      connection: { type: "boolean", default: false },
     },
   });
   const domain = values.domain as Domain;
@@ -45,21 +51,18 @@ function main(args: string[]): number {
   }
   const depth = Number(values.depth);
   const start = performance.now();
-  const report = explore({
-    domain,
-    type,
-    depth,
-    nonblocking: values.nonblocking,
-  });
+  const report = values.connection
+    ? exploreConnection({ domain, depth })
+    : explore({ domain, type, depth, nonblocking: values.nonblocking });
   const ms = performance.now() - start;
   if (values.json) {
     console.log(JSON.stringify(report, null, 2));
     return report.violations.length > 0 ? 1 : 0;
   }
-  const mode = values.nonblocking ? ", O_NONBLOCK" : "";
-  console.log(
-    `${domain} ${type}${mode}, depth ${depth}: explored in ${ms.toFixed(0)} ms`,
-  );
+  const kind = values.connection
+    ? `${domain} connection (listener/client/accepted)`
+    : `${domain} ${type}${values.nonblocking ? ", O_NONBLOCK" : ""}`;
+  console.log(`${kind}, depth ${depth}: explored in ${ms.toFixed(0)} ms`);
   console.log(
     `  ${report.sequences} scenarios (${report.legal} with no errno, ${report.illegal} with a call answered by an errno), ${report.snapshots} distinct snapshots`,
   );

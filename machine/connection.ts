@@ -1,0 +1,348 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+import type { Domain } from "./address.ts";
+import { SocketError } from "./errors.ts";
+import type { SocketNode } from "./graph.ts";
+import type { SocketView } from "./explore.ts";
+import { modelGraph, predictStep, type Result } from "./predict.ts";
+import { type Path, type Property, walk, type WalkReport } from "./walk.ts";
+
+/**
+ * A call of one of the three sockets of `streamConnection()`: the listener,
+ * the client, and the socket the listener accepts. Each has the meaning of
+ * the same op of `predict()`; the three share their environment (the
+ * client's connect reaches the listener, a close is seen by the other end).
+ */
+export type ConnectionOp =
+  | "listener.bind"
+  | "listener.listen"
+  | "listener.accept"
+  | "listener.close"
+  | "client.bind"
+  | "client.connect"
+  | "client.getpeername"
+  | "client.close"
+  | "accepted.getpeername"
+  | "accepted.close";
+
+/** Every {@linkcode ConnectionOp}, in a fixed order. */
+export const CONNECTION_OPS: readonly ConnectionOp[] = [
+  "listener.bind",
+  "listener.listen",
+  "listener.accept",
+  "listener.close",
+  "client.bind",
+  "client.connect",
+  "client.getpeername",
+  "client.close",
+  "accepted.getpeername",
+  "accepted.close",
+];
+
+/** The three sockets, as the model sees them. */
+export interface ConnectionView {
+  /** The listening socket. */
+  readonly listener: SocketView;
+  /** The client socket. */
+  readonly client: SocketView;
+  /** The accepted socket, once `listener.accept` succeeded. */
+  readonly accepted: SocketView | undefined;
+  /**
+   * The client's connection while it waits in the listener's queue:
+   * `"queued"`, or `"queuedClosed"` once the client closed it.
+   */
+  readonly queue: "none" | "queued" | "queuedClosed";
+}
+
+/** Options for {@linkcode exploreConnection} and {@linkcode predictConnection}. */
+export interface ConnectionOptions {
+  /**
+   * The domain of the three stream sockets.
+   *
+   * @default {"inet"}
+   */
+  domain?: Domain;
+}
+
+/**
+ * Properties the three sockets must keep; {@linkcode exploreConnection}
+ * checks them unless told otherwise.
+ */
+export const CONNECTION_INVARIANTS: readonly Property<
+  ConnectionView,
+  ConnectionOp
+>[] = [
+  {
+    name: "the client connects only to a listening socket",
+    holds: ({ from, op, result }) =>
+      op !== "client.connect" || result !== "ok" ||
+      from.listener.state === "listening",
+  },
+  {
+    name: "the listener accepts only a connection the client made",
+    holds: ({ from, op, result }) =>
+      op !== "listener.accept" || result !== "ok" || from.queue !== "none",
+  },
+  {
+    name: "the accepted socket's peer is the client",
+    holds: ({ to }) =>
+      to.accepted === undefined || to.client.state !== "created",
+  },
+];
+
+/** The model's own view: the graph's nodes, which are socket views. */
+interface View extends ConnectionView {
+  readonly listener: SocketNode;
+  readonly client: SocketNode;
+  readonly accepted: SocketNode | undefined;
+}
+
+/** What {@linkcode exploreConnection} found. */
+export type ConnectionExploration = WalkReport<ConnectionOp>;
+
+/** One scenario of the three sockets, with what each op gave. */
+export type ConnectionWitness = Path<ConnectionOp>;
+
+/** The model of the three sockets of one domain, with equal views shared. */
+class ConnectionModel {
+  readonly #graph = modelGraph();
+  readonly #views = new Map<string, View>();
+  readonly #ids = new Map<SocketNode, number>();
+  readonly start: View;
+
+  constructor(domain: Domain) {
+    const fresh = this.#graph.start({ domain, type: "stream" });
+    this.start = this.#view(fresh, fresh, undefined, "none");
+  }
+
+  step(
+    view: View,
+    op: ConnectionOp,
+  ): { node: View; result: Result } {
+    let { listener, client, accepted, queue } = view;
+    let result: Result;
+    const [role, call] = op.split(".") as [string, string];
+    if (role === "accepted" && accepted === undefined) {
+      return { node: view, result: "noop" };
+    }
+    switch (op) {
+      case "listener.bind":
+      case "listener.listen":
+      case "listener.close": {
+        const step = predictStep(listener, call as "bind");
+        listener = step.node;
+        result = step.result;
+        // A listener closed with the client's connection still queued
+        // resets it.
+        if (op === "listener.close" && result === "ok" && queue === "queued") {
+          client = this.#reset(client);
+          queue = "none";
+        }
+        break;
+      }
+      case "listener.accept": {
+        const step = predictStep(listener, "accept");
+        listener = step.node;
+        result = step.result;
+        if (result === "ok") {
+          accepted = this.#graph.start({
+            domain: listener.facts.domain,
+            type: "stream",
+            accepted: true,
+          });
+          if (queue === "queuedClosed") {
+            accepted = predictStep(accepted, "peer_close").node;
+          }
+          queue = "none";
+        }
+        break;
+      }
+      case "client.bind":
+      case "client.getpeername": {
+        const step = predictStep(client, call as "bind");
+        client = step.node;
+        result = step.result;
+        break;
+      }
+      case "client.connect": {
+        const reached = listener.state === "listening"
+          ? predictStep(listener, "peer_connect")
+          : undefined;
+        if (reached?.result === "ok") {
+          const step = predictStep(client, "connect");
+          client = step.node;
+          result = step.result;
+          if (result === "ok") {
+            listener = reached.node;
+            queue = "queued";
+          }
+        } else {
+          const step = predictStep(client, "connect_refused");
+          client = step.node;
+          result = step.result;
+        }
+        break;
+      }
+      case "client.close": {
+        const step = predictStep(client, "close");
+        client = step.node;
+        result = step.result;
+        if (result === "ok") {
+          if (accepted !== undefined) {
+            accepted = predictStep(accepted, "peer_close").node;
+          } else if (queue === "queued") {
+            queue = "queuedClosed";
+          }
+        }
+        break;
+      }
+      case "accepted.getpeername": {
+        const step = predictStep(accepted!, "getpeername");
+        accepted = step.node;
+        result = step.result;
+        // The accepted socket's peer is the client: unnamed unless it bound.
+        if (result === "ok:path" && client.facts.name !== "path") {
+          result = "ok:unnamed";
+        }
+        break;
+      }
+      case "accepted.close": {
+        const step = predictStep(accepted!, "close");
+        accepted = step.node;
+        result = step.result;
+        if (result === "ok") client = predictStep(client, "peer_close").node;
+        break;
+      }
+    }
+    return { node: this.#view(listener, client, accepted, queue), result };
+  }
+
+  /** The client's connection reset by its peer's end being torn down. */
+  #reset(client: SocketNode): SocketNode {
+    const step = this.#graph.step(client, { type: "PEER_RESET" });
+    return step.allowed ? step.next : client;
+  }
+
+  #view(
+    listener: SocketNode,
+    client: SocketNode,
+    accepted: SocketNode | undefined,
+    queue: ConnectionView["queue"],
+  ): View {
+    const key = `${this.#id(listener)} ${this.#id(client)} ${
+      accepted ? this.#id(accepted) : "-"
+    } ${queue}`;
+    let view = this.#views.get(key);
+    if (view === undefined) {
+      view = { listener, client, accepted, queue };
+      this.#views.set(key, view);
+    }
+    return view;
+  }
+
+  #id(node: SocketNode): number {
+    let id = this.#ids.get(node);
+    if (id === undefined) this.#ids.set(node, id = this.#ids.size);
+    return id;
+  }
+}
+
+const models = new Map<Domain, ConnectionModel>();
+
+function modelOf(domain: Domain): ConnectionModel {
+  let model = models.get(domain);
+  if (model === undefined) {
+    models.set(domain, model = new ConnectionModel(domain));
+  }
+  return model;
+}
+
+/**
+ * The model's answer to a scenario of the three sockets of a connection,
+ * without any I/O: one result per op (`"noop"` for an op of the accepted
+ * socket before there is one).
+ *
+ * @example Connect before listen is refused
+ * ```ts
+ * import { predictConnection } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(
+ *   predictConnection(["listener.bind", "client.connect", "listener.listen"]),
+ *   ["ok", "ECONNREFUSED", "ok"],
+ * );
+ * ```
+ *
+ * @param ops The scenario.
+ * @param options The domain of the sockets.
+ * @returns One result per op.
+ */
+export function predictConnection(
+  ops: readonly ConnectionOp[],
+  options: ConnectionOptions = {},
+): Result[] {
+  const model = modelOf(options.domain ?? "inet");
+  let view = model.start;
+  return ops.map((op) => {
+    const step = model.step(view, op);
+    view = step.node;
+    return step.result;
+  });
+}
+
+/**
+ * Model-checks the three sockets of `streamConnection()` together: every
+ * scenario of up to `depth` {@linkcode ConnectionOp}s, merged as
+ * `explore()` merges one socket's. The report's `errors` are the
+ * procedure's misorderings, each with a shortest scenario.
+ *
+ * @example The procedure's misorderings
+ * ```ts
+ * import { exploreConnection } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * const report = exploreConnection({ domain: "inet", depth: 4 });
+ * assert.deepEqual(report.violations, []);
+ * const early = report.errors.find((e) => e.op === "client.connect");
+ * assert.deepEqual(early?.witness.ops, ["client.connect"]); // nothing listens
+ * const waiting = report.errors.find((e) =>
+ *   e.op === "listener.accept" && e.errno === "EAGAIN"
+ * );
+ * assert.deepEqual(waiting?.witness.ops, ["listener.listen", "listener.accept"]);
+ * ```
+ *
+ * @param options The domain, the depth, and the invariants.
+ * @returns Counts, states, misorderings with shortest scenarios, and the
+ * violated invariants with shortest counterexamples.
+ * @throws {SocketError} `EINVAL` for a depth that is not an integer from 1
+ * to 32.
+ */
+export function exploreConnection(
+  options: ConnectionOptions & {
+    depth: number;
+    invariants?: readonly Property<ConnectionView, ConnectionOp>[];
+  },
+): ConnectionExploration {
+  const { depth, invariants = CONNECTION_INVARIANTS } = options;
+  if (!Number.isInteger(depth) || depth < 1 || depth > 32) {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot explore to depth ${depth}: use an integer from 1 to 32`,
+    );
+  }
+  const model = modelOf(options.domain ?? "inet");
+  return walk<View, ConnectionOp>(
+    {
+      start: model.start,
+      ops: CONNECTION_OPS,
+      step: (view, op) => model.step(view, op),
+      label: (view) =>
+        `${view.listener.state}/${view.client.state}/${
+          view.accepted?.state ?? "-"
+        }`,
+      isEnvironment: () => false,
+    },
+    depth,
+    invariants,
+  );
+}
