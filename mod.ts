@@ -102,6 +102,17 @@ export {
 } from "./steps/typed_socket.ts";
 export { type DiagramOptions, toMermaid } from "./machine/mermaid.ts";
 export {
+  DEFAULT_KERNEL,
+  KERNEL_DIFFERENCES,
+  type KernelBehaviour,
+  type KernelBehaviourName,
+  type KernelDifference,
+  type KernelName,
+  type KernelProfile,
+  kernelProfiles,
+} from "./machine/kernel.ts";
+export { detectKernel } from "./steps/detect_kernel.ts";
+export {
   CONNECTION_INVARIANTS,
   CONNECTION_OPS,
   type ConnectionExploration,

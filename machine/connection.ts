@@ -3,7 +3,8 @@ import type { Domain } from "./address.ts";
 import { SocketError } from "./errors.ts";
 import type { SocketNode } from "./graph.ts";
 import type { SocketView } from "./explore.ts";
-import { modelGraph, predictStep, type Result } from "./predict.ts";
+import { type KernelName, kernelProfile } from "./kernel.ts";
+import { modelGraph, modelStart, predictStep, type Result } from "./predict.ts";
 import { type Path, type Property, walk, type WalkReport } from "./walk.ts";
 
 /**
@@ -61,6 +62,12 @@ export interface ConnectionOptions {
    * @default {"inet"}
    */
   domain?: Domain;
+  /**
+   * The kernel profile to answer for (see `kernelProfiles()`).
+   *
+   * @default {"classic"}
+   */
+  kernel?: KernelName;
 }
 
 /**
@@ -109,8 +116,8 @@ class ConnectionModel {
   readonly #ids = new Map<SocketNode, number>();
   readonly start: View;
 
-  constructor(domain: Domain) {
-    const fresh = this.#graph.start({ domain, type: "stream" });
+  constructor(domain: Domain, kernel: KernelName | undefined) {
+    const fresh = modelStart(domain, "stream", kernel, this.#graph);
     this.start = this.#view(fresh, fresh, undefined, "none");
   }
 
@@ -148,6 +155,7 @@ class ConnectionModel {
             domain: listener.facts.domain,
             type: "stream",
             accepted: true,
+            kernel: listener.facts.kernel,
           });
           if (queue === "queuedClosed") {
             accepted = predictStep(accepted, "peer_close").node;
@@ -246,12 +254,15 @@ class ConnectionModel {
   }
 }
 
-const models = new Map<Domain, ConnectionModel>();
+const models = new Map<string, ConnectionModel>();
 
-function modelOf(domain: Domain): ConnectionModel {
-  let model = models.get(domain);
+function modelOf(options: ConnectionOptions): ConnectionModel {
+  const { domain = "inet" } = options;
+  const kernel = kernelProfile(options.kernel).name;
+  const key = `${domain} ${kernel}`;
+  let model = models.get(key);
   if (model === undefined) {
-    models.set(domain, model = new ConnectionModel(domain));
+    models.set(key, model = new ConnectionModel(domain, kernel));
   }
   return model;
 }
@@ -273,14 +284,15 @@ function modelOf(domain: Domain): ConnectionModel {
  * ```
  *
  * @param ops The scenario.
- * @param options The domain of the sockets.
+ * @param options The domain of the sockets and the kernel profile.
  * @returns One result per op.
+ * @throws {SocketError} `EINVAL` for an unknown kernel profile.
  */
 export function predictConnection(
   ops: readonly ConnectionOp[],
   options: ConnectionOptions = {},
 ): Result[] {
-  const model = modelOf(options.domain ?? "inet");
+  const model = modelOf(options);
   let view = model.start;
   return ops.map((op) => {
     const step = model.step(view, op);
@@ -310,11 +322,12 @@ export function predictConnection(
  * assert.deepEqual(waiting?.witness.ops, ["listener.listen", "listener.accept"]);
  * ```
  *
- * @param options The domain, the depth, and the invariants.
+ * @param options The domain, the kernel profile, the depth, and the
+ * invariants.
  * @returns Counts, states, misorderings with shortest scenarios, and the
  * violated invariants with shortest counterexamples.
  * @throws {SocketError} `EINVAL` for a depth that is not an integer from 1
- * to 32.
+ * to 32, or for an unknown kernel profile.
  */
 export function exploreConnection(
   options: ConnectionOptions & {
@@ -330,7 +343,7 @@ export function exploreConnection(
       `Cannot explore to depth ${depth}: use an integer from 1 to 32`,
     );
   }
-  const model = modelOf(options.domain ?? "inet");
+  const model = modelOf(options);
   return walk<View, ConnectionOp>(
     {
       start: model.start,

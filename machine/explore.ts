@@ -2,9 +2,11 @@
 import type { Domain } from "./address.ts";
 import { SocketError } from "./errors.ts";
 import type { SocketGraph, SocketNode } from "./graph.ts";
+import type { KernelName } from "./kernel.ts";
 import { walk } from "./walk.ts";
 import {
   modelGraph,
+  modelStart,
   type Op,
   OPS,
   predictStep,
@@ -66,6 +68,12 @@ export interface ExploreOptions {
    * @default {false}
    */
   nonblocking?: boolean;
+  /**
+   * The kernel profile to answer for (see `kernelProfiles()`).
+   *
+   * @default {"classic"}
+   */
+  kernel?: KernelName;
   /**
    * The properties to check on every step.
    *
@@ -181,11 +189,12 @@ export const BUILTIN_INVARIANTS: readonly Invariant[] = [
  * assert.equal(accept?.errno, "EINVAL");
  * ```
  *
- * @param options The socket kind, the depth and the invariants.
+ * @param options The socket kind, the kernel profile, the depth and the
+ * invariants.
  * @returns Counts, reachable states and calls with shortest witnesses, and
  * the violated invariants with shortest counterexamples.
  * @throws {SocketError} `EINVAL` for a depth that is not an integer from 1
- * to 64.
+ * to 64, or for an unknown kernel profile.
  */
 export function explore(options: ExploreOptions): Exploration {
   return exploreGraph(modelGraph(), options);
@@ -204,6 +213,7 @@ export function exploreGraph(
     type = "stream",
     depth,
     nonblocking = false,
+    kernel,
     invariants = BUILTIN_INVARIANTS,
   } = options;
   if (!Number.isInteger(depth) || depth < 1 || depth > 64) {
@@ -215,7 +225,7 @@ export function exploreGraph(
   }
   const report = walk<SocketNode, Op>(
     {
-      start: graph.start({ domain, type }),
+      start: modelStart(domain, type, kernel, graph),
       ops: OPS,
       step: (node, op) => predictStep(node, op, nonblocking, graph),
       label: (node) => node.state,

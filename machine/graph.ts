@@ -69,7 +69,8 @@ interface Node extends SocketNode {
 export class SocketGraph {
   readonly #machine: SocketMachine;
   readonly #nodes = new Map<string, Node>();
-  readonly #starts = new Map<string, Node>();
+  /** Start nodes by kernel behaviour (a profile's constant object). */
+  readonly #starts = new Map<unknown, Map<string, Node>>();
 
   /** @param machine The socket machine, with or without provided effects. */
   constructor(machine: SocketMachine) {
@@ -83,11 +84,15 @@ export class SocketGraph {
 
   /** The node a new socket starts in. */
   start(input: SocketInput): SocketNode {
+    let starts = this.#starts.get(input.kernel);
+    if (starts === undefined) {
+      this.#starts.set(input.kernel, starts = new Map());
+    }
     const key = `${input.domain}|${input.type}|${input.accepted === true}`;
-    let node = this.#starts.get(key);
+    let node = starts.get(key);
     if (node === undefined) {
       node = this.#node(initialTransition(this.#machine, input)[0]);
-      this.#starts.set(key, node);
+      starts.set(key, node);
     }
     return node;
   }

@@ -15,6 +15,8 @@
 import type { Domain } from "./address.ts";
 import type { Errno } from "./errno.ts";
 import { SocketGraph, type SocketNode } from "./graph.ts";
+import { type KernelName, kernelProfile } from "./kernel.ts";
+import { modelStart } from "./predict.ts";
 import {
   type PortChoice,
   type SocketEvent,
@@ -30,6 +32,12 @@ export interface DiagramOptions {
   readonly domain: Domain;
   /** The socket type. */
   readonly type: SocketType;
+  /**
+   * The kernel profile to draw for (see `kernelProfiles()`).
+   *
+   * @default {"classic"}
+   */
+  readonly kernel?: KernelName;
 }
 
 /** A socket call: an event of the machine that the socket itself makes. */
@@ -78,6 +86,8 @@ export interface DiagramEdge {
 export interface SocketDiagram {
   readonly domain: Domain;
   readonly type: SocketType;
+  /** The kernel profile drawn for. */
+  readonly kernel: KernelName;
   /** The reachable states, nearest to `created` first. */
   readonly states: readonly DiagramState[];
   /** The transitions, in the order of `states` (from, then to). */
@@ -163,7 +173,11 @@ interface Walk {
  * variant and the environment's events in each, and settles each in-flight
  * effect both ways.
  */
-function walk(domain: Domain, type: SocketType): Walk {
+function walk(
+  domain: Domain,
+  type: SocketType,
+  kernel: KernelName,
+): Walk {
   const calls = callsOf(domain);
   const tried = new Set<string>([...calls, ...ENVIRONMENT].map((e) => e.type));
   // XState's own events (an invoked effect's completion) are settled below.
@@ -205,7 +219,7 @@ function walk(domain: Domain, type: SocketType): Walk {
     return found;
   };
 
-  const start = model.start({ domain, type });
+  const start = modelStart(domain, type, kernel, model);
   const seen = new Set<SocketNode>([start]);
   const queue: SocketNode[] = [start];
   const visit = (node: SocketNode) => {
@@ -285,7 +299,8 @@ function walk(domain: Domain, type: SocketType): Walk {
  */
 export function socketDiagram(options: DiagramOptions): SocketDiagram {
   const { domain, type } = options;
-  const { start, seen, edges, answers } = walk(domain, type);
+  const kernel = kernelProfile(options.kernel).name;
+  const { start, seen, edges, answers } = walk(domain, type, kernel);
 
   // Distances over the drawn transitions, from the start state.
   const distance = new Map<SocketState, number>([[start.state, 0]]);
@@ -326,6 +341,7 @@ export function socketDiagram(options: DiagramOptions): SocketDiagram {
   return {
     domain,
     type,
+    kernel,
     states: states.map((state) => ({
       state,
       inFlight: socketMachine.root.states[state].invoke.length > 0,
@@ -421,14 +437,16 @@ export function refusalLines(state: DiagramState): string[] {
  * assert.ok(!text.includes("listening")); // datagram sockets never listen
  * ```
  *
- * @param options The socket kind: its domain and type.
+ * @param options The socket kind: its domain and type; and the kernel
+ * profile.
  * @returns The Mermaid text, ending with a newline.
+ * @throws {SocketError} `EINVAL` for an unknown kernel profile.
  */
 export function toMermaid(options: DiagramOptions): string {
   const diagram = socketDiagram(options);
   const lines = [
     "stateDiagram-v2",
-    `  %% sockfsm: the ${diagram.domain} ${diagram.type} socket, generated from machine/socket_machine.ts`,
+    `  %% sockfsm: the ${diagram.domain} ${diagram.type} socket, kernel profile ${diagram.kernel}, generated from machine/socket_machine.ts`,
     "  classDef inFlight fill:#fff4d6,stroke:#b7791f,stroke-dasharray:4 3",
     `  [*] --> ${diagram.states[0].state}`,
   ];

@@ -3,6 +3,7 @@ import type { Domain } from "./address.ts";
 import type { Errno } from "./errno.ts";
 import { SocketError } from "./errors.ts";
 import { SocketGraph, type SocketNode } from "./graph.ts";
+import { type KernelName, kernelProfile } from "./kernel.ts";
 import {
   type SocketEvent,
   socketMachine,
@@ -107,6 +108,12 @@ export interface PredictOptions {
    * @default {false}
    */
   nonblocking?: boolean;
+  /**
+   * The kernel profile to answer for (see `kernelProfiles()`).
+   *
+   * @default {"classic"}
+   */
+  kernel?: KernelName;
 }
 
 /** What an op sends the machine, and how its effect ends in the harness. */
@@ -178,6 +185,21 @@ export function modelGraph(): SocketGraph {
 }
 
 /**
+ * The node a fresh socket of a kind starts from in the model, on the kernel
+ * of profile `kernel`.
+ *
+ * @throws {SocketError} `EINVAL` for a profile that does not exist.
+ */
+export function modelStart(
+  domain: Domain,
+  type: SocketType,
+  kernel: KernelName | undefined,
+  model: SocketGraph = modelGraph(),
+): SocketNode {
+  return model.start({ domain, type, kernel: kernelProfile(kernel).behaviour });
+}
+
+/**
  * Takes one op from `node`: the node after it and the op's result. This is
  * the step that {@linkcode predict} repeats, exported for model checkers.
  */
@@ -238,17 +260,32 @@ function resultOf(op: Op, node: SocketNode): Result {
  * assert.deepEqual(predict(["send"], { domain: "unix" }), ["ENOTCONN"]);
  * ```
  *
+ * @example Answer for another kernel build
+ * ```ts
+ * import { predict } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * const ops = ["connect_refused", "listen"] as const;
+ * assert.deepEqual(predict(ops), ["ECONNREFUSED", "ok"]);
+ * assert.deepEqual(predict(ops, { kernel: "sticky" }), [
+ *   "ECONNREFUSED",
+ *   "EINVAL",
+ * ]);
+ * ```
+ *
  * @param ops The scenario.
- * @param options The socket's domain, type, and blocking mode.
+ * @param options The socket's domain, type, blocking mode, and kernel
+ * profile.
  * @returns One result per op.
- * @throws {SocketError} `EINVAL` for an op that is not an {@linkcode Op}, or
- * for an unknown type.
+ * @throws {SocketError} `EINVAL` for an op that is not an {@linkcode Op}, an
+ * unknown type, or an unknown kernel profile.
  */
 export function predict(
   ops: readonly Op[],
   options: PredictOptions = {},
 ): Result[] {
-  const { domain = "inet", type = "stream", nonblocking = false } = options;
+  const { domain = "inet", type = "stream", nonblocking = false, kernel } =
+    options;
   if (type !== "stream" && type !== "dgram") {
     throw new SocketError(
       "EINVAL",
@@ -267,7 +304,7 @@ export function predict(
       );
     }
   }
-  let node = modelGraph().start({ domain, type });
+  let node = modelStart(domain, type, kernel);
   return ops.map((op) => {
     const step = predictStep(node, op, nonblocking);
     node = step.node;

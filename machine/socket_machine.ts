@@ -47,6 +47,12 @@ import type {
   ShutdownInput,
 } from "./effects.ts";
 import type { Errno } from "./errno.ts";
+import {
+  DEFAULT_KERNEL,
+  type KernelBehaviour,
+  type KernelBehaviourName,
+  kernelProfile,
+} from "./kernel.ts";
 
 /**
  * The socket types: connection-oriented streams (`SOCK_STREAM`), and
@@ -183,6 +189,18 @@ export interface SocketContext {
   readonly inProgress: boolean;
   /** A shutdown() of a refused non-blocking connect (`SS_DISCONNECTING`). */
   readonly disconnecting: boolean;
+  /** A TCP connect() of this socket failed, at some time. */
+  readonly connectFailed: boolean;
+  /**
+   * shutdown(SHUT_RD) stopped this TCP socket's listening, and it has not
+   * listened since.
+   */
+  readonly listenStopped: boolean;
+  /**
+   * What the kernel does where kernel builds differ (a kernel profile's
+   * behaviour); rules consult it with the `kernel` guard.
+   */
+  readonly kernel: KernelBehaviour;
 }
 
 /** What a socket machine starts from. */
@@ -191,6 +209,13 @@ export interface SocketInput {
   readonly type: SocketType;
   /** A socket born by `accept()`: it starts connected. */
   readonly accepted?: boolean;
+  /**
+   * What the kernel does where builds differ: a profile's behaviour, or
+   * `ANY_KERNEL` to let the kernel answer wherever profiles differ.
+   *
+   * @default {the behaviour of the default profile, `"classic"`}
+   */
+  readonly kernel?: KernelBehaviour;
 }
 
 /** What the kernel answers a call that the machine lets through. */
@@ -402,7 +427,7 @@ function dgramUnconnected(self: "created" | "bound" | "listening") {
       {
         guard: and(["isDgram", not("isUnix")]),
         target: "bound",
-        actions: "udpAutobind",
+        actions: "autobindPort",
         ...answer("EDESTADDRREQ", DGRAM_NEEDS_PEER),
       },
       // A unix datagram socket checks the shutdown bits before the peer.
@@ -502,6 +527,56 @@ function dgramConnected(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   } as const;
 }
 
+/** A guard that holds where the kernel's profile says it does `behaviour`. */
+function kernelDoes(behaviour: KernelBehaviourName) {
+  return { type: "kernel", params: { behaviour } } as const;
+}
+
+/**
+ * listen() on a TCP socket whose connect() failed, on kernels where such a
+ * socket never listens: the kernel binds an ephemeral port first (as for any
+ * listen() of an unbound socket), then answers EINVAL.
+ */
+function listenAfterFailedConnect(self: "created" | "bound") {
+  return {
+    guard: and([kernelDoes("failedConnectForbidsListen"), "connectFailed"]),
+    target: self,
+    actions: "autobindPort",
+    ...answer(
+      "EINVAL",
+      'a connect() of this TCP socket failed, and on this kernel such a socket never listens (kernel behaviour "failedConnectForbidsListen"); create a new socket with socket()',
+    ),
+  } as const;
+}
+
+/**
+ * connect() on a TCP socket whose listening shutdown() stopped, on kernels
+ * where it connects only after it listens again: EINVAL, and as for a failed
+ * connect, the kernel gives back a port it chose (a bound socket whose port
+ * the kernel chose is unbound again).
+ */
+function connectAfterStoppedListen(self: "created" | "bound") {
+  const stopped = and([
+    kernelDoes("stoppedListenForbidsConnect"),
+    "listenStopped",
+  ]);
+  const why =
+    'shutdown() stopped this TCP socket\'s listening, and on this kernel it connects only after it listens again (kernel behaviour "stoppedListenForbidsConnect"); call listen() first, or create a new socket with socket()';
+  return [
+    {
+      guard: and([stopped, "callerPort"]),
+      target: self,
+      ...answer("EINVAL", why),
+    },
+    {
+      guard: stopped,
+      target: "created",
+      actions: "releasePort",
+      ...answer("EINVAL", why),
+    },
+  ] as const;
+}
+
 /**
  * A non-blocking TCP connect answers EINPROGRESS. On loopback the handshake
  * is over before the next call: refused (the socket waits in
@@ -511,7 +586,7 @@ const nonblockingConnect = [
   {
     guard: and(["nonblockingTcpConnect", "targetRefuses"]),
     target: "connectRefused",
-    actions: ["showPort", "releasePort", "refusedLater"],
+    actions: ["showPort", "releasePort", "refusedLater", "markConnectFailed"],
     ...answer("EINPROGRESS", "the connection is being established"),
   },
   {
@@ -813,6 +888,13 @@ export const socketMachine = setup({
       event.type === "CONNECT" && event.nonblocking === true &&
       context.domain !== "unix" && context.type === "stream",
     inProgress: ({ context }) => context.inProgress,
+    connectFailed: ({ context }) => context.connectFailed,
+    listenStopped: ({ context }) => context.listenStopped,
+    /** The kernel's profile says it does `behaviour`. */
+    kernel: (
+      { context },
+      { behaviour }: { behaviour: KernelBehaviourName },
+    ) => context.kernel[behaviour] === true,
     disconnecting: ({ context }) => context.disconnecting,
     hasDatagram: ({ context }) => context.datagrams > 0,
     unixGivenIp: ({ context, event }) => {
@@ -917,8 +999,10 @@ export const socketMachine = setup({
     startedConnect: assign({ inProgress: true }),
     connectDone: assign({ inProgress: false }),
     markDisconnecting: assign({ disconnecting: true }),
+    markConnectFailed: assign({ connectFailed: true }),
     /** The socket layer resets a TCP socket whose connection died. */
     disconnect: assign({
+      connectFailed: true,
       peer: false,
       link: "up",
       unread: false,
@@ -929,8 +1013,11 @@ export const socketMachine = setup({
       portChosenBy: ({ context }) =>
         context.portChosenBy === "caller" ? "caller" : undefined,
     }),
-    /** UDP sending without a peer: the kernel binds an ephemeral port. */
-    udpAutobind: assign({
+    /**
+     * The kernel binds an ephemeral port: for UDP sending without a peer,
+     * and for a listen() that a kernel refuses after a failed connect().
+     */
+    autobindPort: assign({
       bound: true,
       name: "port",
       portChosenBy: ({ context }) => context.portChosenBy ?? "kernel",
@@ -975,18 +1062,23 @@ export const socketMachine = setup({
           : false,
     }),
     resetPending: assign({ error: "ECONNRESET" }),
-    /** SHUT_WR on a TCP connection sends our FIN; after the peer's, over. */
-    sendFin: assign({
-      link: ({ context, event }) => {
-        if (
-          context.domain === "unix" || context.type === "dgram" ||
-          event.type !== "SHUTDOWN" || event.how === "read"
-        ) {
-          return context.link;
-        }
-        if (context.link === "up") return "finSent";
-        return context.link === "fin" ? "over" : context.link;
-      },
+    /**
+     * SHUT_WR on a TCP connection sends our FIN; after the peer's, the
+     * connection is over, and a port the kernel chose goes back.
+     */
+    sendFin: assign(({ context, event }) => {
+      if (
+        context.domain === "unix" || context.type === "dgram" ||
+        event.type !== "SHUTDOWN" || event.how === "read"
+      ) {
+        return {};
+      }
+      if (context.link === "up") return { link: "finSent" as const };
+      if (context.link !== "fin") return {};
+      return {
+        link: "over" as const,
+        bound: context.portChosenBy === "caller" ? context.bound : false,
+      };
     }),
   },
 }).createMachine({
@@ -1010,6 +1102,9 @@ export const socketMachine = setup({
     targetGone: false,
     inProgress: false,
     disconnecting: false,
+    connectFailed: false,
+    listenStopped: false,
+    kernel: input.kernel ?? kernelProfile(DEFAULT_KERNEL).behaviour,
   }),
   initial: "created",
   // The environment's events, where a state says nothing more specific.
@@ -1042,11 +1137,13 @@ export const socketMachine = setup({
               "a unix socket must be bound before it can listen; call bind() first",
             ),
           },
+          listenAfterFailedConnect("created"),
           // An unbound TCP socket listens on an ephemeral port (autobind).
           { target: "opening" },
         ],
         CONNECT: addressed(
           ...dgramUnconnected("created").CONNECT,
+          ...connectAfterStoppedListen("created"),
           ...nonblockingConnect,
           { target: "connecting", actions: "noteTarget" },
         ),
@@ -1085,9 +1182,14 @@ export const socketMachine = setup({
           "bound",
           reject("EINVAL", "the socket is already bound"),
         ),
-        LISTEN: [...dgramUnconnected("bound").LISTEN, { target: "opening" }],
+        LISTEN: [
+          ...dgramUnconnected("bound").LISTEN,
+          listenAfterFailedConnect("bound"),
+          { target: "opening" },
+        ],
         CONNECT: addressed(
           ...dgramUnconnected("bound").CONNECT,
+          ...connectAfterStoppedListen("bound"),
           ...nonblockingConnect,
           { target: "connecting", actions: "noteTarget" },
         ),
@@ -1109,7 +1211,10 @@ export const socketMachine = setup({
       invoke: {
         src: "listen",
         input: ({ event }) => ioOf(event, "LISTEN"),
-        onDone: { target: "listening", actions: "autobind" },
+        onDone: {
+          target: "listening",
+          actions: ["autobind", assign({ listenStopped: false })],
+        },
         onError: [
           { guard: "bound", target: "bound" },
           { target: "created", actions: assign({ portChosenBy: undefined }) },
@@ -1187,11 +1292,16 @@ export const socketMachine = setup({
           {
             guard: and(["bound", "callerPort"]),
             target: "bound",
-            actions: ["showPort", "clearShut"],
+            actions: ["showPort", "clearShut", "markConnectFailed"],
           },
           {
             target: "created",
-            actions: ["showPort", "releasePort", "clearShut"],
+            actions: [
+              "showPort",
+              "releasePort",
+              "clearShut",
+              "markConnectFailed",
+            ],
           },
         ],
       },
@@ -1297,7 +1407,10 @@ export const socketMachine = setup({
             target: "bound",
             actions: [
               "clearQueue",
-              assign({ shut: { read: false, write: false } }),
+              assign({
+                shut: { read: false, write: false },
+                listenStopped: true,
+              }),
             ],
           },
           {
@@ -1309,6 +1422,7 @@ export const socketMachine = setup({
                 bound: false,
                 portChosenBy: undefined,
                 shut: { read: false, write: false },
+                listenStopped: true,
               }),
             ],
           },

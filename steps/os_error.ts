@@ -73,3 +73,29 @@ export function osError(
     { cause: error },
   );
 }
+
+/**
+ * Why libc could not be opened, as a `socket`-level error: `EOPNOTSUPP` off
+ * Linux, `EACCES` without `--allow-ffi`.
+ *
+ * @param error What `openLibc()` threw.
+ * @param prefix What could not be done ("Cannot create a socket with ...").
+ * @param instead What to do instead, besides granting `--allow-ffi`.
+ */
+export function libcUnavailable(
+  error: unknown,
+  prefix: string,
+  instead: string,
+): SocketError {
+  const code = errnoOf(error);
+  const why = code === "EOPNOTSUPP"
+    ? `it needs Linux's libc.so.6, and this is ${Deno.build.os}; ${instead}`
+    : code === "EACCES"
+    ? `permission to use FFI was denied; run with --allow-ffi, or ${instead}`
+    : `libc.so.6 could not be opened (${
+      error instanceof Error ? error.message : String(error)
+    })`;
+  return new SocketError(code, "socket", `${prefix}: ${why}`, {
+    cause: error,
+  });
+}

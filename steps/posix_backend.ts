@@ -75,7 +75,7 @@ import {
   sysWrite,
 } from "./libc.ts";
 import { leaseLibc, type LibcLease } from "./libc_lease.ts";
-import { errnoOf, osError } from "./os_error.ts";
+import { libcUnavailable, osError } from "./os_error.ts";
 
 const FAMILY: Readonly<Record<Domain, number>> = {
   inet: AF_INET,
@@ -105,7 +105,11 @@ export function posixSocket(domain: Domain): SysSocket {
   try {
     lease = leaseLibc();
   } catch (error) {
-    throw libcUnavailable(error);
+    throw libcUnavailable(
+      error,
+      "Cannot create a socket with the posix backend",
+      'use backend "deno"',
+    );
   }
   const type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
   const created = sysSocket(lease.libc, FAMILY[domain], type, 0);
@@ -377,22 +381,6 @@ class PosixSysSocket implements SysSocket {
     const name = sysGetpeername(this.#libc, this.#fd);
     this.remote = name.ok ? name.value : undefined;
   }
-}
-
-/** Why libc could not be opened, as the error of `socket()`. */
-function libcUnavailable(error: unknown): SocketError {
-  const code = errnoOf(error);
-  const prefix = "Cannot create a socket with the posix backend";
-  const why = code === "EOPNOTSUPP"
-    ? `the posix backend needs Linux's libc.so.6, and this is ${Deno.build.os}; use backend "deno"`
-    : code === "EACCES"
-    ? `permission to use FFI was denied; run with --allow-ffi, or use backend "deno"`
-    : `libc.so.6 could not be opened (${
-      error instanceof Error ? error.message : String(error)
-    })`;
-  return new SocketError(code, "socket", `${prefix}: ${why}`, {
-    cause: error,
-  });
 }
 
 /** Throws `EINTR` when `signal` has aborted the call. */

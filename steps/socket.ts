@@ -12,6 +12,11 @@ import { type Errno, isErrno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
 import { SocketGraph, type SocketNode, type Step } from "../machine/graph.ts";
 import {
+  ANY_KERNEL,
+  type KernelBehaviour,
+  kernelProfile,
+} from "../machine/kernel.ts";
+import {
   type PortChoice,
   type SocketEvent,
   socketMachine,
@@ -19,6 +24,7 @@ import {
   type SocketType,
 } from "../machine/socket_machine.ts";
 import { type Backend, checkBackend, createSysSocket } from "./backend.ts";
+import { runningKernel } from "./detect_kernel.ts";
 import { osError } from "./os_error.ts";
 import { effectSettled, sysEffects } from "./sys_effects.ts";
 
@@ -217,12 +223,26 @@ export function socket(options: SocketOptions): Socket {
   checkSocketArgs(domain, type, protocol);
   const backend = checkBackend(options.backend, "socket");
   const graph = socketGraph();
+  const start = graph.start({ domain, type, kernel: kernelOf(backend) });
   return new StreamSocket(
     graph,
-    graph.start({ domain, type }),
+    start,
     createSysSocket(backend, domain),
     options.onTransition,
   );
+}
+
+/**
+ * What a backend's sockets take the kernel to do where kernel builds
+ * differ. The posix backend lets the kernel answer wherever profiles differ,
+ * so it refuses a call before any system call only when every profile does.
+ * The Deno backend cannot ask the kernel (it realises some calls with other
+ * sockets), so it answers as the running kernel's profile when `--allow-ffi`
+ * lets it detect it, and as the default profile otherwise.
+ */
+function kernelOf(backend: Backend): KernelBehaviour {
+  if (backend === "posix") return ANY_KERNEL;
+  return kernelProfile(runningKernel()).behaviour;
 }
 
 /** Checks `socket()`'s arguments as `socket(2)` does, with its errnos. */
@@ -342,6 +362,7 @@ class StreamSocket implements Socket {
       domain: this.domain,
       type: this.type,
       accepted: true,
+      kernel: this.#node.facts.kernel,
     });
     // Born connected: the machine went created -> connected at once.
     onTransition?.({ from: "created", to: node.state, op: "accept" });

@@ -3,9 +3,18 @@
  * What the model learned from the kernel, one behaviour per test. Every
  * expectation here was observed on Linux (6.18) with real system calls; the
  * conformance check (`deno task conformance`) keeps model and kernel equal.
+ * Tests without a kernel profile in their name hold for the default profile,
+ * "classic" (measured on 6.18.44-fc-v657); each behaviour where the profiles
+ * differ has one test per profile.
  */
 import assert from "node:assert/strict";
-import { type Op, predict, type Result, SocketError } from "../mod.ts";
+import {
+  type KernelName,
+  type Op,
+  predict,
+  type Result,
+  SocketError,
+} from "../mod.ts";
 
 function expect(
   ops: Op[],
@@ -208,6 +217,23 @@ Deno.test("once a TCP connection is over, getpeername is ENOTCONN and the socket
     "ENOTCONN",
     "ENOTCONN",
   ]);
+  // Whichever FIN comes last, a port the kernel chose at bind() goes back.
+  for (const kernel of ["classic", "sticky"] as const) {
+    expectOn(kernel, ["bind", "connect", "peer_close", "shut_wr", "bind"], [
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+    ]);
+    expectOn(kernel, ["bind", "connect", "shut_wr", "peer_close", "bind"], [
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+    ]);
+  }
 });
 
 Deno.test("after close every call is EBADF, and the address it had refuses peers", () => {
@@ -403,6 +429,143 @@ Deno.test("O_NONBLOCK changes nothing for unix streams and datagram sockets on l
       nonblocking: true,
     }),
     ["ok", "ok", "ECONNREFUSED"],
+  );
+});
+
+/** The answers of a scenario on both IP domains, for one kernel profile. */
+function expectOn(
+  kernel: KernelName,
+  ops: Op[],
+  results: Result[],
+  nonblocking = false,
+): void {
+  for (const domain of ["inet", "inet6"] as const) {
+    assert.deepEqual(
+      predict(ops, { domain, kernel, nonblocking }),
+      results,
+      `${kernel} ${domain}${nonblocking ? " O_NONBLOCK" : ""} ${ops.join(" ")}`,
+    );
+  }
+}
+
+Deno.test("classic kernel: a TCP socket whose connect was refused can listen", () => {
+  expectOn("classic", ["connect_refused", "listen", "getsockname"], [
+    "ECONNREFUSED",
+    "ok",
+    "ok:port>0",
+  ]);
+  expectOn("classic", ["bind", "connect_refused", "listen"], [
+    "ok",
+    "ECONNREFUSED",
+    "ok",
+  ]);
+  expectOn("classic", ["connect_refused", "connect_refused", "listen"], [
+    "EINPROGRESS",
+    "ECONNREFUSED",
+    "ok",
+  ], true);
+});
+
+Deno.test("sticky kernel: listen on a TCP socket whose connect was refused is EINVAL for good, and binds an ephemeral port first", () => {
+  expectOn("sticky", ["connect_refused", "listen", "bind"], [
+    "ECONNREFUSED",
+    "EINVAL",
+    "EINVAL",
+  ]);
+  expectOn("sticky", ["connect_refused", "listen", "listen", "connect"], [
+    "ECONNREFUSED",
+    "EINVAL",
+    "EINVAL",
+    "ok",
+  ]);
+  expectOn("sticky", ["bind", "connect_refused", "connect_refused", "listen"], [
+    "ok",
+    "ECONNREFUSED",
+    "ECONNREFUSED",
+    "EINVAL",
+  ]);
+  expectOn("sticky", ["connect_refused", "connect_refused", "listen"], [
+    "EINPROGRESS",
+    "ECONNREFUSED",
+    "EINVAL",
+  ], true);
+  // Unix sockets are alike on both kernels.
+  for (const kernel of ["classic", "sticky"] as const) {
+    assert.deepEqual(
+      predict(["bind", "connect_refused", "listen"], {
+        domain: "unix",
+        kernel,
+      }),
+      ["ok", "ECONNREFUSED", "ok"],
+    );
+  }
+});
+
+Deno.test("classic kernel: a TCP socket whose listening shutdown(SHUT_RD) stopped can connect", () => {
+  expectOn("classic", ["listen", "shut_rd", "connect"], ["ok", "ok", "ok"]);
+  expectOn("classic", ["listen", "shut_rdwr", "connect_refused"], [
+    "ok",
+    "ok",
+    "ECONNREFUSED",
+  ]);
+  expectOn("classic", ["listen", "shut_rd", "connect"], [
+    "ok",
+    "ok",
+    "EINPROGRESS",
+  ], true);
+});
+
+Deno.test("sticky kernel: connect on a TCP socket whose listening shutdown(SHUT_RD) stopped is EINVAL until it listens again", () => {
+  expectOn("sticky", ["listen", "shut_rd", "connect", "connect_refused"], [
+    "ok",
+    "ok",
+    "EINVAL",
+    "EINVAL",
+  ]);
+  expectOn("sticky", ["listen", "shut_rdwr", "bind", "connect"], [
+    "ok",
+    "ok",
+    "ok",
+    "EINVAL",
+  ]);
+  expectOn("sticky", ["listen", "shut_rd", "listen", "connect"], [
+    "ok",
+    "ok",
+    "ok",
+    "EISCONN",
+  ]);
+  // The refused connect gives back a port the kernel chose, as a failed one.
+  expectOn("sticky", ["listen", "shut_rd", "bind", "connect", "bind"], [
+    "ok",
+    "ok",
+    "ok",
+    "EINVAL",
+    "ok",
+  ]);
+  expectOn("sticky", ["listen", "shut_wr", "shut_rd", "connect"], [
+    "ok",
+    "ok",
+    "ok",
+    "EINVAL",
+  ]);
+  expectOn("sticky", ["listen", "shut_rd", "connect"], [
+    "ok",
+    "ok",
+    "EINVAL",
+  ], true);
+});
+
+Deno.test("predict() refuses an unknown kernel profile and names the profiles", () => {
+  assert.throws(
+    // @ts-expect-error: not a profile
+    () => predict(["listen"], { kernel: "bsd" }),
+    (error: unknown) => {
+      assert.ok(error instanceof SocketError);
+      assert.equal(error.code, "EINVAL");
+      assert.match(error.message, /"bsd"/);
+      assert.match(error.message, /"classic", "sticky"/);
+      return true;
+    },
   );
 });
 

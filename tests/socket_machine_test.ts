@@ -10,6 +10,7 @@ import {
   type SocketState,
 } from "../machine/socket_machine.ts";
 import { verdict } from "../machine/verdict.ts";
+import { ANY_KERNEL, kernelProfile } from "../machine/kernel.ts";
 import { SocketGraph, type SocketNode } from "../machine/graph.ts";
 
 const DOMAINS: Domain[] = ["inet", "inet6", "unix"];
@@ -68,8 +69,12 @@ function contexts(domain: Domain): SocketContext[] {
     targetGone: false,
     inProgress: false,
     disconnecting: false,
+    connectFailed: false,
+    listenStopped: false,
+    kernel: kernelProfile("classic").behaviour,
   };
   const dgram: SocketContext = { ...base, type: "dgram" };
+  const sticky = kernelProfile("sticky").behaviour;
   return [
     base,
     dgram,
@@ -79,6 +84,8 @@ function contexts(domain: Domain): SocketContext[] {
     { ...base, peer: true, peers: true, shut: { read: true, write: false } },
     { ...base, peer: true, link: "reset", error: "ECONNRESET", backlog: 2 },
     { ...base, peer: true, shut: { read: true, write: true } },
+    { ...base, connectFailed: true, listenStopped: true, kernel: sticky },
+    { ...base, connectFailed: true, listenStopped: true, kernel: ANY_KERNEL },
   ];
 }
 
@@ -103,7 +110,7 @@ Deno.test("socketMachine handles every event in every state explicitly", () => {
       }
     }
   }
-  assert.equal(checked, DOMAINS.length * 8 * STATES.length * EVENTS.length);
+  assert.equal(checked, DOMAINS.length * 10 * STATES.length * EVENTS.length);
 });
 
 Deno.test("socketMachine refusals are forbidden transitions: can() is false exactly for them", () => {
@@ -243,7 +250,8 @@ Deno.test("SocketGraph gives equal snapshots one node, so a socket's graph stays
   const start = graph.start({ domain: "inet", type: "stream" });
   assert.equal(graph.start({ domain: "inet", type: "stream" }), start);
 
-  // bind, fail a connect, and again: the walk comes back to the same nodes.
+  // bind, fail a connect, and again: after the first failure (a fact the
+  // socket keeps), the walk comes back to the same nodes.
   const step = (node: SocketNode, event: SocketEvent) => {
     const found = graph.step(node, event);
     assert.ok(found.allowed, `${node.state} ${event.type}`);
@@ -253,13 +261,19 @@ Deno.test("SocketGraph gives equal snapshots one node, so a socket's graph stays
   assert.equal(binding.inFlight, true);
   const bound = graph.settle(binding, "done");
   assert.equal(bound.state, "bound");
-  const connecting = step(bound, { type: "CONNECT", family: "inet" });
+  const failed = graph.settle(
+    step(bound, { type: "CONNECT", family: "inet" }),
+    "error",
+  );
+  assert.equal(failed.state, "bound");
+  assert.equal(failed.facts.connectFailed, true);
+  const connecting = step(failed, { type: "CONNECT", family: "inet" });
   const back = graph.settle(connecting, "error");
-  assert.equal(back, bound);
+  assert.equal(back, failed);
   assert.equal(step(back, { type: "CONNECT", family: "inet" }), connecting);
   const size = graph.size;
   for (let i = 0; i < 10; i++) {
-    graph.settle(step(bound, { type: "CONNECT", family: "inet" }), "error");
+    graph.settle(step(failed, { type: "CONNECT", family: "inet" }), "error");
   }
   assert.equal(graph.size, size);
 });

@@ -7,6 +7,11 @@
  *
  *     deno task conformance [--depth N] [--domain inet,inet6,unix]
  *                           [--type stream,dgram] [--nonblocking] [--show N]
+ *                           [--connection] [--kernel NAME]
+ *
+ * The model answers for the kernel profile that `detectKernel()` finds for
+ * the running kernel, or for the one `--kernel` names; the profile is printed
+ * above the table.
  *
  * Sequences are enumerated in a fixed order and each runs on fresh sockets,
  * so a run gives the same agreement every time. A scenario whose answers
@@ -19,9 +24,16 @@
 import { parseArgs } from "node:util";
 import type { Domain } from "../machine/address.ts";
 import { CONNECTION_OPS, predictConnection } from "../machine/connection.ts";
+import {
+  DEFAULT_KERNEL,
+  type KernelName,
+  kernelProfile,
+  kernelProfiles,
+} from "../machine/kernel.ts";
 import { OPS, predict, type Result } from "../machine/predict.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
 import { runConnection } from "../steps/connection_harness.ts";
+import { detectKernelNow } from "../steps/detect_kernel.ts";
 import { runScenario } from "../steps/harness.ts";
 import { type Libc, openLibc } from "../steps/libc.ts";
 
@@ -51,13 +63,14 @@ export function compareKind(
   type: SocketType,
   depth: number,
   nonblocking = false,
+  kernel: KernelName = DEFAULT_KERNEL,
 ): KindReport {
   return compare(
     `${domain} ${type}`,
     OPS,
     depth,
     (libc, ops) => runScenario(libc, ops, { domain, type, nonblocking }),
-    (ops) => predict(ops, { domain, type, nonblocking }),
+    (ops) => predict(ops, { domain, type, nonblocking, kernel }),
   );
 }
 
@@ -65,13 +78,17 @@ export function compareKind(
  * Compares model and kernel on every scenario of up to `depth` of the three
  * sockets of a connection (listener, client, accepted) in one domain.
  */
-export function compareConnection(domain: Domain, depth: number): KindReport {
+export function compareConnection(
+  domain: Domain,
+  depth: number,
+  kernel: KernelName = DEFAULT_KERNEL,
+): KindReport {
   return compare(
     `${domain} connection`,
     CONNECTION_OPS,
     depth,
     (libc, ops) => runConnection(libc, ops, domain),
-    (ops) => predictConnection(ops, { domain }),
+    (ops) => predictConnection(ops, { domain, kernel }),
   );
 }
 
@@ -150,6 +167,7 @@ function main(args: string[]): number {
       show: { type: "string", default: "10" },
       nonblocking: { type: "boolean", default: false },
       connection: { type: "boolean", default: false },
+      kernel: { type: "string" },
     },
   });
   const depth = Number(values.depth);
@@ -173,6 +191,28 @@ function main(args: string[]): number {
       return 2;
     }
   }
+  let kernel: KernelName;
+  let how: string;
+  if (values.kernel !== undefined) {
+    if (!kernelProfiles().some((p) => p.name === values.kernel)) {
+      console.error(
+        `--kernel: unknown profile ${JSON.stringify(values.kernel)}; use ${
+          kernelProfiles().map((p) => p.name).join(" or ")
+        }`,
+      );
+      return 2;
+    }
+    kernel = values.kernel as KernelName;
+    how = "named by --kernel";
+  } else {
+    try {
+      kernel = detectKernelNow();
+      how = "detected";
+    } catch (error) {
+      console.error(error instanceof Error ? error.message : String(error));
+      return 1;
+    }
+  }
   const show = Number(values.show);
   const { nonblocking } = values;
   const mode = values.connection
@@ -181,15 +221,20 @@ function main(args: string[]): number {
     ? "sockets O_NONBLOCK from creation"
     : "blocking sockets (accept and recv non-blocking)";
   console.log(
-    `Model against kernel: Linux ${Deno.osRelease()}, depth ${depth}, ${mode}`,
+    `Kernel profile: ${kernel} (${how}): ${kernelProfile(kernel).description}`,
+  );
+  console.log(
+    `Model against kernel: Linux ${Deno.osRelease()}, profile ${kernel}, depth ${depth}, ${mode}`,
   );
   console.log("");
   console.log("| kind | sequences | agree | agreement | agreed on a rerun |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
   const reports = values.connection
-    ? domains.map((domain) => compareConnection(domain, depth))
+    ? domains.map((domain) => compareConnection(domain, depth, kernel))
     : types.flatMap((type) =>
-      domains.map((domain) => compareKind(domain, type, depth, nonblocking))
+      domains.map((domain) =>
+        compareKind(domain, type, depth, nonblocking, kernel)
+      )
     );
   for (const r of reports) {
     // Rounded down: 100.00% means every sequence agreed.

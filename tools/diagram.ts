@@ -3,7 +3,7 @@
  * Pictures of the socket machine (`deno task diagram`):
  *
  *     deno task diagram --format mermaid|svg|html [--domain inet]
- *                       [--type stream] [--out FILE]
+ *                       [--type stream] [--kernel classic] [--out FILE]
  *     deno task diagram --readme [--file README.md]
  *
  * `mermaid` is the Mermaid `stateDiagram-v2` of {@linkcode toMermaid}; `svg`
@@ -19,6 +19,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { type KernelName, kernelProfiles } from "../machine/kernel.ts";
 import type { Domain } from "../machine/address.ts";
 import {
   type DiagramOptions,
@@ -243,6 +244,7 @@ async function main(args: string[]): Promise<number> {
       format: { type: "string" },
       domain: { type: "string", default: "inet" },
       type: { type: "string", default: "stream" },
+      kernel: { type: "string" },
       out: { type: "string" },
       readme: { type: "boolean", default: false },
       file: { type: "string" },
@@ -289,6 +291,16 @@ async function main(args: string[]): Promise<number> {
       }, got ${values.domain} ${values.type}`,
     );
     return 2;
+  }
+  if (values.kernel !== undefined) {
+    const names = kernelProfiles().map((p) => p.name as string);
+    if (!names.includes(values.kernel)) {
+      console.error(
+        `--kernel must be one of ${names.join(", ")}, got ${values.kernel}`,
+      );
+      return 2;
+    }
+    options = { ...options, kernel: values.kernel as KernelName };
   }
   const text = renderDiagram(format, options);
   if (values.out === undefined) {

@@ -4,6 +4,7 @@
  *
  *     deno task explore [--domain inet] [--type stream] [--depth 6]
  *                       [--nonblocking] [--connection] [--json]
+ *                       [--kernel classic]
  *
  * With `--connection`, the three sockets of `streamConnection()` are
  * explored together, and the errnos are the procedure's misorderings.
@@ -19,6 +20,11 @@ import { parseArgs } from "node:util";
 import type { Domain } from "../machine/address.ts";
 import { exploreConnection } from "../machine/connection.ts";
 import { explore } from "../machine/explore.ts";
+import {
+  type KernelName,
+  kernelProfile,
+  kernelProfiles,
+} from "../machine/kernel.ts";
 import type { Path } from "../machine/walk.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
 
@@ -37,6 +43,7 @@ function main(args: string[]): number {
       nonblocking: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       connection: { type: "boolean", default: false },
+      kernel: { type: "string" },
     },
   });
   const domain = values.domain as Domain;
@@ -49,19 +56,32 @@ function main(args: string[]): number {
     console.error(`--type: use stream or dgram, not ${type}`);
     return 2;
   }
+  const kernel = values.kernel as KernelName | undefined;
+  if (
+    kernel !== undefined && !kernelProfiles().some((p) => p.name === kernel)
+  ) {
+    console.error(
+      `--kernel: use ${
+        kernelProfiles().map((p) => p.name).join(" or ")
+      }, not ${kernel}`,
+    );
+    return 2;
+  }
   const depth = Number(values.depth);
   const start = performance.now();
   const report = values.connection
-    ? exploreConnection({ domain, depth })
-    : explore({ domain, type, depth, nonblocking: values.nonblocking });
+    ? exploreConnection({ domain, depth, kernel })
+    : explore({ domain, type, depth, nonblocking: values.nonblocking, kernel });
   const ms = performance.now() - start;
   if (values.json) {
     console.log(JSON.stringify(report, null, 2));
     return report.violations.length > 0 ? 1 : 0;
   }
-  const kind = values.connection
-    ? `${domain} connection (listener/client/accepted)`
-    : `${domain} ${type}${values.nonblocking ? ", O_NONBLOCK" : ""}`;
+  const kind = `${
+    values.connection
+      ? `${domain} connection (listener/client/accepted)`
+      : `${domain} ${type}${values.nonblocking ? ", O_NONBLOCK" : ""}`
+  }, kernel profile ${kernelProfile(kernel).name}`;
   console.log(`${kind}, depth ${depth}: explored in ${ms.toFixed(0)} ms`);
   console.log(
     `  ${report.sequences} scenarios (${report.legal} with no errno, ${report.illegal} with a call answered by an errno), ${report.snapshots} distinct snapshots`,
