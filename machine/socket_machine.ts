@@ -1441,27 +1441,10 @@ export const socketMachine = setup({
     closed: {
       on: {
         ...everyCall(reject("EBADF", CLOSED)),
-        PEER_CONNECT: [
-          {
-            guard: not("named"),
-            ...answer("noop", "the socket had no address"),
-          },
-          // A datagram to a UDP port with nothing bound is sent all the same.
-          {
-            guard: and(["isDgram", not("isUnix")]),
-            actions: "markPeers",
-            ...answer("ok", "UDP sends without an answer"),
-          },
-          answer(
-            "ECONNREFUSED",
-            "nothing listens at the closed socket's address",
-          ),
-        ],
+        // The descriptor is gone, and with it its address and its peers.
+        PEER_CONNECT: answer("noop", "the socket is closed: it has no address"),
         PEER_RESET: answer("noop", "the socket is closed"),
-        PEER_CLOSE: [
-          { guard: not("hasPeers"), ...answer("noop") },
-          { actions: "peerGone", ...answer("ok") },
-        ],
+        PEER_CLOSE: answer("noop", "the socket is closed: it has no peers"),
       },
     },
   },

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Domain, SocketAddr } from "../machine/address.ts";
+import type { Domain } from "../machine/address.ts";
 import type { Op, Result } from "../machine/predict.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
 import {
@@ -94,8 +94,6 @@ class Scenario implements Disposable {
   /** The live peer: a listener (stream) or a bound socket (datagram). */
   #live: number;
   #closed = false;
-  /** The socket's address while it was last open. */
-  #lastName: SocketAddr | undefined;
 
   constructor(
     libc: Libc,
@@ -153,7 +151,6 @@ class Scenario implements Disposable {
       case "shut_rdwr":
         return answerOf(sysShutdown(libc, fd, SHUT_RDWR));
       case "close": {
-        if (!this.#closed) this.#lastName = sockets.nameOf(fd);
         this.#closed = true;
         // The kernel answers, EBADF included: the number is never reused.
         return answerOf(sockets.close(fd));
@@ -196,10 +193,14 @@ class Scenario implements Disposable {
     return result;
   }
 
-  /** A new peer connects to the socket's address, if it has one. */
+  /**
+   * A new peer connects to the socket's address, if it has one: a closed
+   * descriptor has none.
+   */
   #peerConnect(): Result {
     const sockets = this.#sockets;
-    const name = this.#closed ? this.#lastName : sockets.nameOf(this.#fd);
+    if (this.#closed) return "noop";
+    const name = sockets.nameOf(this.#fd);
     if (name === undefined) return "noop";
     let target = name;
     if ("path" in name) {
@@ -258,9 +259,13 @@ class Scenario implements Disposable {
     return live;
   }
 
-  /** The socket's peers close, in an orderly way. */
+  /**
+   * Every peer the harness made for the socket closes, in an orderly way: the
+   * live listener's end, and each peer_connect client. A closed descriptor
+   * has no peers.
+   */
   #peerClose(): Result {
-    if (this.#peers.size === 0) return "noop";
+    if (this.#closed || this.#peers.size === 0) return "noop";
     for (const peer of this.#peers) this.#sockets.close(peer);
     this.#peers.clear();
     return "ok";

@@ -236,15 +236,29 @@ Deno.test("once a TCP connection is over, getpeername is ENOTCONN and the socket
   }
 });
 
-Deno.test("after close every call is EBADF, and the address it had refuses peers", () => {
+Deno.test("after close every call is EBADF, and the peer actions are noops: the descriptor has no address and no peers", () => {
   expect(["bind", "listen", "close", "accept", "close", "peer_connect"], [
     "ok",
     "ok",
     "ok",
     "EBADF",
     "EBADF",
-    "ECONNREFUSED",
+    "noop",
   ]);
+  expect(["connect", "close", "peer_close", "peer_connect"], [
+    "ok",
+    "ok",
+    "noop",
+    "noop",
+  ]);
+  expect(["bind", "close", "peer_connect"], ["ok", "ok", "noop"], "unix");
+  expectDgram(["bind", "peer_connect", "close", "peer_close"], [
+    "ok",
+    "ok",
+    "ok",
+    "noop",
+  ]);
+  expectDgram(["bind", "close", "peer_connect"], ["ok", "ok", "noop"]);
 });
 
 Deno.test("a datagram socket does not listen or accept: EOPNOTSUPP", () => {
