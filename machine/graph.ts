@@ -45,7 +45,14 @@ export interface SocketNode {
 
 /** Where a call leads from a node: refused, or on to the next node. */
 export type Step =
-  | { readonly allowed: false; readonly errno: Errno; readonly why: string }
+  | {
+    readonly allowed: false;
+    readonly waits?: false;
+    readonly errno: Errno;
+    readonly why: string;
+  }
+  /** The call waits for the call in flight; the state after it answers. */
+  | { readonly allowed: false; readonly waits: true; readonly why: string }
   | {
     readonly allowed: true;
     /** What the kernel answers, when the facts tell. */

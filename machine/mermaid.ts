@@ -46,11 +46,18 @@ export type SocketCall = Exclude<
   "PEER_CONNECT" | "PEER_CLOSE" | "PEER_RESET"
 >;
 
-/** A call that a state refuses, in some or in all of its snapshots. */
+/**
+ * What a call that does not simply go through gives: an errno, or
+ * `"waits"` (it waits for the call in flight, and the state after that one
+ * answers it).
+ */
+export type DiagramAnswer = Errno | "waits";
+
+/** A call that a state refuses or defers, in some or all of its snapshots. */
 export interface DiagramRefusal {
   readonly call: SocketCall;
-  /** The errnos it is refused with, sorted. */
-  readonly errnos: readonly Errno[];
+  /** The errnos it is refused with, and `"waits"` if it waits; sorted. */
+  readonly errnos: readonly DiagramAnswer[];
   /**
    * Whether the state also lets the call through in some snapshot, or for
    * some address (for example `RECV` on a TCP socket shut for reading).
@@ -164,7 +171,7 @@ interface Walk {
   /** state -> call -> the errnos it was refused with; whether let through. */
   readonly answers: ReadonlyMap<
     SocketState,
-    ReadonlyMap<SocketCall, { errnos: Set<Errno>; allowed: boolean }>
+    ReadonlyMap<SocketCall, { errnos: Set<DiagramAnswer>; allowed: boolean }>
   >;
 }
 
@@ -206,14 +213,14 @@ function walk(
   };
   const answers = new Map<
     SocketState,
-    Map<SocketCall, { errnos: Set<Errno>; allowed: boolean }>
+    Map<SocketCall, { errnos: Set<DiagramAnswer>; allowed: boolean }>
   >();
   const answer = (node: SocketNode, call: SocketCall) => {
     const byCall = answers.get(node.state) ?? new Map();
     answers.set(node.state, byCall);
     let found = byCall.get(call);
     if (found === undefined) {
-      found = { errnos: new Set<Errno>(), allowed: false };
+      found = { errnos: new Set<DiagramAnswer>(), allowed: false };
       byCall.set(call, found);
     }
     return found;
@@ -234,7 +241,7 @@ function walk(
       const call = event.type as SocketCall;
       const step = model.step(node, event);
       if (!step.allowed) {
-        answer(node, call).errnos.add(step.errno);
+        answer(node, call).errnos.add(step.waits ? "waits" : step.errno);
         continue;
       }
       answer(node, call).allowed = true;
@@ -361,11 +368,12 @@ export function socketDiagram(options: DiagramOptions): SocketDiagram {
 }
 
 /**
- * The lines that say what a state refuses: `"ACCEPT: EINVAL"`, `"SEND:
- * sometimes EPIPE"` (the state lets it through in some snapshots), or one
- * line `"every call: EBADF"` / `"every call but CLOSE: EALREADY"` when all
- * the calls it refuses share one errno and at most two calls are let
- * through.
+ * The lines that say what a state refuses or defers: `"ACCEPT: EINVAL"`,
+ * `"SEND: sometimes EPIPE"` (the state lets it through in some snapshots),
+ * `"BIND: waits"` (it waits for the call in flight). When three calls or
+ * more share an answer and at most three calls do not, one line says it for
+ * all (`"every call: EBADF"`, `"every call but CLOSE and GETSOCKNAME:
+ * waits"`), followed by the lines of the calls refused otherwise.
  *
  * @example Say what a state refuses
  * ```ts
@@ -393,15 +401,25 @@ export function refusalLines(state: DiagramState): string[] {
   const texts = state.refused.map((r) =>
     `${r.sometimes ? "sometimes " : ""}${r.errnos.join(" or ")}`
   );
-  const through = CALLS.filter((c) => !state.refused.some((r) => r.call === c));
-  if (
-    texts.length >= 3 && texts.every((t) => t === texts[0]) &&
-    through.length <= 2
-  ) {
-    const but = through.length === 0 ? "" : ` but ${through.join(" and ")}`;
-    return [`every call${but}: ${texts[0]}`];
-  }
-  return state.refused.map((r, i) => `${r.call}: ${texts[i]}`);
+  const lines = state.refused.map((r, i) => `${r.call}: ${texts[i]}`);
+  // The commonest answer, if it is most calls' answer, goes in one line.
+  const counts = new Map<string, number>();
+  for (const text of texts) counts.set(text, (counts.get(text) ?? 0) + 1);
+  const [common, count] = [...counts].sort((a, b) => b[1] - a[1])[0] ??
+    ["", 0];
+  const others = CALLS.filter((call) =>
+    texts[state.refused.findIndex((r) => r.call === call)] !== common
+  );
+  if (count < 3 || others.length > 3) return lines;
+  const but = others.length === 0
+    ? ""
+    : ` but ${others.slice(0, -1).join(", ")}${
+      others.length > 1 ? " and " : ""
+    }${others.at(-1)}`;
+  return [
+    `every call${but}: ${common}`,
+    ...lines.filter((_, i) => texts[i] !== common),
+  ];
 }
 
 /**

@@ -213,7 +213,16 @@ export function predictStep(
   // A datagram connect only records its target: the machine decides.
   const fails = failsWith !== undefined && node.facts.type === "stream";
   const step = model.step(node, event);
-  if (!step.allowed) return { node, result: step.errno };
+  if (!step.allowed) {
+    if (step.waits) {
+      // Every op settles its effect at once, so no node here has one in
+      // flight: a defect of the caller.
+      throw new Error(
+        `Cannot take op "${op}" in state "${node.state}": a call is in flight there`,
+      );
+    }
+    return { node, result: step.errno };
+  }
   let next = step.next;
   if (next.inFlight) {
     next = model.settle(next, fails ? "error" : "done");

@@ -14,7 +14,21 @@
  * - `errno`: the call is refused before any system call (a forbidden
  *   transition: no target, no actions, so `snapshot.can(event)` is false);
  * - `outcome`: the call is made, and the kernel answers this (an errno whose
- *   side effects stay, or end of stream), as far as the facts tell.
+ *   side effects stay, or end of stream), as far as the facts tell;
+ * - `waits`: the call waits for the call in flight, and the state that call
+ *   leaves answers it (the kernel's socket lock orders them).
+ *
+ * The kernel holds a socket's lock only for the instant of each system call.
+ * So while `bind()`, `listen()` or `shutdown()` is in flight, a call that
+ * reads or changes what it changes waits for it, and `getsockname()` and
+ * `getpeername()` answer as the state before; while a blocking `connect()`
+ * is in flight, `send()`, `recv()` and `shutdown()` wait for it, and the
+ * other calls get Linux's answer (`EALREADY`, `EINVAL`). Nothing is refused
+ * only because another call is in flight.
+ *
+ * What the kernel does where kernel builds differ is data: a profile's
+ * behaviour in the context (`kernel`), read by the `kernel` guard (see
+ * `kernel.ts`).
  *
  * Two events are the environment's, not the socket's: `PEER_CONNECT` (a new
  * peer connects to the socket's address) and `PEER_CLOSE` (its peers close).
@@ -189,11 +203,16 @@ export interface SocketContext {
   readonly inProgress: boolean;
   /** A shutdown() of a refused non-blocking connect (`SS_DISCONNECTING`). */
   readonly disconnecting: boolean;
-  /** A TCP connect() of this socket failed, at some time. */
+  /**
+   * A TCP connect() of this socket failed, at some time. Kept only where the
+   * kernel's behaviour can depend on it (`failedConnectForbidsListen` is not
+   * `false`), so that other kernels' snapshots stay as few as before.
+   */
   readonly connectFailed: boolean;
   /**
    * shutdown(SHUT_RD) stopped this TCP socket's listening, and it has not
-   * listened since.
+   * listened since. Kept only where `stoppedListenForbidsConnect` is not
+   * `false`.
    */
   readonly listenStopped: boolean;
   /**
@@ -225,6 +244,11 @@ export type Outcome = "ok:eof" | "ok:data" | "noop" | "ok" | Errno;
 export interface CallMeta {
   /** The call is refused with this errno, and nothing reaches the kernel. */
   readonly errno?: Errno;
+  /**
+   * The call waits for the call in flight, and the state after that one
+   * answers it: the kernel's socket lock serialises the two, in call order.
+   */
+  readonly waits?: true;
   /** Why it is refused, or why the kernel answers `outcome`. */
   readonly why?: string;
   /** The call is made, and the kernel answers this. */
@@ -316,20 +340,59 @@ function everyCall<T>(answer: T): Record<SocketEventType, T> {
   };
 }
 
-/** A state in which an effect is in flight: only `close()` is accepted. */
-function inFlight(call: string) {
-  const busy = reject(
-    "EALREADY",
-    `${call}() on this socket is still in progress; await it before the next call (sockfsm runs one state-changing call at a time, as the kernel's socket lock does)`,
-  );
+/**
+ * A call that waits for the call in flight: the kernel holds the socket's
+ * lock only for the instant of each system call, so the second call sees the
+ * socket as the first left it.
+ */
+function waitFor(call: string): { meta: CallMeta } {
+  return {
+    meta: {
+      waits: true,
+      why:
+        `${call}() on this socket is in flight; the call waits for it and is answered by the state it leaves, as the kernel's socket lock orders them`,
+    },
+  };
+}
+
+/**
+ * A state in which an instant call's effect (`bind`, `listen`, `shutdown`)
+ * is in flight. In the kernel the call holds the socket's lock for an
+ * instant: a call that reads or changes what it changes waits for it and is
+ * answered by the state after; `getsockname()` and `getpeername()`, which
+ * cannot wait, answer as the state before; `close()` closes.
+ */
+function inFlight<T extends "binding" | "opening" | "shuttingDown">(
+  self: T,
+  call: string,
+) {
+  const wait = waitFor(call);
   const { PEER_CONNECT: _, PEER_CLOSE: __, PEER_RESET: ___, ...calls } =
-    everyCall(busy);
+    everyCall(wait);
   return {
     ...calls,
-    BIND: addressed(busy),
-    CONNECT: addressed(busy),
+    BIND: addressed(wait),
+    CONNECT: addressed(wait),
     CLOSE: "closed",
+    GETSOCKNAME: self,
+    GETPEERNAME: peerName(self),
   } as const;
+}
+
+/** getpeername(): the peer, while there is one and its connection lasts. */
+function peerName<T extends SocketState>(self: T) {
+  return [
+    {
+      guard: not("hasPeer"),
+      ...reject("ENOTCONN", "the socket has no peer; it is not connected"),
+    },
+    {
+      guard: and([not("isUnix"), "linkGone"]),
+      target: self,
+      ...answer("ENOTCONN", "the connection is over"),
+    },
+    { target: self },
+  ] as const;
 }
 
 /**
@@ -527,6 +590,16 @@ function dgramConnected(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   } as const;
 }
 
+/** Whether the kernel's behaviour may depend on a failed connect(). */
+function keepsFailedConnect({ context }: { context: SocketContext }): boolean {
+  return context.kernel.failedConnectForbidsListen !== false;
+}
+
+/** Whether the kernel's behaviour may depend on a stopped listen(). */
+function keepsStoppedListen({ context }: { context: SocketContext }): boolean {
+  return context.kernel.stoppedListenForbidsConnect !== false;
+}
+
 /** A guard that holds where the kernel's profile says it does `behaviour`. */
 function kernelDoes(behaviour: KernelBehaviourName) {
   return { type: "kernel", params: { behaviour } } as const;
@@ -717,14 +790,7 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
     ],
     CLOSE: "closed",
     GETSOCKNAME: self,
-    GETPEERNAME: [
-      {
-        guard: and([not("isUnix"), "linkGone"]),
-        target: self,
-        ...answer("ENOTCONN", "the connection is over"),
-      },
-      { target: self },
-    ],
+    GETPEERNAME: peerName(self),
     PEER_CLOSE: [
       ...dgramConnected(self).PEER_CLOSE,
       { guard: not("hasPeers"), target: self, ...answer("noop") },
@@ -999,10 +1065,10 @@ export const socketMachine = setup({
     startedConnect: assign({ inProgress: true }),
     connectDone: assign({ inProgress: false }),
     markDisconnecting: assign({ disconnecting: true }),
-    markConnectFailed: assign({ connectFailed: true }),
+    markConnectFailed: assign({ connectFailed: keepsFailedConnect }),
     /** The socket layer resets a TCP socket whose connection died. */
     disconnect: assign({
-      connectFailed: true,
+      connectFailed: keepsFailedConnect,
       peer: false,
       link: "up",
       unread: false,
@@ -1174,7 +1240,7 @@ export const socketMachine = setup({
           ...backToConnection(),
         ],
       },
-      on: inFlight("bind"),
+      on: inFlight("binding", "bind"),
     },
     bound: {
       on: {
@@ -1220,7 +1286,7 @@ export const socketMachine = setup({
           { target: "created", actions: assign({ portChosenBy: undefined }) },
         ],
       },
-      on: inFlight("listen"),
+      on: inFlight("opening", "listen"),
     },
     listening: {
       on: {
@@ -1320,18 +1386,12 @@ export const socketMachine = setup({
           ),
         ),
         ACCEPT: reject("EINVAL", `${NOT_LISTENING} (it is connecting)`),
-        SEND: reject(
-          "EAGAIN",
-          "the connection is not established yet; await connect() first",
-        ),
-        RECV: reject(
-          "EAGAIN",
-          "the connection is not established yet; await connect() first",
-        ),
-        SHUTDOWN: reject(
-          "EALREADY",
-          "a connect() on this socket is still in progress; await it (sockfsm refuses this where the kernel would abort the attempt)",
-        ),
+        // A blocking send or recv waits for the connection, as in the
+        // kernel; shutdown() waits too (in the kernel it could also abort
+        // the attempt: the order in which the calls were made is kept).
+        SEND: waitFor("connect"),
+        RECV: waitFor("connect"),
+        SHUTDOWN: waitFor("connect"),
         CLOSE: "closed",
         GETSOCKNAME: "connecting",
         GETPEERNAME: reject(
@@ -1409,7 +1469,7 @@ export const socketMachine = setup({
               "clearQueue",
               assign({
                 shut: { read: false, write: false },
-                listenStopped: true,
+                listenStopped: keepsStoppedListen,
               }),
             ],
           },
@@ -1422,7 +1482,7 @@ export const socketMachine = setup({
                 bound: false,
                 portChosenBy: undefined,
                 shut: { read: false, write: false },
-                listenStopped: true,
+                listenStopped: keepsStoppedListen,
               }),
             ],
           },
@@ -1433,7 +1493,7 @@ export const socketMachine = setup({
           ...backToConnection(),
         ],
       },
-      on: inFlight("shutdown"),
+      on: inFlight("shuttingDown", "shutdown"),
     },
     shutRd: { on: connectedCalls("shutRd") },
     shutWr: { on: connectedCalls("shutWr") },

@@ -13,16 +13,28 @@ export type Verdict =
   }
   | {
     readonly allowed: false;
+    readonly waits?: false;
     /** The errno Linux gives for this call in this state. */
     readonly errno: Errno;
     /** Why, and what to do instead. */
+    readonly why: string;
+  }
+  | {
+    readonly allowed: false;
+    /**
+     * The call waits for the call in flight; the state after that one
+     * answers it.
+     */
+    readonly waits: true;
+    /** Which call it waits for. */
     readonly why: string;
   };
 
 /**
  * Returns the machine's verdict on `event` in `snapshot`, without running any
  * transition: the first enabled transition either carries `meta.errno` (a
- * refusal) or lets the call through, maybe with the kernel's `outcome`.
+ * refusal), or `meta.waits` (the call waits for the call in flight), or lets
+ * the call through, maybe with the kernel's `outcome`.
  *
  * @throws {Error} When no transition handles the event: a defect of the
  * machine, which must handle every event in every state.
@@ -37,6 +49,9 @@ export function verdict(snapshot: SocketSnapshot, event: SocketEvent): Verdict {
     );
   }
   const meta = transition.meta;
+  if (meta?.waits === true) {
+    return { allowed: false, waits: true, why: meta.why ?? "" };
+  }
   if (meta?.errno !== undefined) {
     return { allowed: false, errno: meta.errno, why: meta.why ?? "" };
   }

@@ -52,6 +52,7 @@ import {
   sysSocket,
 } from "./libc.ts";
 import { NodeConnection } from "./node_connection.ts";
+import { Turns } from "./_turns.ts";
 import { osError } from "./os_error.ts";
 
 /**
@@ -73,6 +74,8 @@ class DenoSysSocket implements SysSocket {
   /** Whether bind() chose the local address (then connect() starts there). */
   #bound = false;
   #closed = false;
+  /** accept() calls take turns at Deno's listener. */
+  readonly #accepts = new Turns();
 
   constructor(domain: Domain, connection: Connection | undefined) {
     this.#domain = domain;
@@ -139,20 +142,33 @@ class DenoSysSocket implements SysSocket {
     this.remote = connection.remote;
   }
 
+  /**
+   * `accept(2)`. Deno's listener takes one accept at a time, where the
+   * kernel lets many wait: each waits here for the one before it, so that
+   * all wait and each gets its own connection.
+   */
   async accept(): Promise<SysSocket> {
+    const listener = this.#held as DenoListener;
+    const turn = this.#accepts.take();
+    if (turn) await turn;
     let connection: Connection;
     try {
-      connection = await (this.#held as DenoListener).accept();
+      if (this.#held !== listener) {
+        throw this.#closed ? closedMeanwhile() : new SocketError(
+          "EINVAL",
+          "accept",
+          "Cannot finish accept(): shutdown() stopped the socket listening meanwhile",
+        );
+      }
+      connection = await listener.accept();
     } catch (error) {
       throw osError(error, "accept", "accept a connection");
+    } finally {
+      this.#accepts.done();
     }
     if (this.#closed) {
       connection.close();
-      throw new SocketError(
-        "EBADF",
-        "accept",
-        "Cannot finish accept(): the socket was closed meanwhile",
-      );
+      throw closedMeanwhile();
     }
     return new DenoSysSocket(this.#domain, connection);
   }
@@ -330,4 +346,13 @@ function retryDelay(signal: AbortSignal): Promise<void> {
     };
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** The error of an accept() whose socket was closed while it waited. */
+function closedMeanwhile(): SocketError {
+  return new SocketError(
+    "EBADF",
+    "accept",
+    "Cannot finish accept(): the socket was closed meanwhile",
+  );
 }

@@ -68,24 +68,32 @@ export function detectKernelNow(): KernelName {
 let detected: { kernel: KernelName | undefined } | undefined;
 
 /**
- * The profile of the running kernel, detected once per process, while
- * `--allow-ffi` is granted; `undefined` when it cannot be detected (no
+ * The profile of the running kernel, detected once per process, the first
+ * time it is asked for; `undefined` when it cannot be detected then (no
  * `--allow-ffi`, not Linux, or no profile fits). It never asks for a
- * permission.
+ * permission, and after the first time it costs nothing.
  */
 export function runningKernel(): KernelName | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return undefined;
-  }
   if (detected === undefined) {
+    const ffi = Deno.build.os === "linux" &&
+      Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+    let kernel: KernelName | undefined;
     try {
-      detected = { kernel: detectKernelNow() };
+      kernel = ffi ? detectKernelNow() : undefined;
     } catch {
-      detected = { kernel: undefined };
+      kernel = undefined;
     }
+    detected = { kernel };
   }
   return detected.kernel;
+}
+
+/**
+ * Forgets the detected profile, so that the next {@linkcode runningKernel}
+ * detects again. Internal: for tests that change the permissions.
+ */
+export function forgetRunningKernel(): void {
+  detected = undefined;
 }
 
 function release(): string {

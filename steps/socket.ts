@@ -25,6 +25,7 @@ import {
 } from "../machine/socket_machine.ts";
 import { type Backend, checkBackend, createSysSocket } from "./backend.ts";
 import { runningKernel } from "./detect_kernel.ts";
+import { Turns } from "./_turns.ts";
 import { osError } from "./os_error.ts";
 import { effectSettled, sysEffects } from "./sys_effects.ts";
 
@@ -87,6 +88,13 @@ export interface AcceptOptions {
  * reaches the operating system. A call the machine refuses throws
  * {@linkcode SocketError} with the errno Linux would give, and makes no
  * system call. Create one with {@linkcode socket}.
+ *
+ * Calls may overlap, as from two tasks. As in the kernel, whose socket lock
+ * is held only for the instant of each system call, a call made while
+ * `bind()`, `listen()` or `shutdown()` is in flight waits for it and is
+ * answered by the state it leaves (`getsockname()` and `getpeername()`
+ * answer at once, as the state before); `send()` and `recv()` during
+ * `connect()` wait for the connection; a second `connect()` is `EALREADY`.
  */
 export interface Socket extends Disposable {
   /** The address family. */
@@ -115,7 +123,8 @@ export interface Socket extends Disposable {
   listen(backlog?: number): Promise<void>;
   /**
    * Waits for a connection and returns it as a new, connected socket
-   * (`accept(2)`).
+   * (`accept(2)`). Several accepts may wait at once; each gets its own
+   * connection, in the order of the calls.
    *
    * @throws {SocketError} `EINVAL` when the socket is not listening.
    */
@@ -130,6 +139,9 @@ export interface Socket extends Disposable {
   connect(addr: SocketAddr): Promise<void>;
   /**
    * Sends all of `data` (`send(2)` until done); resolves to its length.
+   * Concurrent sends on one socket queue: each call's bytes go out whole, one
+   * call after another, in the order of the calls (as Node's
+   * `socket.write()` and a Web Streams writer do), never interleaved.
    *
    * @throws {SocketError} `EPIPE` when never connected (TCP) or after
    * `shutdown("write")`.
@@ -176,6 +188,13 @@ export interface Socket extends Disposable {
 }
 
 const DEFAULT_RECV = 65536;
+// The events of the calls that carry nothing, made once.
+const ACCEPT: SocketEvent = { type: "ACCEPT" };
+const SEND: SocketEvent = { type: "SEND" };
+const RECV: SocketEvent = { type: "RECV" };
+const CLOSE: SocketEvent = { type: "CLOSE" };
+const GETSOCKNAME: SocketEvent = { type: "GETSOCKNAME" };
+const GETPEERNAME: SocketEvent = { type: "GETPEERNAME" };
 const EMPTY = new Uint8Array(0);
 
 let graph: SocketGraph | undefined;
@@ -296,6 +315,15 @@ class StreamSocket implements Socket {
   #node: SocketNode;
   /** The effect in flight, if any. */
   #effect: AnyActorRef | undefined;
+  /** Whether an effect is in flight (its state invokes one). */
+  #inFlight = false;
+  /**
+   * Made only when a call waits for the effect in flight: resolves once it
+   * has settled and the socket moved to the state it leaves (or closed).
+   */
+  #settled: { promise: Promise<void>; resolve(): void } | undefined;
+  /** send() calls take turns, so that each call's bytes go out whole. */
+  readonly #sends = new Turns();
 
   constructor(
     graph: SocketGraph,
@@ -350,7 +378,9 @@ class StreamSocket implements Socket {
   }
 
   async accept(options: AcceptOptions = {}): Promise<Socket> {
-    this.#allow("accept", { type: "ACCEPT" });
+    let step;
+    while ((step = this.#stepOrWait(ACCEPT)) instanceof Promise) await step;
+    this.#decide("accept", ACCEPT, step);
     let sys: SysSocket;
     try {
       sys = await this.#sys.accept();
@@ -373,7 +403,12 @@ class StreamSocket implements Socket {
     if (!(data instanceof Uint8Array)) {
       throw this.#badInput("send", "data must be a Uint8Array");
     }
-    this.#allow("send", { type: "SEND" });
+    let step;
+    while ((step = this.#stepOrWait(SEND)) instanceof Promise) await step;
+    this.#decide("send", SEND, step);
+    // One send at a time: each call's bytes go out whole, in call order.
+    const turn = this.#sends.take();
+    if (turn) await turn;
     let written = 0;
     try {
       while (written < data.length) {
@@ -381,6 +416,8 @@ class StreamSocket implements Socket {
       }
     } catch (error) {
       throw this.#ioError("send", error);
+    } finally {
+      this.#sends.done();
     }
     return written;
   }
@@ -401,8 +438,9 @@ class StreamSocket implements Socket {
     if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
       throw this.#badInput("recv", "the buffer must be a non-empty Uint8Array");
     }
-    const step = this.#allow("recv", { type: "RECV" });
-    if (step.outcome === "ok:eof") return 0;
+    let step;
+    while ((step = this.#stepOrWait(RECV)) instanceof Promise) await step;
+    if (this.#decide("recv", RECV, step).outcome === "ok:eof") return 0;
     try {
       return (await this.#sys.read(buffer)) ?? 0;
     } catch (error) {
@@ -425,7 +463,7 @@ class StreamSocket implements Socket {
   }
 
   close(): void {
-    const step = this.#allow("close", { type: "CLOSE" });
+    const step = this.#allow("close", CLOSE);
     this.#move(step.next, "close");
     const effect = this.#effect;
     this.#effect = undefined;
@@ -438,23 +476,65 @@ class StreamSocket implements Socket {
   }
 
   getsockname(): SocketAddr {
-    this.#allow("getsockname", { type: "GETSOCKNAME" });
+    this.#allow("getsockname", GETSOCKNAME);
     return { ...(this.#sys.local ?? unboundAddr(this.domain)) };
   }
 
   getpeername(): SocketAddr {
-    this.#allow("getpeername", { type: "GETPEERNAME" });
+    this.#allow("getpeername", GETPEERNAME);
     return { ...this.#sys.remote! };
   }
 
   /**
-   * The machine's step for `event`. A refusal is thrown before any system
-   * call; an errno the facts say the kernel answers is thrown after the step
-   * (its side effects, such as shutdown bits, stay, as in the kernel).
+   * The machine's step for a call that cannot wait (the machine never makes
+   * `close`, `getsockname` and `getpeername` wait), decided as
+   * {@linkcode #decide} does.
    */
   #allow(op: SocketOp, event: SocketEvent): Step & { allowed: true } {
+    return this.#decide(op, event, this.#graph.step(this.#node, event));
+  }
+
+  /**
+   * The machine's step for `event` now, or, when the call must wait for the
+   * call in flight (the kernel's socket lock orders the two), a promise that
+   * settles when that call has: then ask again, and the state it left
+   * answers. Stepping and deciding happen with no wait in between, so calls
+   * that waited together go on in the order they were made.
+   */
+  #stepOrWait(event: SocketEvent): Step | Promise<void> {
     const step = this.#graph.step(this.#node, event);
-    if (!step.allowed) throw this.#error(op, event, step.errno, step.why);
+    if (step.allowed || !step.waits) return step;
+    if (!this.#inFlight) {
+      throw new Error(
+        `The socket machine makes "${event.type}" wait in state "${this.state}", where no call is in flight`,
+      );
+    }
+    if (this.#settled === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => resolve = done);
+      this.#settled = { promise, resolve };
+    }
+    return this.#settled.promise;
+  }
+
+  /**
+   * Decides a step: a refusal is thrown before any system call; an errno the
+   * facts say the kernel answers is thrown after the step (its side effects,
+   * such as shutdown bits, stay, as in the kernel).
+   */
+  #decide(
+    op: SocketOp,
+    event: SocketEvent,
+    step: Step,
+  ): Step & { allowed: true } {
+    if (!step.allowed) {
+      if (step.waits) {
+        throw new Error(
+          `Cannot ${op}() now: the socket machine makes it wait for the call in flight, and ${op}() cannot wait`,
+        );
+      }
+      throw this.#error(op, event, step.errno, step.why);
+    }
     const { outcome } = step;
     if (outcome !== undefined && isErrno(outcome)) {
       const error = this.#error(op, event, outcome, step.why);
@@ -486,33 +566,46 @@ class StreamSocket implements Socket {
 
   /** Takes a state-changing step and runs the effect it starts, if any. */
   async #change(op: SocketOp, event: SocketEvent): Promise<void> {
+    // A call that need not wait changes the state before this returns.
+    let step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    const { next } = this.#decide(op, event, step);
     const from = this.state;
-    const { next } = this.#allow(op, event);
     this.#move(next, op);
     if (!next.inFlight) return;
     const { logic, input } = this.#graph.effect(next, event);
     const effect = createActor(logic, { input });
     this.#effect = effect;
-    let failure: { error: unknown } | undefined;
+    this.#inFlight = true;
     try {
-      await toPromise(effect.start());
-    } catch (error) {
-      failure = { error };
+      let failure: { error: unknown } | undefined;
+      try {
+        await toPromise(effect.start());
+      } catch (error) {
+        failure = { error };
+      }
+      if (this.#node !== next) {
+        // Only close() leaves an in-flight state from outside. It stopped
+        // the effect; let the backend finish winding it down before
+        // answering.
+        await effectSettled(this.#sys);
+        throw new SocketError(
+          "EBADF",
+          op,
+          `Cannot finish ${op}(): the socket was closed while the call was in progress`,
+          { state: from },
+        );
+      }
+      this.#effect = undefined;
+      this.#move(this.#graph.settle(next, failure ? "error" : "done"), op);
+      if (failure) throw osError(failure.error, op, `${op}()`);
+    } finally {
+      // The calls that waited for this one go on from the state it left.
+      this.#inFlight = false;
+      const settled = this.#settled;
+      this.#settled = undefined;
+      settled?.resolve();
     }
-    if (this.#node !== next) {
-      // Only close() leaves an in-flight state from outside. It stopped the
-      // effect; let the backend finish winding it down before answering.
-      await effectSettled(this.#sys);
-      throw new SocketError(
-        "EBADF",
-        op,
-        `Cannot finish ${op}(): the socket was closed while the call was in progress`,
-        { state: from },
-      );
-    }
-    this.#effect = undefined;
-    this.#move(this.#graph.settle(next, failure ? "error" : "done"), op);
-    if (failure) throw osError(failure.error, op, `${op}()`);
   }
 
   #move(next: SocketNode, op: SocketOp): void {
@@ -561,7 +654,7 @@ export function familyMismatch(
     family,
     port: family === "unix" ? "path" : "kernel",
   });
-  return step.allowed ? undefined : step.errno;
+  return step.allowed || step.waits ? undefined : step.errno;
 }
 
 function portChoice(addr: SocketAddr): PortChoice {

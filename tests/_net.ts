@@ -1,5 +1,6 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /** Helpers the network tests share. */
+import type { Socket } from "../mod.ts";
 
 /** The loopback address of each IP domain. */
 export const LOOPBACK: Readonly<Record<"inet" | "inet6", string>> = {
@@ -39,4 +40,46 @@ export async function tempDir(): Promise<TempDir> {
   const path = await Deno.makeTempDir({ prefix: "sockfsm_test_" });
   const remove = () => Deno.remove(path, { recursive: true });
   return { path, remove, [Symbol.asyncDispose]: remove };
+}
+
+/**
+ * `promise`, or a rejection naming `what` once `ms` have passed, so that a
+ * bug fails its test instead of hanging it. The timer is cleared either way.
+ */
+export async function within<T>(
+  ms: number,
+  promise: Promise<T>,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Receives until end of stream, into one array. */
+export async function recvAll(sock: Socket): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const chunk = await sock.recv(1 << 20);
+    if (chunk.length === 0) break;
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  const all = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
 }

@@ -19,6 +19,7 @@ import {
 } from "../mod.ts";
 import { ANY_KERNEL, kernelProfile } from "../machine/kernel.ts";
 import { matchKernel } from "../machine/kernel_match.ts";
+import { forgetRunningKernel } from "../steps/detect_kernel.ts";
 import { runScenario } from "../steps/harness.ts";
 import { openLibc } from "../steps/libc.ts";
 import { LOOPBACK } from "./_net.ts";
@@ -236,14 +237,19 @@ for (const domain of IP_DOMAINS) {
       `the deno backend without --allow-ffi answers as the default profile, classic (${domain})`,
     permissions: { net: true, ffi: false },
     async fn() {
-      const listener = Deno.listen({ hostname: LOOPBACK[domain], port: 0 });
-      const port = listener.addr.port;
-      listener.close();
-      using sock = socket({ domain });
-      const refused = sock.connect({ hostname: LOOPBACK[domain], port });
-      assert.equal(await outcome(refused), "ECONNREFUSED");
-      assert.equal(await outcome(sock.listen()), "ok");
-      assert.equal(sock.state, "listening");
+      forgetRunningKernel(); // as in a process run without --allow-ffi
+      try {
+        const listener = Deno.listen({ hostname: LOOPBACK[domain], port: 0 });
+        const port = listener.addr.port;
+        listener.close();
+        using sock = socket({ domain });
+        const refused = sock.connect({ hostname: LOOPBACK[domain], port });
+        assert.equal(await outcome(refused), "ECONNREFUSED");
+        assert.equal(await outcome(sock.listen()), "ok");
+        assert.equal(sock.state, "listening");
+      } finally {
+        forgetRunningKernel(); // the next socket detects with --allow-ffi
+      }
     },
   });
 }

@@ -60,7 +60,7 @@ import {
 import { runningKernel } from "../steps/detect_kernel.ts";
 import { libcHolders } from "../steps/libc_lease.ts";
 import { posixSocket } from "../steps/posix_backend.ts";
-import { freePort, LOOPBACK } from "./_net.ts";
+import { freePort, LOOPBACK, recvAll } from "./_net.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -163,25 +163,6 @@ function closedMeanwhile(op: string): (error: unknown) => true {
     assert.match(error.message, /closed while the call was in progress/);
     return true;
   };
-}
-
-/** Receives until end of stream, into one array. */
-async function recvAll(sock: Socket): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const chunk = await sock.recv(1 << 20);
-    if (chunk.length === 0) break;
-    chunks.push(chunk);
-    length += chunk.length;
-  }
-  const all = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
 }
 
 // ------------------------------------------------------- bind is bind(2)
