@@ -49,6 +49,7 @@ export {
   type SocketOp,
 } from "./machine/errors.ts";
 export type {
+  Environment,
   Link,
   PortChoice,
   ShutBits,

@@ -11,6 +11,7 @@
  */
 import type { PromiseActorLogic } from "xstate";
 import type { SocketAddr } from "./address.ts";
+import type { SocketError } from "./errors.ts";
 
 /** Which side of a connection `shutdown()` shuts: `SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`. */
 export type ShutdownHow = "read" | "write" | "both";
@@ -45,6 +46,27 @@ export interface SysSocket {
   shutdown(how: ShutdownHow, keepAddress: boolean): Promise<void>;
   /** `close(2)`: frees every system resource. Never throws; idempotent. */
   close(): void;
+  /**
+   * Tells the system side what a read or write of the socket saw: end of
+   * stream (the peer's FIN), or a reset (`ECONNRESET`, `EPIPE`). A backend
+   * that cannot ask the kernel how the connection stands keeps it.
+   */
+  seen(what: "end" | "reset"): void;
+  /**
+   * `getpeername(2)` as the kernel answers it now, for a connection whose
+   * end the machine cannot see: the peer's address, or a `SocketError`
+   * (`ENOTCONN` once the connection is over).
+   */
+  peerName(): SocketAddr;
+  /**
+   * `connect(2)` on a socket that the kernel will not connect (it is
+   * connected, or listening), which looks the target up first: a
+   * `SocketError` with the kernel's answer (`ECONNREFUSED` for a stale
+   * socket file, `ENOENT` for a missing path, the socket's own `EISCONN` or
+   * `EINVAL` for a live target), or `undefined` when the target is live and
+   * the socket's own state answers, as the machine says.
+   */
+  connectRefusal(addr: SocketAddr): SocketError | undefined;
 }
 
 /** What the `bind` effect receives. */

@@ -59,6 +59,8 @@ export type Step =
     readonly outcome: Outcome | undefined;
     /** Why the kernel answers so. */
     readonly why: string | undefined;
+    /** The call is made, the kernel's answer stands, the state stays. */
+    readonly asks?: boolean;
     /** The node after the call (the in-flight one, for an effect). */
     readonly next: SocketNode;
   };

@@ -116,8 +116,11 @@ export type SocketEvent =
   | {
     type: "CONNECT";
     family: Domain;
-    /** The harness knows the target refuses (a port or a stale file). */
-    target?: "refused";
+    /**
+     * What is known of the target: it refuses (a port with nothing behind
+     * it, a stale file: the harness knows), or it is live (a backend looked).
+     */
+    target?: "refused" | "live";
     /** The socket is `O_NONBLOCK`: a TCP connect answers `EINPROGRESS`. */
     nonblocking?: boolean;
     io?: ConnectInput;
@@ -220,7 +223,17 @@ export interface SocketContext {
    * behaviour); rules consult it with the `kernel` guard.
    */
   readonly kernel: KernelBehaviour;
+  /**
+   * Whether the environment's facts are known: `"modelled"` when its events
+   * are sent (as `predict()` does), `"unseen"` at runtime, where what the
+   * peer did is not sent and a rule whose answer depends on it lets the call
+   * through to the kernel.
+   */
+  readonly environment: Environment;
 }
+
+/** Whether the machine is told what the socket's environment does. */
+export type Environment = "modelled" | "unseen";
 
 /** What a socket machine starts from. */
 export interface SocketInput {
@@ -235,6 +248,12 @@ export interface SocketInput {
    * @default {the behaviour of the default profile, `"classic"`}
    */
   readonly kernel?: KernelBehaviour;
+  /**
+   * Whether the environment's events will be sent.
+   *
+   * @default {"modelled"}
+   */
+  readonly environment?: Environment;
 }
 
 /** What the kernel answers a call that the machine lets through. */
@@ -249,6 +268,11 @@ export interface CallMeta {
    * answers it: the kernel's socket lock serialises the two, in call order.
    */
   readonly waits?: true;
+  /**
+   * The call is made, and the kernel's answer, which depends on what the
+   * machine does not see, stands; the state stays.
+   */
+  readonly asks?: true;
   /** Why it is refused, or why the kernel answers `outcome`. */
   readonly why?: string;
   /** The call is made, and the kernel answers this. */
@@ -258,6 +282,14 @@ export interface CallMeta {
 /** A refused call: a forbidden transition that carries the errno. */
 function reject(errno: Errno, why: string): { meta: CallMeta } {
   return { meta: { errno, why } };
+}
+
+/**
+ * A call whose answer depends on what the machine is not told (the peer, the
+ * file system): it is made, the kernel answers, and the state stays.
+ */
+function asksKernel(why: string): { meta: CallMeta } {
+  return { meta: { asks: true, why } };
 }
 
 /** A call whose answer the facts tell. */
@@ -391,6 +423,12 @@ function peerName<T extends SocketState>(self: T) {
       target: self,
       ...answer("ENOTCONN", "the connection is over"),
     },
+    // Unseen, the TCP connection may be over (ENOTCONN): the kernel answers.
+    {
+      guard: and([not("isUnix"), not("isDgram"), "envUnseen"]),
+      target: self,
+      ...asksKernel("the connection may be over, and then Linux says ENOTCONN"),
+    },
     { target: self },
   ] as const;
 }
@@ -453,6 +491,14 @@ function connectRules<const T extends readonly object[]>(
       guard: and(["isUnix", "targetRefuses"]),
       target: self,
       ...answer("ECONNREFUSED", "nothing listens at the target"),
+    },
+    // Unseen, the target may refuse (a stale file) or be missing.
+    {
+      guard: and(["isUnix", not("isDgram"), "envUnseen", not("targetLive")]),
+      target: self,
+      ...asksKernel(
+        "Linux looks the target up before it looks at the socket: a stale socket file gives ECONNREFUSED, a missing path ENOENT, a live listener the socket's own answer",
+      ),
     },
     ...rules,
   );
@@ -687,6 +733,17 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       // A TCP connection that is over gave back a port the kernel chose.
       {
         guard: and([not("isUnix"), "linkGone", not("bound")]),
+        target: "binding",
+        actions: "notePort",
+      },
+      // Unseen, the connection may be over: the kernel answers.
+      {
+        guard: and([
+          not("isUnix"),
+          not("isDgram"),
+          "envUnseen",
+          not("callerPort"),
+        ]),
         target: "binding",
         actions: "notePort",
       },
@@ -955,6 +1012,7 @@ export const socketMachine = setup({
       context.domain !== "unix" && context.type === "stream",
     inProgress: ({ context }) => context.inProgress,
     connectFailed: ({ context }) => context.connectFailed,
+    envUnseen: ({ context }) => context.environment === "unseen",
     listenStopped: ({ context }) => context.listenStopped,
     /** The kernel's profile says it does `behaviour`. */
     kernel: (
@@ -1003,6 +1061,8 @@ export const socketMachine = setup({
       event.type === "BIND" && event.port === "abstract",
     targetRefuses: ({ event }) =>
       event.type === "CONNECT" && event.target === "refused",
+    targetLive: ({ event }) =>
+      event.type === "CONNECT" && event.target === "live",
     nonblocking: ({ event }) =>
       (event.type === "ACCEPT" || event.type === "RECV") &&
       event.nonblocking === true,
@@ -1171,6 +1231,7 @@ export const socketMachine = setup({
     connectFailed: false,
     listenStopped: false,
     kernel: input.kernel ?? kernelProfile(DEFAULT_KERNEL).behaviour,
+    environment: input.environment ?? "modelled",
   }),
   initial: "created",
   // The environment's events, where a state says nothing more specific.

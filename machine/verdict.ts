@@ -10,6 +10,11 @@ export type Verdict =
     readonly outcome: Outcome | undefined;
     /** Why the kernel answers so. */
     readonly why: string | undefined;
+    /**
+     * The kernel's answer depends on what the machine is not told: the call
+     * is made, its answer stands, and the state stays.
+     */
+    readonly asks?: boolean;
   }
   | {
     readonly allowed: false;
@@ -54,6 +59,9 @@ export function verdict(snapshot: SocketSnapshot, event: SocketEvent): Verdict {
   }
   if (meta?.errno !== undefined) {
     return { allowed: false, errno: meta.errno, why: meta.why ?? "" };
+  }
+  if (meta?.asks === true) {
+    return { allowed: true, outcome: undefined, why: meta.why, asks: true };
   }
   return { allowed: true, outcome: meta?.outcome, why: meta?.why };
 }

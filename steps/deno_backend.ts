@@ -23,6 +23,16 @@
  *   real one leaves the file in place.
  * - `bind()` on a connected unix socket that has no address, which Linux
  *   allows, fails with `EOPNOTSUPP`: Deno exposes no file descriptor to bind.
+ * - What the peer did is known from what this socket's reads and writes saw
+ *   (end of stream, a reset) and its own `shutdown()`: once both FINs or a
+ *   reset were seen, the connection is over, and `bind()`, `getpeername()`
+ *   and `shutdown()` answer as Linux does then. A peer's FIN that no read
+ *   has seen yet is not known.
+ * - `connect()` from a connected or listening unix socket looks the target
+ *   up as Linux does: a missing path is `ENOENT`, a file with no listener
+ *   behind it `ECONNREFUSED`. Telling a stale socket file from a live one
+ *   takes a libc look-up (`--allow-ffi`); without it, a socket file is taken
+ *   to be live.
  *
  * @module
  */
@@ -46,8 +56,10 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
   sysBind,
+  sysBindAutobind,
   sysClose,
   sysConnect,
+  sysListen,
   type SysResult,
   sysSocket,
 } from "./libc.ts";
@@ -76,6 +88,8 @@ class DenoSysSocket implements SysSocket {
   #closed = false;
   /** accept() calls take turns at Deno's listener. */
   readonly #accepts = new Turns();
+  /** What this socket's own calls saw of the connection's end. */
+  readonly #seen = { eof: false, finSent: false, reset: false };
 
   constructor(domain: Domain, connection: Connection | undefined) {
     this.#domain = domain;
@@ -86,6 +100,22 @@ class DenoSysSocket implements SysSocket {
 
   bind(addr: SocketAddr): Promise<void> {
     return Promise.try(() => {
+      if (this.remote !== undefined && this.#domain !== "unix") {
+        // A TCP connection: Linux lets the socket bind once it is over.
+        if (!this.#over()) {
+          throw new SocketError(
+            "EINVAL",
+            "bind",
+            `Cannot bind to ${
+              formatAddr(addr)
+            }: EINVAL, the connection is up and connect() bound the socket (Linux lets it bind once the connection is over)`,
+          );
+        }
+        this.#release();
+        this.#hold(listenAt(addr, undefined, "bind"));
+        this.#bound = true;
+        return;
+      }
       if (this.remote !== undefined) {
         throw new SocketError(
           "EOPNOTSUPP",
@@ -181,8 +211,64 @@ class DenoSysSocket implements SysSocket {
     return (this.#held as Connection).write(data);
   }
 
+  seen(what: "end" | "reset"): void {
+    if (what === "end") this.#seen.eof = true;
+    else this.#seen.reset = true;
+  }
+
+  peerName(): SocketAddr {
+    if (this.#over()) {
+      throw new SocketError(
+        "ENOTCONN",
+        "getpeername",
+        "Cannot get the peer's address: ENOTCONN, the connection is over (both ends sent FIN, or it was reset)",
+      );
+    }
+    return this.remote!;
+  }
+
+  connectRefusal(addr: SocketAddr): SocketError | undefined {
+    if (!("path" in addr)) return undefined;
+    const what = `Cannot connect to ${formatAddr(addr)}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(addr.path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        return new SocketError(
+          "ENOENT",
+          "connect",
+          `${what}: ENOENT, there is no socket file at that path`,
+        );
+      }
+      return undefined;
+    }
+    const found = info.isSocket === true
+      ? lookUpUnixTarget(addr.path)
+      : "ECONNREFUSED";
+    if (found === "ENOENT" || found === "ECONNREFUSED") {
+      return new SocketError(
+        found,
+        "connect",
+        `${what}: ${found}, ${
+          found === "ENOENT"
+            ? "there is no socket file at that path"
+            : "nothing listens at that file (a stale socket file)"
+        }`,
+      );
+    }
+    return undefined;
+  }
+
   async shutdown(how: ShutdownHow, keepAddress: boolean): Promise<void> {
     const held = this.#held;
+    if (this.remote !== undefined && this.#over()) {
+      throw new SocketError(
+        "ENOTCONN",
+        "shutdown",
+        "Cannot shut down the connection: ENOTCONN, it is over (both ends sent FIN, or it was reset)",
+      );
+    }
     if (held instanceof DenoListener) {
       // SHUT_RD stops a TCP listener; a port the caller chose stays bound.
       this.#release();
@@ -193,9 +279,17 @@ class DenoSysSocket implements SysSocket {
     if (how === "read" || held === undefined) return;
     try {
       await (held as Connection).closeWrite();
+      this.#seen.finSent = true;
     } catch (error) {
       throw osError(error, "shutdown", "shut down the write side");
     }
+  }
+
+  /** Whether the TCP connection is over, as far as this socket has seen. */
+  #over(): boolean {
+    const seen = this.#seen;
+    return this.#domain !== "unix" &&
+      (seen.reset || (seen.eof && seen.finSent));
   }
 
   close(): void {
@@ -355,4 +449,36 @@ function closedMeanwhile(): SocketError {
     "accept",
     "Cannot finish accept(): the socket was closed meanwhile",
   );
+}
+
+/**
+ * How Linux's look-up of the unix socket file at `path` ends, asked without
+ * touching a live target: `connect()` from a listening socket of our own
+ * looks the target up first, then fails on our own state (`EINVAL`), so a
+ * live listener never sees it. `undefined` without `--allow-ffi` (then only
+ * a missing file can be told).
+ */
+function lookUpUnixTarget(
+  path: string,
+): "live" | "ENOENT" | "ECONNREFUSED" | undefined {
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return undefined;
+  }
+  using libc = openLibc();
+  const made = sysSocket(libc, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (!made.ok) return undefined;
+  const fd = made.value;
+  try {
+    if (!sysBindAutobind(libc, fd).ok || !sysListen(libc, fd, 1).ok) {
+      return undefined;
+    }
+    const tried = sysConnect(libc, fd, { path });
+    if (tried.ok) return undefined;
+    if (tried.errno === "ENOENT" || tried.errno === "ECONNREFUSED") {
+      return tried.errno;
+    }
+    return "live";
+  } finally {
+    sysClose(libc, fd);
+  }
 }

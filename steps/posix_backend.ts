@@ -235,6 +235,35 @@ class PosixSysSocket implements SysSocket {
     });
   }
 
+  seen(_what: "end" | "reset"): void {
+    // The kernel is asked how the connection stands: nothing to keep.
+  }
+
+  peerName(): SocketAddr {
+    this.#ensureOpen("getpeername");
+    const name = sysGetpeername(this.#libc, this.#fd);
+    if (!name.ok) {
+      throw sysError(name.errno, "getpeername", "get the peer's address");
+    }
+    return name.value ?? this.remote!;
+  }
+
+  connectRefusal(addr: SocketAddr): SocketError {
+    this.#ensureOpen("connect");
+    // Connected or listening, the socket never waits here: Linux answers at
+    // once (a full queue at a live target would be EAGAIN on this fd).
+    const tried = sysConnect(this.#libc, this.#fd, addr);
+    const what = `connect to ${formatAddr(addr)}`;
+    if (tried.ok) {
+      return new SocketError(
+        "EIO",
+        "connect",
+        `Cannot ${what}: the kernel connected a socket that was connected or listening`,
+      );
+    }
+    return sysError(tried.errno, "connect", what);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -242,7 +242,14 @@ export function socket(options: SocketOptions): Socket {
   checkSocketArgs(domain, type, protocol);
   const backend = checkBackend(options.backend, "socket");
   const graph = socketGraph();
-  const start = graph.start({ domain, type, kernel: kernelOf(backend) });
+  // The runtime is not told what the peer does: rules whose answer depends
+  // on it let the call through to the kernel.
+  const start = graph.start({
+    domain,
+    type,
+    kernel: kernelOf(backend),
+    environment: "unseen",
+  });
   return new StreamSocket(
     graph,
     start,
@@ -393,6 +400,7 @@ class StreamSocket implements Socket {
       type: this.type,
       accepted: true,
       kernel: this.#node.facts.kernel,
+      environment: this.#node.facts.environment,
     });
     // Born connected: the machine went created -> connected at once.
     onTransition?.({ from: "created", to: node.state, op: "accept" });
@@ -441,11 +449,15 @@ class StreamSocket implements Socket {
     let step;
     while ((step = this.#stepOrWait(RECV)) instanceof Promise) await step;
     if (this.#decide("recv", RECV, step).outcome === "ok:eof") return 0;
+    let n: number | null;
     try {
-      return (await this.#sys.read(buffer)) ?? 0;
+      n = await this.#sys.read(buffer);
     } catch (error) {
       throw this.#ioError("recv", error);
     }
+    if (n !== null) return n;
+    this.#sys.seen("end");
+    return 0;
   }
 
   async shutdown(how: ShutdownHow): Promise<void> {
@@ -481,7 +493,9 @@ class StreamSocket implements Socket {
   }
 
   getpeername(): SocketAddr {
-    this.#allow("getpeername", GETPEERNAME);
+    const step = this.#allow("getpeername", GETPEERNAME);
+    // Whether the connection is over, only the kernel knows.
+    if (step.asks) return { ...this.#sys.peerName() };
     return { ...this.#sys.remote! };
   }
 
@@ -569,7 +583,9 @@ class StreamSocket implements Socket {
     // A call that need not wait changes the state before this returns.
     let step;
     while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
-    const { next } = this.#decide(op, event, step);
+    const decided = this.#decide(op, event, step);
+    if (decided.asks) return this.#ask(op, event);
+    const { next } = decided;
     const from = this.state;
     this.#move(next, op);
     if (!next.inFlight) return;
@@ -598,7 +614,16 @@ class StreamSocket implements Socket {
       }
       this.#effect = undefined;
       this.#move(this.#graph.settle(next, failure ? "error" : "done"), op);
-      if (failure) throw osError(failure.error, op, `${op}()`);
+      if (failure) {
+        const error = osError(failure.error, op, `${op}()`);
+        // The kernel's answer, given the state the call was made in.
+        throw error.state !== undefined ? error : new SocketError(
+          error.code,
+          error.op,
+          error.message,
+          { state: from, step: error.step, cause: error.cause ?? error },
+        );
+      }
     } finally {
       // The calls that waited for this one go on from the state it left.
       this.#inFlight = false;
@@ -606,6 +631,26 @@ class StreamSocket implements Socket {
       this.#settled = undefined;
       settled?.resolve();
     }
+  }
+
+  /**
+   * A call whose answer depends on what the machine is not told: the
+   * backend asks the kernel (or looks, as the Deno backend does), and the
+   * state stays. Only `connect()` on a connected or listening unix socket
+   * asks: Linux looks the target up first.
+   */
+  #ask(op: SocketOp, event: SocketEvent): void {
+    if (event.type !== "CONNECT" || event.io === undefined) {
+      throw new Error(`Cannot ask the kernel about ${op}(): nothing to ask`);
+    }
+    const refusal = this.#sys.connectRefusal(event.io.addr);
+    if (refusal !== undefined) throw refusal;
+    // The target is live: the socket's own state answers.
+    const own = this.#graph.step(this.#node, { ...event, target: "live" });
+    this.#decide(op, event, own);
+    throw new Error(
+      `The socket machine lets ${op}() connect a ${this.state} socket to a live target`,
+    );
   }
 
   #move(next: SocketNode, op: SocketOp): void {
@@ -625,7 +670,11 @@ class StreamSocket implements Socket {
         { state: this.state },
       );
     }
-    return osError(error, op, `${op}() on a ${this.state} socket`);
+    const failure = osError(error, op, `${op}() on a ${this.state} socket`);
+    if (failure.code === "ECONNRESET" || failure.code === "EPIPE") {
+      this.#sys.seen("reset");
+    }
+    return failure;
   }
 
   #badInput(op: SocketOp, why: string): SocketError {

@@ -72,6 +72,7 @@ function contexts(domain: Domain): SocketContext[] {
     connectFailed: false,
     listenStopped: false,
     kernel: kernelProfile("classic").behaviour,
+    environment: "modelled",
   };
   const dgram: SocketContext = { ...base, type: "dgram" };
   const sticky = kernelProfile("sticky").behaviour;
@@ -86,6 +87,7 @@ function contexts(domain: Domain): SocketContext[] {
     { ...base, peer: true, shut: { read: true, write: true } },
     { ...base, connectFailed: true, listenStopped: true, kernel: sticky },
     { ...base, connectFailed: true, listenStopped: true, kernel: ANY_KERNEL },
+    { ...base, peer: true, peers: true, environment: "unseen" },
   ];
 }
 
@@ -110,7 +112,7 @@ Deno.test("socketMachine handles every event in every state explicitly", () => {
       }
     }
   }
-  assert.equal(checked, DOMAINS.length * 10 * STATES.length * EVENTS.length);
+  assert.equal(checked, DOMAINS.length * 11 * STATES.length * EVENTS.length);
 });
 
 Deno.test("socketMachine refusals are forbidden transitions: can() is false exactly for them", () => {
