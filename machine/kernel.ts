@@ -140,18 +140,14 @@ export function kernelProfiles(): readonly KernelProfile[] {
  * The profile named `name`.
  *
  * @param name A profile's name; `undefined` is {@linkcode DEFAULT_KERNEL}.
- * @param op The call that was given the name, for the error.
  * @throws {SocketError} `EINVAL` for a name that no profile has.
  */
-export function kernelProfile(
-  name: unknown = DEFAULT_KERNEL,
-  op: "socket" = "socket",
-): KernelProfile {
+export function kernelProfile(name: unknown = DEFAULT_KERNEL): KernelProfile {
   const found = PROFILES.find((profile) => profile.name === name);
   if (found !== undefined) return found;
   throw new SocketError(
     "EINVAL",
-    op,
+    "socket",
     `Cannot use kernel profile ${JSON.stringify(name)}: use one of ${
       PROFILES.map((profile) => JSON.stringify(profile.name)).join(", ")
     } (see kernelProfiles())`,

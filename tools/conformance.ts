@@ -28,7 +28,6 @@ import {
   DEFAULT_KERNEL,
   type KernelName,
   kernelProfile,
-  kernelProfiles,
 } from "../machine/kernel.ts";
 import { OPS, predict, type Result } from "../machine/predict.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
@@ -194,15 +193,12 @@ function main(args: string[]): number {
   let kernel: KernelName;
   let how: string;
   if (values.kernel !== undefined) {
-    if (!kernelProfiles().some((p) => p.name === values.kernel)) {
-      console.error(
-        `--kernel: unknown profile ${JSON.stringify(values.kernel)}; use ${
-          kernelProfiles().map((p) => p.name).join(" or ")
-        }`,
-      );
+    try {
+      kernel = kernelProfile(values.kernel).name;
+    } catch (error) {
+      console.error(`--kernel: ${(error as Error).message}`);
       return 2;
     }
-    kernel = values.kernel as KernelName;
     how = "named by --kernel";
   } else {
     try {

@@ -19,7 +19,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type KernelName, kernelProfiles } from "../machine/kernel.ts";
+import { kernelProfile } from "../machine/kernel.ts";
 import type { Domain } from "../machine/address.ts";
 import {
   type DiagramOptions,
@@ -293,14 +293,12 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (values.kernel !== undefined) {
-    const names = kernelProfiles().map((p) => p.name as string);
-    if (!names.includes(values.kernel)) {
-      console.error(
-        `--kernel must be one of ${names.join(", ")}, got ${values.kernel}`,
-      );
+    try {
+      options = { ...options, kernel: kernelProfile(values.kernel).name };
+    } catch (error) {
+      console.error(`--kernel: ${(error as Error).message}`);
       return 2;
     }
-    options = { ...options, kernel: values.kernel as KernelName };
   }
   const text = renderDiagram(format, options);
   if (values.out === undefined) {

@@ -20,11 +20,7 @@ import { parseArgs } from "node:util";
 import type { Domain } from "../machine/address.ts";
 import { exploreConnection } from "../machine/connection.ts";
 import { explore } from "../machine/explore.ts";
-import {
-  type KernelName,
-  kernelProfile,
-  kernelProfiles,
-} from "../machine/kernel.ts";
+import { type KernelName, kernelProfile } from "../machine/kernel.ts";
 import type { Path } from "../machine/walk.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
 
@@ -56,15 +52,11 @@ function main(args: string[]): number {
     console.error(`--type: use stream or dgram, not ${type}`);
     return 2;
   }
-  const kernel = values.kernel as KernelName | undefined;
-  if (
-    kernel !== undefined && !kernelProfiles().some((p) => p.name === kernel)
-  ) {
-    console.error(
-      `--kernel: use ${
-        kernelProfiles().map((p) => p.name).join(" or ")
-      }, not ${kernel}`,
-    );
+  let kernel: KernelName;
+  try {
+    kernel = kernelProfile(values.kernel).name;
+  } catch (error) {
+    console.error(`--kernel: ${(error as Error).message}`);
     return 2;
   }
   const depth = Number(values.depth);
@@ -81,7 +73,7 @@ function main(args: string[]): number {
     values.connection
       ? `${domain} connection (listener/client/accepted)`
       : `${domain} ${type}${values.nonblocking ? ", O_NONBLOCK" : ""}`
-  }, kernel profile ${kernelProfile(kernel).name}`;
+  }, kernel profile ${kernel}`;
   console.log(`${kind}, depth ${depth}: explored in ${ms.toFixed(0)} ms`);
   console.log(
     `  ${report.sequences} scenarios (${report.legal} with no errno, ${report.illegal} with a call answered by an errno), ${report.snapshots} distinct snapshots`,
