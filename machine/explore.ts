@@ -5,6 +5,7 @@ import type { SocketGraph, SocketNode } from "./graph.ts";
 import type { KernelName } from "./kernel.ts";
 import { walk } from "./walk.ts";
 import {
+  eventOf,
   modelGraph,
   modelStart,
   type Op,
@@ -122,6 +123,19 @@ export interface Exploration {
     readonly invariant: string;
     readonly witness: Witness;
   }[];
+  /**
+   * What a call made while another call's effect is in flight gives, for
+   * every in-flight state the scenarios pass through (`binding`, `opening`,
+   * `connecting`, `shuttingDown`): `"waits"` (it waits for the call in
+   * flight, and the state that call leaves answers it), or an answer at
+   * once. The ops of a scenario never overlap; this is what two tasks
+   * calling at once would see.
+   */
+  readonly overlaps: readonly {
+    readonly state: SocketState;
+    readonly op: Op;
+    readonly answers: readonly (Result | "waits")[];
+  }[];
 }
 
 const CONNECTED: ReadonlySet<SocketState> = new Set([
@@ -223,16 +237,61 @@ export function exploreGraph(
       `Cannot explore to depth ${depth}: use an integer from 1 to 64`,
     );
   }
+  const stepped = new Set<SocketNode>();
   const report = walk<SocketNode, Op>(
     {
       start: modelStart(domain, type, kernel, graph),
       ops: OPS,
-      step: (node, op) => predictStep(node, op, nonblocking, graph),
+      step: (node, op) => {
+        stepped.add(node);
+        return predictStep(node, op, nonblocking, graph);
+      },
       label: (node) => node.state,
       isEnvironment: (op) => ENVIRONMENT.has(op),
     },
     depth,
     invariants,
   );
-  return report as Exploration;
+  return {
+    ...report as Omit<Exploration, "overlaps">,
+    overlaps: overlapsOf(graph, stepped, nonblocking),
+  };
+}
+
+/** What each op gives in the in-flight nodes that `nodes` lead to. */
+function overlapsOf(
+  graph: SocketGraph,
+  nodes: ReadonlySet<SocketNode>,
+  nonblocking: boolean,
+): Exploration["overlaps"] {
+  const found = new Map<
+    string,
+    { state: SocketState; op: Op; answers: Set<Result | "waits"> }
+  >();
+  const calls = OPS.filter((op) => !ENVIRONMENT.has(op));
+  for (const node of nodes) {
+    const { domain } = node.facts;
+    for (const first of calls) {
+      const into = graph.step(node, eventOf(first, domain, nonblocking));
+      if (!into.allowed || !into.next.inFlight) continue;
+      const state = into.next.state;
+      for (const op of calls) {
+        const step = graph.step(into.next, eventOf(op, domain, nonblocking));
+        const answer = step.allowed
+          ? step.outcome ?? "ok"
+          : step.waits
+          ? "waits"
+          : step.errno;
+        const key = `${state} ${op}`;
+        const entry = found.get(key) ?? { state, op, answers: new Set() };
+        entry.answers.add(answer);
+        found.set(key, entry);
+      }
+    }
+  }
+  return [...found.values()].map(({ state, op, answers }) => ({
+    state,
+    op,
+    answers: [...answers].sort(),
+  }));
 }

@@ -177,6 +177,18 @@ function callOf(op: Op, domain: Domain, nonblocking: boolean): OpCall {
   }
 }
 
+/**
+ * The event an op sends the machine on a socket of `domain`. Internal: for
+ * model checkers that look at the machine between an op and its effect.
+ */
+export function eventOf(
+  op: Op,
+  domain: Domain,
+  nonblocking = false,
+): SocketEvent {
+  return callOf(op, domain, nonblocking).event;
+}
+
 let graph: SocketGraph | undefined;
 
 /** The graph of the pure machine: no effect is ever started. */

@@ -158,3 +158,22 @@ Deno.test("explore() refuses a depth that is not an integer from 1 to 64", () =>
     );
   }
 });
+
+Deno.test("explore() reports what a call made while another is in flight gives: it waits for an instant call, never EALREADY", () => {
+  for (const domain of ["inet", "inet6", "unix"] as const) {
+    const { overlaps } = explore({ domain, type: "stream", depth: 4 });
+    const answer = (state: string, op: string) =>
+      overlaps.find((o) => o.state === state && o.op === op)?.answers;
+    for (const state of ["binding", "opening", "shuttingDown"]) {
+      for (const o of overlaps.filter((o) => o.state === state)) {
+        assert.ok(!o.answers.includes("EALREADY"), `${state} ${o.op}`);
+      }
+      assert.deepEqual(answer(state, "recv"), ["waits"], `${domain} ${state}`);
+      assert.deepEqual(answer(state, "getsockname"), ["ok"]);
+    }
+    // A blocking connect in flight: data calls wait, Linux's answers else.
+    assert.deepEqual(answer("connecting", "send"), ["waits"]);
+    assert.deepEqual(answer("connecting", "connect"), ["EALREADY"]);
+    assert.deepEqual(answer("connecting", "listen"), ["EINVAL"]);
+  }
+});

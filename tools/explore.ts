@@ -86,6 +86,14 @@ function main(args: string[]): number {
   for (const { op, errno, witness } of report.errors) {
     console.log(`  ${`${op} ${errno}`.padEnd(28)} ${show(witness)}`);
   }
+  if ("overlaps" in report) {
+    console.log("\nCalls made while another call's effect is in flight:");
+    for (const { state, op, answers } of report.overlaps) {
+      console.log(
+        `  ${state.padEnd(14)} ${op.padEnd(16)} ${answers.join(" ")}`,
+      );
+    }
+  }
   console.log("\nInvariants:");
   if (report.violations.length === 0) console.log("  all hold");
   for (const { invariant, witness } of report.violations) {
