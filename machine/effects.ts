@@ -27,8 +27,11 @@ export interface SysSocket {
   readonly local: SocketAddr | undefined;
   /** The peer's address, while connected. */
   readonly remote: SocketAddr | undefined;
-  /** `bind(2)` */
-  bind(addr: SocketAddr): Promise<void>;
+  /**
+   * `bind(2)`. `connectionOver` says that the machine knows the socket's TCP
+   * connection is over (a backend that cannot ask the kernel reads it).
+   */
+  bind(addr: SocketAddr, connectionOver: boolean): Promise<void>;
   /** `listen(2)`; `undefined` is the backend's default backlog. */
   listen(backlog: number | undefined): Promise<void>;
   /** `connect(2)`; stop trying and free everything when `signal` aborts. */
@@ -46,12 +49,6 @@ export interface SysSocket {
   shutdown(how: ShutdownHow, keepAddress: boolean): Promise<void>;
   /** `close(2)`: frees every system resource. Never throws; idempotent. */
   close(): void;
-  /**
-   * Tells the system side what a read or write of the socket saw: end of
-   * stream (the peer's FIN), or a reset (`ECONNRESET`, `EPIPE`). A backend
-   * that cannot ask the kernel how the connection stands keeps it.
-   */
-  seen(what: "end" | "reset"): void;
   /**
    * `getpeername(2)` as the kernel answers it now, for a connection whose
    * end the machine cannot see: the peer's address, or a `SocketError`
@@ -74,6 +71,11 @@ export interface BindInput {
   readonly sys: SysSocket;
   /** The validated address to bind to (port 0: the kernel picks one). */
   readonly addr: SocketAddr;
+  /**
+   * For a connected TCP socket: the machine knows the connection is over
+   * (its own calls saw both FINs, or a reset).
+   */
+  readonly connectionOver?: boolean;
 }
 
 /** What the `listen` effect receives. */

@@ -97,7 +97,9 @@ export class SocketGraph {
     if (starts === undefined) {
       this.#starts.set(input.kernel, starts = new Map());
     }
-    const key = `${input.domain}|${input.type}|${input.accepted === true}`;
+    const key = `${input.domain}|${input.type}|${input.accepted === true}|${
+      input.environment ?? "modelled"
+    }`;
     let node = starts.get(key);
     if (node === undefined) {
       node = this.#node(initialTransition(this.#machine, input)[0]);

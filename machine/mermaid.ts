@@ -43,7 +43,7 @@ export interface DiagramOptions {
 /** A socket call: an event of the machine that the socket itself makes. */
 export type SocketCall = Exclude<
   SocketEventType,
-  "PEER_CONNECT" | "PEER_CLOSE" | "PEER_RESET"
+  "PEER_CONNECT" | "PEER_CLOSE" | "PEER_RESET" | "SEEN_END" | "SEEN_RESET"
 >;
 
 /**
@@ -106,6 +106,9 @@ const ENVIRONMENT: readonly SocketEvent[] = [
   { type: "PEER_CONNECT" },
   { type: "PEER_CLOSE" },
   { type: "PEER_RESET" },
+  // What the runtime's own calls saw: facts only, never a state change.
+  { type: "SEEN_END" },
+  { type: "SEEN_RESET" },
 ];
 
 /**

@@ -138,7 +138,14 @@ export type SocketEvent =
   | { type: "GETPEERNAME" }
   | { type: "PEER_CONNECT" }
   | { type: "PEER_CLOSE" }
-  | { type: "PEER_RESET" };
+  | { type: "PEER_RESET" }
+  /**
+   * What the socket's own calls saw of the connection, sent by the runtime
+   * (which sends no environment events): a read returned end of stream, or
+   * a read or write failed with a reset (`ECONNRESET`, `EPIPE`).
+   */
+  | { type: "SEEN_END" }
+  | { type: "SEEN_RESET" };
 
 /** The type of a socket call's event, such as `"BIND"`. */
 export type SocketEventType = SocketEvent["type"];
@@ -230,6 +237,11 @@ export interface SocketContext {
    * through to the kernel.
    */
   readonly environment: Environment;
+  /**
+   * Runtime: what the socket's own reads and writes saw of the connection's
+   * end (`SEEN_END`, `SEEN_RESET`); always `"none"` in the model.
+   */
+  readonly seen: "none" | "end" | "reset";
 }
 
 /** Whether the machine is told what the socket's environment does. */
@@ -369,6 +381,8 @@ function everyCall<T>(answer: T): Record<SocketEventType, T> {
     PEER_CONNECT: answer,
     PEER_CLOSE: answer,
     PEER_RESET: answer,
+    SEEN_END: answer,
+    SEEN_RESET: answer,
   };
 }
 
@@ -399,8 +413,14 @@ function inFlight<T extends "binding" | "opening" | "shuttingDown">(
   call: string,
 ) {
   const wait = waitFor(call);
-  const { PEER_CONNECT: _, PEER_CLOSE: __, PEER_RESET: ___, ...calls } =
-    everyCall(wait);
+  const {
+    PEER_CONNECT: _,
+    PEER_CLOSE: __,
+    PEER_RESET: ___,
+    SEEN_END: ____,
+    SEEN_RESET: _____,
+    ...calls
+  } = everyCall(wait);
   return {
     ...calls,
     BIND: addressed(wait),
@@ -422,6 +442,14 @@ function peerName<T extends SocketState>(self: T) {
       guard: and([not("isUnix"), "linkGone"]),
       target: self,
       ...answer("ENOTCONN", "the connection is over"),
+    },
+    {
+      guard: "seenOver",
+      target: self,
+      ...answer(
+        "ENOTCONN",
+        "the connection is over (this socket saw both FINs, or a reset)",
+      ),
     },
     // Unseen, the TCP connection may be over (ENOTCONN): the kernel answers.
     {
@@ -636,6 +664,16 @@ function dgramConnected(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
   } as const;
 }
 
+/**
+ * Whether a TCP connection is over as far as the socket's own calls saw: a
+ * reset, or the peer's end of stream after our own FIN (both FINs).
+ */
+function seenOver({ context }: { context: SocketContext }): boolean {
+  return context.domain !== "unix" && context.type === "stream" &&
+    (context.seen === "reset" ||
+      (context.seen === "end" && context.shut.write));
+}
+
 /** Whether the kernel's behaviour may depend on a failed connect(). */
 function keepsFailedConnect({ context }: { context: SocketContext }): boolean {
   return context.kernel.failedConnectForbidsListen !== false;
@@ -838,7 +876,7 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
     SHUTDOWN: [
       // A TCP socket whose connection is over is closed in the kernel.
       {
-        guard: and([not("isUnix"), "linkGone"]),
+        guard: and([not("isUnix"), or(["linkGone", "seenOver"])]),
         target: self,
         actions: "markShut",
         ...answer("ENOTCONN", "the connection is over"),
@@ -1013,6 +1051,7 @@ export const socketMachine = setup({
     inProgress: ({ context }) => context.inProgress,
     connectFailed: ({ context }) => context.connectFailed,
     envUnseen: ({ context }) => context.environment === "unseen",
+    seenOver,
     listenStopped: ({ context }) => context.listenStopped,
     /** The kernel's profile says it does `behaviour`. */
     kernel: (
@@ -1232,11 +1271,18 @@ export const socketMachine = setup({
     listenStopped: false,
     kernel: input.kernel ?? kernelProfile(DEFAULT_KERNEL).behaviour,
     environment: input.environment ?? "modelled",
+    seen: "none",
   }),
   initial: "created",
   // The environment's events, where a state says nothing more specific.
   on: {
     PEER_CONNECT: peerConnect,
+    SEEN_END: {
+      actions: assign({
+        seen: ({ context }) => context.seen === "reset" ? "reset" : "end",
+      }),
+    },
+    SEEN_RESET: { actions: assign({ seen: "reset" }) },
     PEER_RESET: answer("noop", "the socket has no connection to reset"),
     PEER_CLOSE: [
       { guard: not("hasPeers"), ...answer("noop", "the socket has no peers") },
@@ -1287,7 +1333,10 @@ export const socketMachine = setup({
     binding: {
       invoke: {
         src: "bind",
-        input: ({ event }) => ioOf(event, "BIND"),
+        input: ({ context, event }) => {
+          const io = ioOf(event, "BIND");
+          return io && { ...io, connectionOver: seenOver({ context }) };
+        },
         onDone: [
           { guard: not("hasPeer"), target: "bound", actions: "markBound" },
           ...backToConnection(["markBound"]),
@@ -1566,6 +1615,8 @@ export const socketMachine = setup({
         PEER_CONNECT: answer("noop", "the socket is closed: it has no address"),
         PEER_RESET: answer("noop", "the socket is closed"),
         PEER_CLOSE: answer("noop", "the socket is closed: it has no peers"),
+        SEEN_END: answer("noop", "the socket is closed"),
+        SEEN_RESET: answer("noop", "the socket is closed"),
       },
     },
   },

@@ -23,11 +23,11 @@
  *   real one leaves the file in place.
  * - `bind()` on a connected unix socket that has no address, which Linux
  *   allows, fails with `EOPNOTSUPP`: Deno exposes no file descriptor to bind.
- * - What the peer did is known from what this socket's reads and writes saw
- *   (end of stream, a reset) and its own `shutdown()`: once both FINs or a
- *   reset were seen, the connection is over, and `bind()`, `getpeername()`
- *   and `shutdown()` answer as Linux does then. A peer's FIN that no read
- *   has seen yet is not known.
+ * - The kernel cannot be asked how a TCP connection stands: `bind()`,
+ *   `getpeername()` and `shutdown()` answer as for a live connection, until
+ *   the machine knows it is over (the socket's own calls saw both FINs, or a
+ *   reset) and answers them itself. A peer's FIN that no read has seen yet
+ *   is not known.
  * - `connect()` from a connected or listening unix socket looks the target
  *   up as Linux does: a missing path is `ENOENT`, a file with no listener
  *   behind it `ECONNREFUSED`. Telling a stale socket file from a live one
@@ -88,8 +88,6 @@ class DenoSysSocket implements SysSocket {
   #closed = false;
   /** accept() calls take turns at Deno's listener. */
   readonly #accepts = new Turns();
-  /** What this socket's own calls saw of the connection's end. */
-  readonly #seen = { eof: false, finSent: false, reset: false };
 
   constructor(domain: Domain, connection: Connection | undefined) {
     this.#domain = domain;
@@ -98,17 +96,17 @@ class DenoSysSocket implements SysSocket {
     this.remote = connection?.remote;
   }
 
-  bind(addr: SocketAddr): Promise<void> {
+  bind(addr: SocketAddr, connectionOver: boolean): Promise<void> {
     return Promise.try(() => {
       if (this.remote !== undefined && this.#domain !== "unix") {
         // A TCP connection: Linux lets the socket bind once it is over.
-        if (!this.#over()) {
+        if (!connectionOver) {
           throw new SocketError(
             "EINVAL",
             "bind",
             `Cannot bind to ${
               formatAddr(addr)
-            }: EINVAL, the connection is up and connect() bound the socket (Linux lets it bind once the connection is over)`,
+            }: EINVAL, as Linux answers while the connection is up (connect() bound the socket); the deno backend cannot ask the kernel, and this socket's own calls have not seen the connection end`,
           );
         }
         this.#release();
@@ -211,19 +209,9 @@ class DenoSysSocket implements SysSocket {
     return (this.#held as Connection).write(data);
   }
 
-  seen(what: "end" | "reset"): void {
-    if (what === "end") this.#seen.eof = true;
-    else this.#seen.reset = true;
-  }
-
   peerName(): SocketAddr {
-    if (this.#over()) {
-      throw new SocketError(
-        "ENOTCONN",
-        "getpeername",
-        "Cannot get the peer's address: ENOTCONN, the connection is over (both ends sent FIN, or it was reset)",
-      );
-    }
+    // The kernel cannot be asked: the connection is taken to be up (the
+    // machine answers ENOTCONN itself once this socket saw it end).
     return this.remote!;
   }
 
@@ -262,13 +250,6 @@ class DenoSysSocket implements SysSocket {
 
   async shutdown(how: ShutdownHow, keepAddress: boolean): Promise<void> {
     const held = this.#held;
-    if (this.remote !== undefined && this.#over()) {
-      throw new SocketError(
-        "ENOTCONN",
-        "shutdown",
-        "Cannot shut down the connection: ENOTCONN, it is over (both ends sent FIN, or it was reset)",
-      );
-    }
     if (held instanceof DenoListener) {
       // SHUT_RD stops a TCP listener; a port the caller chose stays bound.
       this.#release();
@@ -279,17 +260,9 @@ class DenoSysSocket implements SysSocket {
     if (how === "read" || held === undefined) return;
     try {
       await (held as Connection).closeWrite();
-      this.#seen.finSent = true;
     } catch (error) {
       throw osError(error, "shutdown", "shut down the write side");
     }
-  }
-
-  /** Whether the TCP connection is over, as far as this socket has seen. */
-  #over(): boolean {
-    const seen = this.#seen;
-    return this.#domain !== "unix" &&
-      (seen.reset || (seen.eof && seen.finSent));
   }
 
   close(): void {

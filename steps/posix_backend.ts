@@ -235,10 +235,6 @@ class PosixSysSocket implements SysSocket {
     });
   }
 
-  seen(_what: "end" | "reset"): void {
-    // The kernel is asked how the connection stands: nothing to keep.
-  }
-
   peerName(): SocketAddr {
     this.#ensureOpen("getpeername");
     const name = sysGetpeername(this.#libc, this.#fd);

@@ -195,6 +195,8 @@ const RECV: SocketEvent = { type: "RECV" };
 const CLOSE: SocketEvent = { type: "CLOSE" };
 const GETSOCKNAME: SocketEvent = { type: "GETSOCKNAME" };
 const GETPEERNAME: SocketEvent = { type: "GETPEERNAME" };
+const SEEN_END: SocketEvent = { type: "SEEN_END" };
+const SEEN_RESET: SocketEvent = { type: "SEEN_RESET" };
 const EMPTY = new Uint8Array(0);
 
 let graph: SocketGraph | undefined;
@@ -456,7 +458,7 @@ class StreamSocket implements Socket {
       throw this.#ioError("recv", error);
     }
     if (n !== null) return n;
-    this.#sys.seen("end");
+    this.#see(SEEN_END, "recv");
     return 0;
   }
 
@@ -600,8 +602,9 @@ class StreamSocket implements Socket {
       } catch (error) {
         failure = { error };
       }
-      if (this.#node !== next) {
-        // Only close() leaves an in-flight state from outside. It stopped
+      if (this.#node.state !== next.state) {
+        // Only close() leaves an in-flight state from outside (what a read
+        // saw meanwhile may change its facts, not its state). It stopped
         // the effect; let the backend finish winding it down before
         // answering.
         await effectSettled(this.#sys);
@@ -613,7 +616,10 @@ class StreamSocket implements Socket {
         );
       }
       this.#effect = undefined;
-      this.#move(this.#graph.settle(next, failure ? "error" : "done"), op);
+      this.#move(
+        this.#graph.settle(this.#node, failure ? "error" : "done"),
+        op,
+      );
       if (failure) {
         const error = osError(failure.error, op, `${op}()`);
         // The kernel's answer, given the state the call was made in.
@@ -653,6 +659,12 @@ class StreamSocket implements Socket {
     );
   }
 
+  /** Tells the machine what a read or write of the socket saw. */
+  #see(event: SocketEvent, op: SocketOp): void {
+    const step = this.#graph.step(this.#node, event);
+    if (step.allowed) this.#move(step.next, op);
+  }
+
   #move(next: SocketNode, op: SocketOp): void {
     const from = this.#node.state;
     this.#node = next;
@@ -672,7 +684,7 @@ class StreamSocket implements Socket {
     }
     const failure = osError(error, op, `${op}() on a ${this.state} socket`);
     if (failure.code === "ECONNRESET" || failure.code === "EPIPE") {
-      this.#sys.seen("reset");
+      this.#see(SEEN_RESET, op);
     }
     return failure;
   }

@@ -26,7 +26,7 @@ export function effectSettled(sys: SysSocket): Promise<void> {
  */
 export const sysEffects: SocketEffects = {
   bind: fromPromise(({ input }) =>
-    track(input.sys, input.sys.bind(input.addr))
+    track(input.sys, input.sys.bind(input.addr, input.connectionOver === true))
   ),
   listen: fromPromise(({ input }) =>
     track(input.sys, input.sys.listen(input.backlog))

@@ -19,7 +19,13 @@ const LOOPBACK: SocketAddr = { hostname: "127.0.0.1", port: 0 };
 
 /** One event of every type, with every payload variant. */
 /** The environment's events: actions of the harness, not socket calls. */
-const ENVIRONMENT = new Set(["PEER_CONNECT", "PEER_CLOSE", "PEER_RESET"]);
+const ENVIRONMENT = new Set([
+  "PEER_CONNECT",
+  "PEER_CLOSE",
+  "PEER_RESET",
+  "SEEN_END",
+  "SEEN_RESET",
+]);
 
 const EVENTS: SocketEvent[] = [
   ...(["inet", "inet6", "unix"] as const).flatMap((family) =>
@@ -42,6 +48,8 @@ const EVENTS: SocketEvent[] = [
   { type: "PEER_CONNECT" },
   { type: "PEER_CLOSE" },
   { type: "PEER_RESET" },
+  { type: "SEEN_END" },
+  { type: "SEEN_RESET" },
   { type: "SHUTDOWN", how: "read" },
   { type: "SHUTDOWN", how: "write" },
   { type: "SHUTDOWN", how: "both" },
@@ -73,6 +81,7 @@ function contexts(domain: Domain): SocketContext[] {
     listenStopped: false,
     kernel: kernelProfile("classic").behaviour,
     environment: "modelled",
+    seen: "none",
   };
   const dgram: SocketContext = { ...base, type: "dgram" };
   const sticky = kernelProfile("sticky").behaviour;
@@ -87,7 +96,14 @@ function contexts(domain: Domain): SocketContext[] {
     { ...base, peer: true, shut: { read: true, write: true } },
     { ...base, connectFailed: true, listenStopped: true, kernel: sticky },
     { ...base, connectFailed: true, listenStopped: true, kernel: ANY_KERNEL },
-    { ...base, peer: true, peers: true, environment: "unseen" },
+    {
+      ...base,
+      peer: true,
+      peers: true,
+      environment: "unseen",
+      seen: "end",
+      shut: { read: false, write: true },
+    },
   ];
 }
 
@@ -325,7 +341,11 @@ Deno.test("SocketGraph maps an effect's input from the call's io, as the invoke 
   assert.ok(step.allowed);
   const effect = graph.effect(step.next, event);
   assert.equal(effect.src, "bind");
-  assert.deepEqual(effect.input, { sys, addr: LOOPBACK });
+  assert.deepEqual(effect.input, {
+    sys,
+    addr: LOOPBACK,
+    connectionOver: false,
+  });
   assert.throws(() => graph.effect(created, event), /No effect is in flight/);
 });
 
@@ -415,4 +435,51 @@ Deno.test("socketMachine checks an address's family before the state, but after 
     assert.ok(closed.allowed);
     assert.equal(answer(closed.next, family), "EBADF", "the fd comes first");
   }
+});
+
+Deno.test("socketMachine answers for a TCP connection its own calls saw end, and lets the kernel answer while it has not", () => {
+  const graph = new SocketGraph(socketMachine);
+  const start = graph.start({
+    domain: "inet",
+    type: "stream",
+    accepted: true,
+    environment: "unseen",
+  });
+  const next = (node: SocketNode, event: SocketEvent) => {
+    const step = graph.step(node, event);
+    assert.ok(step.allowed, `${node.state} ${event.type}`);
+    return step.next;
+  };
+  const verdictOf = (node: SocketNode, event: SocketEvent) => {
+    const step = graph.step(node, event);
+    if (!step.allowed) return step.waits ? "waits" : step.errno;
+    return step.asks ? "asks" : step.outcome ?? step.next.state;
+  };
+  const bind: SocketEvent = { type: "BIND", family: "inet", port: "kernel" };
+  // Unseen and not seen to end: the kernel answers.
+  assert.equal(verdictOf(start, { type: "GETPEERNAME" }), "asks");
+  assert.equal(verdictOf(start, bind), "binding");
+  // The peer's end of stream alone: the connection is half open.
+  const eof = next(start, { type: "SEEN_END" });
+  assert.equal(eof.state, "connected");
+  assert.equal(verdictOf(eof, { type: "GETPEERNAME" }), "asks");
+  // Our FIN too, or a reset: over, and the machine knows it.
+  const shutting = next(eof, { type: "SHUTDOWN", how: "write" });
+  const over = graph.settle(shutting, "done");
+  const reset = next(start, { type: "SEEN_RESET" });
+  for (const node of [over, reset]) {
+    assert.equal(verdictOf(node, { type: "GETPEERNAME" }), "ENOTCONN");
+    assert.equal(
+      verdictOf(node, { type: "SHUTDOWN", how: "both" }),
+      "ENOTCONN",
+    );
+    assert.equal(verdictOf(node, bind), "binding");
+  }
+  // In the model the runtime's observations never come: unchanged.
+  const modelled = graph.start({
+    domain: "inet",
+    type: "stream",
+    accepted: true,
+  });
+  assert.equal(verdictOf(modelled, { type: "GETPEERNAME" }), "connected");
 });
