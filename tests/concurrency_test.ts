@@ -128,6 +128,25 @@ for (const backend of BACKENDS) {
       );
     });
 
+    Deno.test(`close() while calls wait for bind() rejects them with EBADF and leaks nothing ${kind}`, async () => {
+      await using addrs = await addresses(domain);
+      const sock = socket({ domain, backend });
+      const binding = sock.bind(addrs.next());
+      const waiting = [sock.listen(), sock.recv(), sock.accept()];
+      sock.close();
+      const settled = await within(
+        LIMIT_MS,
+        Promise.allSettled([binding, ...waiting]),
+        "the calls after close()",
+      );
+      for (const result of settled.slice(1)) {
+        assert.equal(result.status, "rejected");
+        const error = (result as PromiseRejectedResult).reason;
+        assert.equal((error as SocketError).code, "EBADF", String(error));
+      }
+      assert.equal(sock.state, "closed");
+    });
+
     Deno.test(`two concurrent accept() calls on one listener each get their own connection ${kind}`, async () => {
       await using addrs = await addresses(domain);
       using listener = socket({ domain, backend });
