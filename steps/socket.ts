@@ -164,7 +164,8 @@ export interface Socket extends Disposable {
    * Shuts down one or both sides of a connection (`shutdown(2)`):
    * `"read"` is `SHUT_RD`, `"write"` `SHUT_WR`, `"both"` `SHUT_RDWR`.
    *
-   * @throws {SocketError} `ENOTCONN` on a TCP socket that is not connected.
+   * @throws {SocketError} `ENOTCONN` on a TCP socket that is not connected,
+   * or whose connection is over.
    */
   shutdown(how: ShutdownHow): Promise<void>;
   /**
@@ -180,9 +181,13 @@ export interface Socket extends Disposable {
    */
   getsockname(): SocketAddr;
   /**
-   * The peer's address (`getpeername(2)`).
+   * The peer's address (`getpeername(2)`). On a TCP connection, whether it
+   * is over only the kernel knows: the posix backend asks it, the Deno
+   * backend answers as for a live connection until the socket's own calls
+   * saw it end.
    *
-   * @throws {SocketError} `ENOTCONN` when not connected.
+   * @throws {SocketError} `ENOTCONN` when not connected, or once the TCP
+   * connection is over (both ends sent FIN, or it was reset).
    */
   getpeername(): SocketAddr;
 }
