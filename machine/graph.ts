@@ -11,9 +11,7 @@
  * @module
  */
 import { type AnyActorLogic, initialTransition, transition } from "xstate";
-import type { Errno } from "./errno.ts";
 import type {
-  Outcome,
   SocketContext,
   SocketEvent,
   SocketInput,
@@ -21,7 +19,7 @@ import type {
   SocketSnapshot,
   SocketState,
 } from "./socket_machine.ts";
-import { verdict } from "./verdict.ts";
+import { type Verdict, verdict } from "./verdict.ts";
 
 /** An effect in flight: the invoked actor's id, its logic, and its input. */
 export interface Effect {
@@ -45,25 +43,11 @@ export interface SocketNode {
 
 /** Where a call leads from a node: refused, or on to the next node. */
 export type Step =
-  | {
-    readonly allowed: false;
-    readonly waits?: false;
-    readonly errno: Errno;
-    readonly why: string;
-  }
-  /** The call waits for the call in flight; the state after it answers. */
-  | { readonly allowed: false; readonly waits: true; readonly why: string }
-  | {
-    readonly allowed: true;
-    /** What the kernel answers, when the facts tell. */
-    readonly outcome: Outcome | undefined;
-    /** Why the kernel answers so. */
-    readonly why: string | undefined;
-    /** The call is made, the kernel's answer stands, the state stays. */
-    readonly asks?: boolean;
+  | Exclude<Verdict, { allowed: true }>
+  | (Extract<Verdict, { allowed: true }> & {
     /** The node after the call (the in-flight one, for an effect). */
     readonly next: SocketNode;
-  };
+  });
 
 interface Node extends SocketNode {
   readonly steps: Map<string, Step>;

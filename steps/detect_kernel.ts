@@ -36,11 +36,7 @@ import { libcUnavailable } from "./os_error.ts";
  * Linux; `EACCES` without `--allow-ffi`.
  */
 export function detectKernel(): Promise<KernelName> {
-  try {
-    return Promise.resolve(detectKernelNow());
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return Promise.try(detectKernelNow);
 }
 
 /**
