@@ -27,9 +27,11 @@
  * @module
  */
 export {
+  type AddrOf,
   checkAddr,
   type Domain,
   domainOf,
+  type DomainOfAddr,
   formatAddr,
   type InetAddr,
   isWildcard,

@@ -35,7 +35,7 @@ Deno.bench({
 const listener = socket({ domain: "inet" });
 await listener.bind(LOOPBACK);
 await listener.listen();
-const port = (listener.getsockname() as { port: number }).port;
+const { port } = listener.getsockname();
 
 Deno.bench({
   name: "sockfsm socket() + connect + accept + close",

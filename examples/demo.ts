@@ -7,15 +7,15 @@
  */
 import {
   formatAddr,
-  type SocketAddr,
+  type InetAddr,
   SocketError,
   streamConnection,
 } from "../mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const srvrAddr: SocketAddr = { hostname: "127.0.0.1", port: 0 };
-const clntAddr: SocketAddr = { hostname: "127.0.0.1", port: 0 };
+const srvrAddr: InetAddr = { hostname: "127.0.0.1", port: 0 };
+const clntAddr: InetAddr = { hostname: "127.0.0.1", port: 0 };
 
 console.log(
   `streamConnection({ srvrAddr: ${formatAddr(srvrAddr)}, clntAddr: ${
@@ -29,7 +29,11 @@ const pair = await streamConnection({
     console.log(`  ${role.padEnd(8)} ${op.padEnd(9)} ${from} -> ${to}`),
 });
 const { srvrS, clntS } = pair;
-console.log(`the kernel assigned port ${formatAddr(pair.srvrAddr)}`);
+console.log(
+  `the kernel assigned port ${pair.srvrAddr.port}: the server listens at ${
+    formatAddr(pair.srvrAddr)
+  }`,
+);
 console.log(
   `client ${formatAddr(clntS.getsockname())} <-> server ${
     formatAddr(srvrS.getsockname())

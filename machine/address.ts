@@ -21,6 +21,46 @@ export interface UnixAddr {
 /** The address of a socket: {@linkcode InetAddr} or {@linkcode UnixAddr}. */
 export type SocketAddr = InetAddr | UnixAddr;
 
+/**
+ * The address of a socket of domain `D`: {@linkcode UnixAddr} for `"unix"`,
+ * {@linkcode InetAddr} for `"inet"` and `"inet6"`, and either for the whole
+ * {@linkcode Domain}. A socket's `getsockname()` and `getpeername()` return
+ * it, so a socket made with a literal domain needs no cast.
+ *
+ * @example The address type follows the domain
+ * ```ts
+ * import { type AddrOf, socket } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * using sock = socket({ domain: "inet" });
+ * const name: AddrOf<"inet"> = sock.getsockname();
+ * assert.equal(name.port, 0); // no cast: an inet socket's name has a port
+ * ```
+ *
+ * @typeParam D The socket's domain.
+ */
+export type AddrOf<D extends Domain> = D extends "unix" ? UnixAddr : InetAddr;
+
+/**
+ * The domains an address of type `A` can belong to: `"unix"` for a
+ * {@linkcode UnixAddr}, `"inet"` or `"inet6"` for an {@linkcode InetAddr}.
+ * `streamConnection()` types its sockets with it.
+ *
+ * @example From an address literal to a domain
+ * ```ts
+ * import type { DomainOfAddr } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * const tcp: DomainOfAddr<{ hostname: string; port: number }> = "inet6";
+ * const unix: DomainOfAddr<{ path: string }> = "unix";
+ * assert.deepEqual([tcp, unix], ["inet6", "unix"]);
+ * ```
+ *
+ * @typeParam A The address type.
+ */
+export type DomainOfAddr<A extends SocketAddr> = A extends UnixAddr ? "unix"
+  : "inet" | "inet6";
+
 /** The longest `sun_path` Linux accepts, in bytes, without the final NUL. */
 const UNIX_PATH_MAX = 107;
 

@@ -1,6 +1,7 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import { type AnyActorRef, createActor, toPromise } from "xstate";
 import {
+  type AddrOf,
   checkAddr,
   type Domain,
   formatAddr,
@@ -39,10 +40,14 @@ export interface StateChange {
   readonly op: SocketOp;
 }
 
-/** Options for {@linkcode socket}. */
-export interface SocketOptions {
+/**
+ * Options for {@linkcode socket}.
+ *
+ * @typeParam D The address family, which types the socket's addresses.
+ */
+export interface SocketOptions<D extends Domain = Domain> {
   /** The address family: `"inet"` (IPv4), `"inet6"` (IPv6) or `"unix"`. */
-  domain: Domain;
+  domain: D;
   /**
    * The socket type. The runtime runs connection-oriented streams; the model
    * also covers datagrams (see `predict()`).
@@ -95,10 +100,14 @@ export interface AcceptOptions {
  * answered by the state it leaves (`getsockname()` and `getpeername()`
  * answer at once, as the state before); `send()` and `recv()` during
  * `connect()` wait for the connection; a second `connect()` is `EALREADY`.
+ *
+ * @typeParam D The address family. It types the socket's addresses:
+ * `getsockname()` and `getpeername()` of a `Socket<"inet">` are
+ * `{ hostname, port }`, of a `Socket<"unix">` `{ path }`.
  */
-export interface Socket extends Disposable {
+export interface Socket<D extends Domain = Domain> extends Disposable {
   /** The address family. */
-  readonly domain: Domain;
+  readonly domain: D;
   /** The socket type. */
   readonly type: SocketType;
   /** The socket's state in the machine. */
@@ -128,7 +137,7 @@ export interface Socket extends Disposable {
    *
    * @throws {SocketError} `EINVAL` when the socket is not listening.
    */
-  accept(options?: AcceptOptions): Promise<Socket>;
+  accept(options?: AcceptOptions): Promise<Socket<D>>;
   /**
    * Connects to a listening socket (`connect(2)`), from the bound address if
    * there is one.
@@ -179,7 +188,7 @@ export interface Socket extends Disposable {
    * The local address (`getsockname(2)`): port 0 or an empty path when not
    * bound.
    */
-  getsockname(): SocketAddr;
+  getsockname(): AddrOf<D>;
   /**
    * The peer's address (`getpeername(2)`). On a TCP connection, whether it
    * is over only the kernel knows: the posix backend asks it, the Deno
@@ -189,7 +198,7 @@ export interface Socket extends Disposable {
    * @throws {SocketError} `ENOTCONN` when not connected, or once the TCP
    * connection is over (both ends sent FIN, or it was reset).
    */
-  getpeername(): SocketAddr;
+  getpeername(): AddrOf<D>;
 }
 
 const DEFAULT_RECV = 65536;
@@ -236,6 +245,7 @@ function socketGraph(): SocketGraph {
  * assert.equal(peer.state, "connected");
  * ```
  *
+ * @typeParam D The address family, which types the socket's addresses.
  * @param options The domain, and optionally type, protocol, backend and a
  * tracer.
  * @returns The new socket.
@@ -244,7 +254,7 @@ function socketGraph(): SocketGraph {
  * `EINVAL` for an unknown backend; for the posix backend, `EACCES` without
  * `--allow-ffi`, `EOPNOTSUPP` off Linux, or the errno of `socket(2)`.
  */
-export function socket(options: SocketOptions): Socket {
+export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
   const { domain, type = "stream", protocol = 0 } = options ?? {};
   checkSocketArgs(domain, type, protocol);
   const backend = checkBackend(options.backend, "socket");
@@ -320,8 +330,8 @@ export function checkSocketArgs(
  * leads; state-changing calls then run the effect that the state they lead
  * to invokes, and data calls go straight to the system side.
  */
-class StreamSocket implements Socket {
-  readonly domain: Domain;
+class StreamSocket<D extends Domain> implements Socket<D> {
+  readonly domain: D;
   readonly type: SocketType;
   readonly #graph: SocketGraph;
   readonly #sys: SysSocket;
@@ -345,7 +355,8 @@ class StreamSocket implements Socket {
     sys: SysSocket,
     onTransition: ((change: StateChange) => void) | undefined,
   ) {
-    this.domain = node.facts.domain;
+    // The machine started from the domain that types the socket.
+    this.domain = node.facts.domain as D;
     this.type = node.facts.type;
     this.#graph = graph;
     this.#node = node;
@@ -391,7 +402,7 @@ class StreamSocket implements Socket {
     });
   }
 
-  async accept(options: AcceptOptions = {}): Promise<Socket> {
+  async accept(options: AcceptOptions = {}): Promise<Socket<D>> {
     let step;
     while ((step = this.#stepOrWait(ACCEPT)) instanceof Promise) await step;
     this.#decide("accept", ACCEPT, step);
@@ -411,7 +422,7 @@ class StreamSocket implements Socket {
     });
     // Born connected: the machine went created -> connected at once.
     onTransition?.({ from: "created", to: node.state, op: "accept" });
-    return new StreamSocket(this.#graph, node, sys, onTransition);
+    return new StreamSocket<D>(this.#graph, node, sys, onTransition);
   }
 
   async send(data: Uint8Array): Promise<number> {
@@ -494,16 +505,20 @@ class StreamSocket implements Socket {
     if (this.state !== "closed") this.close();
   }
 
-  getsockname(): SocketAddr {
+  getsockname(): AddrOf<D> {
     this.#allow("getsockname", GETSOCKNAME);
-    return { ...(this.#sys.local ?? unboundAddr(this.domain)) };
+    return this.#own(this.#sys.local ?? unboundAddr(this.domain));
   }
 
-  getpeername(): SocketAddr {
+  getpeername(): AddrOf<D> {
     const step = this.#allow("getpeername", GETPEERNAME);
     // Whether the connection is over, only the kernel knows.
-    if (step.asks) return { ...this.#sys.peerName() };
-    return { ...this.#sys.remote! };
+    return this.#own(step.asks ? this.#sys.peerName() : this.#sys.remote!);
+  }
+
+  /** A copy of an address of the socket's own domain, the caller's to keep. */
+  #own(addr: SocketAddr): AddrOf<D> {
+    return { ...addr } as AddrOf<D>;
   }
 
   /**

@@ -1,8 +1,11 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import {
+  type AddrOf,
   checkAddr,
   type Domain,
+  type DomainOfAddr,
   formatAddr,
+  type InetAddr,
   isWildcard,
   type SocketAddr,
   wildcardAddr,
@@ -43,14 +46,18 @@ export type StreamConnectionStep =
   | "accept"
   | "close listener";
 
-/** Options for {@linkcode streamConnection}. */
-export interface StreamConnectionOptions {
+/**
+ * Options for {@linkcode streamConnection}.
+ *
+ * @typeParam A The type of `srvrAddr`, which types the sockets' addresses.
+ */
+export interface StreamConnectionOptions<A extends SocketAddr = SocketAddr> {
   /**
    * The server's address: where it binds (unless `srvrWild`) and where the
    * client connects. It must name a specific address; its port may be 0,
    * and then the returned `srvrAddr` carries the port the kernel chose.
    */
-  srvrAddr: SocketAddr;
+  srvrAddr: A;
   /**
    * Bind the server to the wildcard address of the domain (`0.0.0.0` or
    * `::`) with the port of `srvrAddr`. Not for unix sockets.
@@ -65,7 +72,7 @@ export interface StreamConnectionOptions {
    *
    * @default {the domain of `srvrAddr`}
    */
-  domain?: Domain;
+  domain?: DomainOfAddr<A>;
   /**
    * The protocol of both sockets: 0, or 6 (`IPPROTO_TCP`) for inet and
    * inet6.
@@ -98,14 +105,19 @@ export interface StreamConnectionOptions {
   onTransition?: (role: StreamRole, change: StateChange) => void;
 }
 
-/** The connected pair {@linkcode streamConnection} returns. */
-export interface StreamConnection extends Disposable {
+/**
+ * The connected pair {@linkcode streamConnection} returns.
+ *
+ * @typeParam D The sockets' address family, which types their addresses.
+ */
+export interface StreamConnection<D extends Domain = Domain>
+  extends Disposable {
   /** The server's end: the socket accepted from the listener. */
-  readonly srvrS: Socket;
+  readonly srvrS: Socket<D>;
   /** The client's end. */
-  readonly clntS: Socket;
+  readonly clntS: Socket<D>;
   /** `srvrAddr` with the port the server really listened on. */
-  readonly srvrAddr: SocketAddr;
+  readonly srvrAddr: AddrOf<D>;
 }
 
 interface Plan {
@@ -145,9 +157,11 @@ interface Plan {
  * });
  * assert.equal(pair.srvrS.state, "connected");
  * assert.deepEqual(pair.srvrS.getpeername(), pair.clntS.getsockname());
- * assert.ok("port" in pair.srvrAddr && pair.srvrAddr.port > 0);
+ * assert.ok(pair.srvrAddr.port > 0); // an inet address: no cast
  * ```
  *
+ * @typeParam A The type of `srvrAddr`: a `{ hostname, port }` address gives
+ * inet or inet6 sockets, a `{ path }` unix ones.
  * @param options The addresses, and optionally domain, protocol, wildcard,
  * backend.
  * @returns The accepted server socket, the client socket, and the server's
@@ -155,9 +169,9 @@ interface Plan {
  * @throws {SocketError} Bad options (before any socket exists), or the
  * failed step, with its errno in `code` and its name in `step`.
  */
-export async function streamConnection(
-  options: StreamConnectionOptions,
-): Promise<StreamConnection> {
+export async function streamConnection<A extends SocketAddr>(
+  options: StreamConnectionOptions<A>,
+): Promise<StreamConnection<DomainOfAddr<A>>> {
   const plan = checkOptions(options);
   const trace = (role: StreamRole) =>
     options.onTransition &&
@@ -183,7 +197,7 @@ export async function streamConnection(
     let srvrAddr = plan.srvrAddr;
     if ("port" in srvrAddr && srvrAddr.port === 0) {
       step = "get server port";
-      const { port } = listener.getsockname() as { port: number };
+      const { port } = listener.getsockname() as InetAddr;
       srvrAddr = { ...srvrAddr, port };
     }
     step = "listen";
@@ -210,6 +224,7 @@ export async function streamConnection(
 
     step = "close listener";
     listener.close();
+    // The domain follows srvrAddr's type, which checkOptions() enforced.
     return {
       srvrS,
       clntS,
@@ -218,7 +233,7 @@ export async function streamConnection(
         clntS[Symbol.dispose]();
         srvrS[Symbol.dispose]();
       },
-    };
+    } as StreamConnection<DomainOfAddr<A>>;
   } catch (error) {
     failed = true;
     for (const sock of made.reverse()) sock[Symbol.dispose]();

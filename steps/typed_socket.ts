@@ -21,7 +21,12 @@
  * @module
  */
 import { SocketError } from "../machine/errors.ts";
-import type { Domain, SocketAddr } from "../machine/address.ts";
+import type {
+  AddrOf,
+  Domain,
+  DomainOfAddr,
+  SocketAddr,
+} from "../machine/address.ts";
 import type { ShutdownHow } from "../machine/effects.ts";
 import type { SocketState } from "../machine/socket_machine.ts";
 import type { AcceptOptions, Socket } from "./socket.ts";
@@ -48,14 +53,14 @@ import {
  * assert.equal(sock.state, "created");
  * ```
  */
-export interface TypedSocket extends Disposable {
+export interface TypedSocket<D extends Domain = Domain> extends Disposable {
   /**
    * The runtime socket beneath. Its calls are checked by the machine at
    * runtime only; the types of this API no longer apply to it.
    */
-  readonly socket: Socket;
+  readonly socket: Socket<D>;
   /** The address family. */
-  readonly domain: Domain;
+  readonly domain: D;
   /**
    * The socket's state in the machine, read at runtime. It can be a later
    * state than the handle's type says (an old handle, or after `shutdown()`).
@@ -67,7 +72,7 @@ export interface TypedSocket extends Disposable {
    *
    * @returns The local address.
    */
-  getsockname(): SocketAddr;
+  getsockname(): AddrOf<D>;
   /**
    * Closes the socket (`close(2)`). The returned {@linkcode ClosedSocket}
    * has no calls; this handle must not be used again (the runtime refuses
@@ -104,7 +109,8 @@ export interface TypedSocket extends Disposable {
  * }
  * ```
  */
-export interface CreatedSocket extends TypedSocket {
+export interface CreatedSocket<D extends Domain = Domain>
+  extends TypedSocket<D> {
   /**
    * Binds the socket to a local address (`bind(2)`); port 0 lets the kernel
    * choose, and `getsockname()` tells which.
@@ -114,7 +120,7 @@ export interface CreatedSocket extends TypedSocket {
    * @throws {SocketError} `EAFNOSUPPORT` for an address of another family,
    * `EADDRINUSE` when taken.
    */
-  bind(addr: SocketAddr): Promise<BoundSocket>;
+  bind(addr: SocketAddr): Promise<BoundSocket<D>>;
   /**
    * Listens for connections (`listen(2)`); an unbound inet or inet6 socket
    * gets an ephemeral port.
@@ -123,7 +129,7 @@ export interface CreatedSocket extends TypedSocket {
    * @returns The same socket, typed as listening.
    * @throws {SocketError} `EINVAL` for an unbound unix socket.
    */
-  listen(backlog?: number): Promise<ListeningSocket>;
+  listen(backlog?: number): Promise<ListeningSocket<D>>;
   /**
    * Connects to a listening socket (`connect(2)`).
    *
@@ -131,7 +137,7 @@ export interface CreatedSocket extends TypedSocket {
    * @returns The same socket, typed as connected.
    * @throws {SocketError} `ECONNREFUSED` when nothing listens there.
    */
-  connect(addr: SocketAddr): Promise<ConnectedSocket>;
+  connect(addr: SocketAddr): Promise<ConnectedSocket<D>>;
 }
 
 /**
@@ -160,14 +166,14 @@ export interface CreatedSocket extends TypedSocket {
  * }
  * ```
  */
-export interface BoundSocket extends TypedSocket {
+export interface BoundSocket<D extends Domain = Domain> extends TypedSocket<D> {
   /**
    * Listens for connections on the bound address (`listen(2)`).
    *
    * @param backlog The queue length; the default is the backend's.
    * @returns The same socket, typed as listening.
    */
-  listen(backlog?: number): Promise<ListeningSocket>;
+  listen(backlog?: number): Promise<ListeningSocket<D>>;
   /**
    * Connects to a listening socket from the bound address (`connect(2)`).
    *
@@ -175,7 +181,7 @@ export interface BoundSocket extends TypedSocket {
    * @returns The same socket, typed as connected.
    * @throws {SocketError} `ECONNREFUSED` when nothing listens there.
    */
-  connect(addr: SocketAddr): Promise<ConnectedSocket>;
+  connect(addr: SocketAddr): Promise<ConnectedSocket<D>>;
 }
 
 /**
@@ -202,7 +208,8 @@ export interface BoundSocket extends TypedSocket {
  * }
  * ```
  */
-export interface ListeningSocket extends TypedSocket {
+export interface ListeningSocket<D extends Domain = Domain>
+  extends TypedSocket<D> {
   /**
    * Waits for a connection and returns it as a new, connected socket
    * (`accept(2)`). Close it too: it is a socket of its own.
@@ -211,7 +218,7 @@ export interface ListeningSocket extends TypedSocket {
    * @returns The accepted socket.
    * @throws {SocketError} `EBADF` when the socket is closed while waiting.
    */
-  accept(options?: AcceptOptions): Promise<ConnectedSocket>;
+  accept(options?: AcceptOptions): Promise<ConnectedSocket<D>>;
 }
 
 /**
@@ -246,7 +253,8 @@ export interface ListeningSocket extends TypedSocket {
  * }
  * ```
  */
-export interface ConnectedSocket extends TypedSocket {
+export interface ConnectedSocket<D extends Domain = Domain>
+  extends TypedSocket<D> {
   /**
    * Sends all of `data` (`send(2)` until done).
    *
@@ -282,7 +290,7 @@ export interface ConnectedSocket extends TypedSocket {
    *
    * @returns The peer's address.
    */
-  getpeername(): SocketAddr;
+  getpeername(): AddrOf<D>;
 }
 
 /**
@@ -308,14 +316,19 @@ export interface ClosedSocket {
   readonly state: "closed";
 }
 
-/** The connected pair {@linkcode typedStreamConnection} returns. */
-export interface TypedStreamConnection extends Disposable {
+/**
+ * The connected pair {@linkcode typedStreamConnection} returns.
+ *
+ * @typeParam D The sockets' address family, which types their addresses.
+ */
+export interface TypedStreamConnection<D extends Domain = Domain>
+  extends Disposable {
   /** The server's end: the socket accepted from the listener. */
-  readonly srvrS: ConnectedSocket;
+  readonly srvrS: ConnectedSocket<D>;
   /** The client's end. */
-  readonly clntS: ConnectedSocket;
+  readonly clntS: ConnectedSocket<D>;
   /** `srvrAddr` with the port the server really listened on. */
-  readonly srvrAddr: SocketAddr;
+  readonly srvrAddr: AddrOf<D>;
 }
 
 /**
@@ -344,11 +357,12 @@ export interface TypedStreamConnection extends Disposable {
  * assert.equal(connected.close().state, "closed");
  * ```
  *
+ * @typeParam D The socket's address family.
  * @param sock A socket in state `"created"`.
  * @returns The same socket, typed as created.
  * @throws {SocketError} `EINVAL` when `sock` is not in state `"created"`.
  */
-export function typed(sock: Socket): CreatedSocket {
+export function typed<D extends Domain>(sock: Socket<D>): CreatedSocket<D> {
   if (sock?.state !== "created") {
     throw new SocketError(
       "EINVAL",
@@ -380,15 +394,16 @@ export function typed(sock: Socket): CreatedSocket {
  * }
  * ```
  *
+ * @typeParam A The type of `srvrAddr`, as for `streamConnection()`.
  * @param options As for `streamConnection()`.
  * @returns The accepted server socket, the client socket, and the server's
  * real address.
  * @throws {SocketError} As `streamConnection()`: bad options, or the failed
  * step.
  */
-export async function typedStreamConnection(
-  options: StreamConnectionOptions,
-): Promise<TypedStreamConnection> {
+export async function typedStreamConnection<A extends SocketAddr>(
+  options: StreamConnectionOptions<A>,
+): Promise<TypedStreamConnection<DomainOfAddr<A>>> {
   const pair = await streamConnection(options);
   return {
     srvrS: new Typed(pair.srvrS),
@@ -406,19 +421,23 @@ export async function typedStreamConnection(
  * therefore reaches the runtime socket, which refuses what its state does
  * not allow.
  */
-class Typed
-  implements CreatedSocket, BoundSocket, ListeningSocket, ConnectedSocket {
-  readonly #sock: Socket;
+class Typed<D extends Domain>
+  implements
+    CreatedSocket<D>,
+    BoundSocket<D>,
+    ListeningSocket<D>,
+    ConnectedSocket<D> {
+  readonly #sock: Socket<D>;
 
-  constructor(sock: Socket) {
+  constructor(sock: Socket<D>) {
     this.#sock = sock;
   }
 
-  get socket(): Socket {
+  get socket(): Socket<D> {
     return this.#sock;
   }
 
-  get domain(): Domain {
+  get domain(): D {
     return this.#sock.domain;
   }
 
@@ -426,22 +445,22 @@ class Typed
     return this.#sock.state;
   }
 
-  async bind(addr: SocketAddr): Promise<BoundSocket> {
+  async bind(addr: SocketAddr): Promise<BoundSocket<D>> {
     await this.#sock.bind(addr);
     return this;
   }
 
-  async listen(backlog?: number): Promise<ListeningSocket> {
+  async listen(backlog?: number): Promise<ListeningSocket<D>> {
     await this.#sock.listen(backlog);
     return this;
   }
 
-  async connect(addr: SocketAddr): Promise<ConnectedSocket> {
+  async connect(addr: SocketAddr): Promise<ConnectedSocket<D>> {
     await this.#sock.connect(addr);
     return this;
   }
 
-  async accept(options?: AcceptOptions): Promise<ConnectedSocket> {
+  async accept(options?: AcceptOptions): Promise<ConnectedSocket<D>> {
     return new Typed(await this.#sock.accept(options));
   }
 
@@ -461,11 +480,11 @@ class Typed
     return this.#sock.shutdown(how);
   }
 
-  getsockname(): SocketAddr {
+  getsockname(): AddrOf<D> {
     return this.#sock.getsockname();
   }
 
-  getpeername(): SocketAddr {
+  getpeername(): AddrOf<D> {
     return this.#sock.getpeername();
   }
 

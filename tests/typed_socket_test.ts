@@ -83,11 +83,11 @@ for (const backend of BACKENDS) {
     using server = typed(socket({ domain: "inet", backend }));
     using client = typed(socket({ domain: "inet", backend }));
 
-    const bound: BoundSocket = await server.bind(INET_ANY);
+    const bound: BoundSocket<"inet"> = await server.bind(INET_ANY);
     assert.equal(bound.state, "bound");
-    const listening: ListeningSocket = await bound.listen();
+    const listening: ListeningSocket<"inet"> = await bound.listen();
     assert.equal(listening.state, "listening");
-    const port = (listening.getsockname() as { port: number }).port;
+    const port = listening.getsockname().port;
     assert.ok(port > 0);
 
     const { connected, accepted } = await connectTo(listening, client);
