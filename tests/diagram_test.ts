@@ -547,14 +547,17 @@ Deno.test({
 });
 
 const CHROMIUM = "/usr/bin/chromium";
-const canRunChromium = (() => {
+/** Why the browser test cannot run here, or `undefined` when it can. */
+const noChromium = (() => {
   try {
-    return Deno.statSync(CHROMIUM).isFile &&
-      Deno.permissions.querySync({ name: "run", command: CHROMIUM }).state ===
-        "granted";
+    if (!Deno.statSync(CHROMIUM).isFile) return `${CHROMIUM} is not a file`;
   } catch {
-    return false;
+    return `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)`;
   }
+  const run = Deno.permissions.querySync({ name: "run", command: CHROMIUM });
+  return run.state === "granted"
+    ? undefined
+    : `--allow-run=${CHROMIUM} is not granted (deno task test grants it)`;
 })();
 
 async function chromium(dir: string, args: string[]): Promise<string> {
@@ -585,8 +588,10 @@ async function chromium(dir: string, args: string[]): Promise<string> {
 }
 
 Deno.test({
-  name: "renderDiagram() pages render in headless Chromium",
-  ignore: !canRunChromium,
+  name: `renderDiagram() pages render in headless Chromium${
+    noChromium === undefined ? "" : ` (skipped: ${noChromium})`
+  }`,
+  ignore: noChromium !== undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "sockfsm_diagram_" });
     try {

@@ -557,10 +557,14 @@ function drawCard(card: Card, cx: number, y: number): string[] {
     ly += LINE;
   }
   if (card.refused.length > 0) {
+    // A call that waits for the effect in flight is not refused: say so.
+    const heading = card.refused.some(([, answer]) => answer.endsWith("waits"))
+      ? "REFUSED OR WAITING"
+      : "REFUSED";
     out.push(
       `<text x="${fmt(x + PAD)}" y="${
         fmt(ly)
-      }" font-size="10" fill="#64748b" letter-spacing="0.5">REFUSED</text>`,
+      }" font-size="10" fill="#64748b" letter-spacing="0.5">${heading}</text>`,
     );
     ly += LINE;
     for (const [call, errno] of card.refused) {
@@ -600,7 +604,7 @@ function legend(): string[] {
     `<text x="${x + 456}" y="${y + 4}">effect in flight</text>`,
     `<text x="${x}" y="${
       y + 28
-    }"><tspan font-family="${MONO}" font-size="10" fill="#64748b">REFUSED</tspan> the calls a state refuses, with the errno, before any system call (<tspan font-style="italic">sometimes</tspan>: its facts or the address decide)</text>`,
+    }"><tspan font-family="${MONO}" font-size="10" fill="#64748b">REFUSED</tspan> the calls a state refuses, with the errno, before any system call (<tspan font-style="italic">sometimes</tspan>: its facts or the address decide; <tspan font-style="italic">waits</tspan>: the call waits for the effect in flight, and the state it leaves answers)</text>`,
     "</g>",
   ];
 }
