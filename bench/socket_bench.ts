@@ -3,7 +3,8 @@
  * What the machine costs, as ratios against raw Deno in the same run:
  * `deno task bench`. The connect group opens and closes one loopback TCP
  * connection per iteration; the data group moves 64 KiB per iteration over
- * one open connection.
+ * one open connection, and the streams group does so through each side's
+ * `writable` and `readable`.
  *
  * @module
  */
@@ -111,7 +112,52 @@ Deno.bench({
   },
 });
 
+// Streams ------------------------------------------------------------------
+
+/** Writes 64 KiB with `writer` while `reader` reads it. */
+async function streamChunk(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<void> {
+  const writing = writer.write(payload);
+  let left = CHUNK;
+  while (left > 0) {
+    const { value } = await reader.read();
+    if (value === undefined) throw new Error("The stream ended early");
+    left -= value.length;
+  }
+  await writing;
+}
+
+const [rawStreamClient, rawStreamServer] = await rawPair();
+const rawWriter = rawStreamClient.writable.getWriter();
+const rawReader = rawStreamServer.readable.getReader();
+Deno.bench({
+  name: "raw Deno.Conn writable + readable, 64 KiB",
+  group: "streams",
+  baseline: true,
+  ...ITERATIONS,
+  async fn() {
+    await streamChunk(rawWriter, rawReader);
+  },
+});
+
+const [streamClient, streamServer] = await sockfsmPair();
+const writer = streamClient.writable.getWriter();
+const reader = streamServer.readable.getReader();
+Deno.bench({
+  name: "sockfsm writable + readable, 64 KiB",
+  group: "streams",
+  ...ITERATIONS,
+  async fn() {
+    await streamChunk(writer, reader);
+  },
+});
+
 globalThis.addEventListener("unload", () => {
-  for (const s of [client, server, listener]) s.close();
+  for (const s of [client, server, streamClient, streamServer, listener]) {
+    s.close();
+  }
   for (const c of [rawClient, rawServer, rawListener]) c.close();
+  for (const c of [rawStreamClient, rawStreamServer]) c.close();
 });

@@ -1278,8 +1278,12 @@ export const socketMachine = setup({
   on: {
     PEER_CONNECT: peerConnect,
     SEEN_END: {
+      // Once the read side is shut, a read that ends may have been ended by
+      // that shutdown (Linux wakes a waiting recv() with 0), not by the
+      // peer: it says nothing of the connection.
       actions: assign({
-        seen: ({ context }) => context.seen === "reset" ? "reset" : "end",
+        seen: ({ context }) =>
+          context.seen === "reset" || context.shut.read ? context.seen : "end",
       }),
     },
     SEEN_RESET: { actions: assign({ seen: "reset" }) },

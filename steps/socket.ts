@@ -28,6 +28,7 @@ import { type Backend, checkBackend, createSysSocket } from "./backend.ts";
 import { runningKernel } from "./detect_kernel.ts";
 import { Turns } from "./_turns.ts";
 import { osError } from "./os_error.ts";
+import { socketReadable, socketWritable } from "./socket_streams.ts";
 import { effectSettled, sysEffects } from "./sys_effects.ts";
 
 /** A change of a socket's state, as reported to `onTransition`. */
@@ -177,6 +178,59 @@ export interface Socket<D extends Domain = Domain> extends Disposable {
    * or whose connection is over.
    */
   shutdown(how: ShutdownHow): Promise<void>;
+  /**
+   * The bytes the peer sends, as a byte stream (as `Deno.Conn` has): each
+   * read is a {@linkcode Socket.recvInto}, into the caller's buffer with a
+   * BYOB reader, into a new 64 KiB buffer with a default reader. End of
+   * stream, also after `shutdown("read")`, closes it; a refused or failed
+   * read errors it with that {@linkcode SocketError} (`EBADF` when the
+   * socket is closed during a read). `cancel()` is `shutdown("read")` when
+   * the socket has a peer, and does nothing otherwise (closed, listening,
+   * connection over); it never rejects with a `SocketError`. The stream
+   * never closes the socket. Made on first use, then the same stream.
+   *
+   * @example Read until the peer shuts down its write side
+   * ```ts
+   * import { streamConnection } from "@sockfsm/sockfsm";
+   * import assert from "node:assert/strict";
+   *
+   * using pair = await streamConnection({
+   *   srvrAddr: { hostname: "127.0.0.1", port: 0 },
+   * });
+   * await pair.clntS.send(new TextEncoder().encode("hello"));
+   * await pair.clntS.shutdown("write");
+   * const text = await new Response(pair.srvrS.readable).text();
+   * assert.equal(text, "hello");
+   * ```
+   */
+  readonly readable: ReadableStream<Uint8Array<ArrayBuffer>>;
+  /**
+   * A writable that sends each chunk with {@linkcode Socket.send} (so each
+   * chunk goes out whole, in order with the socket's other sends). Its
+   * `close()` is `shutdown("write")`: the peer reads end of stream, and the
+   * socket can still receive. A refused or failed send errors it with that
+   * {@linkcode SocketError} (`EPIPE` after `shutdown("write")`, `EBADF`
+   * when the socket is closed during a send), and so does a chunk that is
+   * not a `Uint8Array` (`EINVAL`). `abort()` is `shutdown("write")` when
+   * the socket has a peer, and does nothing otherwise; it never rejects
+   * with a `SocketError`. Made on first use, then the same stream.
+   *
+   * @example Pipe text to the peer
+   * ```ts
+   * import { streamConnection } from "@sockfsm/sockfsm";
+   * import assert from "node:assert/strict";
+   *
+   * using pair = await streamConnection({
+   *   srvrAddr: { hostname: "127.0.0.1", port: 0 },
+   * });
+   * await ReadableStream.from(["ping"])
+   *   .pipeThrough(new TextEncoderStream())
+   *   .pipeTo(pair.clntS.writable); // closes it: shutdown("write")
+   * assert.equal(pair.clntS.state, "shutWr");
+   * assert.equal(await new Response(pair.srvrS.readable).text(), "ping");
+   * ```
+   */
+  readonly writable: WritableStream<Uint8Array>;
   /**
    * Closes the socket and frees everything behind it (`close(2)`). A call in
    * flight fails with `EBADF`.
@@ -348,6 +402,8 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   #settled: { promise: Promise<void>; resolve(): void } | undefined;
   /** send() calls take turns, so that each call's bytes go out whole. */
   readonly #sends = new Turns();
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
 
   constructor(
     graph: SocketGraph,
@@ -366,6 +422,14 @@ class StreamSocket<D extends Domain> implements Socket<D> {
 
   get state(): SocketState {
     return this.#node.state;
+  }
+
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.#readable ??= socketReadable(this);
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= socketWritable(this);
   }
 
   async bind(addr: SocketAddr): Promise<void> {

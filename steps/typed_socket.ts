@@ -222,9 +222,9 @@ export interface ListeningSocket<D extends Domain = Domain>
 }
 
 /**
- * A connected socket, from `connect()` or `accept()`: it sends, receives,
- * shuts down and knows its peer. It has no `bind()`, `listen()`, `accept()`
- * or `connect()`.
+ * A connected socket, from `connect()` or `accept()`: it sends, receives
+ * (also as Web Streams: `readable`, `writable`), shuts down and knows its
+ * peer. It has no `bind()`, `listen()`, `accept()` or `connect()`.
  *
  * `shutdown()` keeps the type: the runtime refuses `send()` after
  * `shutdown("write")` with `EPIPE`, and `recv()` after `shutdown("read")`
@@ -291,6 +291,17 @@ export interface ConnectedSocket<D extends Domain = Domain>
    * @returns The peer's address.
    */
   getpeername(): AddrOf<D>;
+  /**
+   * The runtime socket's {@linkcode Socket.readable}: the bytes the peer
+   * sends, as a byte stream that reads with `recvInto()`; `cancel()` is
+   * `shutdown("read")`.
+   */
+  readonly readable: ReadableStream<Uint8Array<ArrayBuffer>>;
+  /**
+   * The runtime socket's {@linkcode Socket.writable}: each chunk is a
+   * `send()`; `close()` is `shutdown("write")`.
+   */
+  readonly writable: WritableStream<Uint8Array>;
 }
 
 /**
@@ -443,6 +454,14 @@ class Typed<D extends Domain>
 
   get state(): SocketState {
     return this.#sock.state;
+  }
+
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.#sock.readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#sock.writable;
   }
 
   async bind(addr: SocketAddr): Promise<BoundSocket<D>> {

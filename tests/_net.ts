@@ -65,6 +65,20 @@ export async function within<T>(
   }
 }
 
+/** Whether `promise` has settled within `ms` milliseconds. */
+export async function settlesWithin(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
+  let settled = false;
+  const mark = () => {
+    settled = true;
+  };
+  promise.then(mark, mark);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return settled;
+}
+
 /** Receives until end of stream, into one array. */
 export async function recvAll(sock: Socket): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];

@@ -60,7 +60,7 @@ import {
 import { runningKernel } from "../steps/detect_kernel.ts";
 import { libcHolders } from "../steps/libc_lease.ts";
 import { posixSocket } from "../steps/posix_backend.ts";
-import { freePort, LOOPBACK, recvAll } from "./_net.ts";
+import { freePort, LOOPBACK, recvAll, settlesWithin } from "./_net.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -138,20 +138,6 @@ class Arena implements AsyncDisposable {
       await Deno.remove(this.#dir, { recursive: true });
     }
   }
-}
-
-/** Whether `promise` has settled within `ms` milliseconds. */
-async function settlesWithin(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<boolean> {
-  let settled = false;
-  const mark = () => {
-    settled = true;
-  };
-  promise.then(mark, mark);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return settled;
 }
 
 /** Asserts a rejection by close(): EBADF, "closed while ... in progress". */

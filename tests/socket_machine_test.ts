@@ -483,3 +483,32 @@ Deno.test("socketMachine answers for a TCP connection its own calls saw end, and
   });
   assert.equal(verdictOf(modelled, { type: "GETPEERNAME" }), "connected");
 });
+
+Deno.test("socketMachine takes an end of stream seen after shutdown(\"read\") for that shutdown's, not the peer's", () => {
+  const graph = new SocketGraph(socketMachine);
+  const next = (node: SocketNode, event: SocketEvent) => {
+    const step = graph.step(node, event);
+    assert.ok(step.allowed, `${node.state} ${event.type}`);
+    return step.next;
+  };
+  const start = graph.start({
+    domain: "inet",
+    type: "stream",
+    accepted: true,
+    environment: "unseen",
+  });
+  const shutRd = graph.settle(
+    next(start, { type: "SHUTDOWN", how: "read" }),
+    "done",
+  );
+  // A recv() that waited is woken by the shutdown with 0.
+  const woken = next(shutRd, { type: "SEEN_END" });
+  assert.equal(woken.facts.seen, "none");
+  const both = graph.settle(
+    next(woken, { type: "SHUTDOWN", how: "write" }),
+    "done",
+  );
+  // Our FIN alone: the kernel still answers.
+  const step = graph.step(both, { type: "GETPEERNAME" });
+  assert.ok(step.allowed && step.asks);
+});
