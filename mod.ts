@@ -116,6 +116,12 @@ export {
 } from "./machine/kernel.ts";
 export { detectKernel } from "./steps/detect_kernel.ts";
 export {
+  observe,
+  observeConnection,
+  type ObserveConnectionOptions,
+  type ObserveOptions,
+} from "./steps/observe.ts";
+export {
   CONNECTION_INVARIANTS,
   CONNECTION_OPS,
   type ConnectionExploration,

@@ -1,4 +1,5 @@
 // Copyright 2026 the sockfsm authors. MIT license.
+import { checkOps, checkOptions } from "./_check_scenario.ts";
 import type { Domain } from "./address.ts";
 import { SocketError } from "./errors.ts";
 import type { SocketNode } from "./graph.ts";
@@ -286,13 +287,16 @@ function modelOf(options: ConnectionOptions): ConnectionModel {
  * @param ops The scenario.
  * @param options The domain of the sockets and the kernel profile.
  * @returns One result per op.
- * @throws {SocketError} `EINVAL` for an unknown kernel profile.
+ * @throws {SocketError} `EINVAL` for ops that are not an array of
+ * {@linkcode ConnectionOp}s, options that are not an object, an unknown
+ * domain, or an unknown kernel profile.
  */
 export function predictConnection(
   ops: readonly ConnectionOp[],
   options: ConnectionOptions = {},
 ): Result[] {
-  const model = modelOf(options);
+  checkOps("predict", ops, CONNECTION_OPS);
+  const model = modelOf(checkOptions("predict", options));
   let view = model.start;
   return ops.map((op) => {
     const step = model.step(view, op);

@@ -2,7 +2,7 @@
 /**
  * The contract between the socket machine and the backends in `steps/`.
  *
- * A backend keeps, for each socket, a {@linkcode SysSocket}: the system side
+ * A backend keeps, for each socket, a `SysSocket`: the system side
  * of the socket, as an fd is in C. It holds the addresses and OS handles,
  * which the machine never sees. The machine decides whether a call may run;
  * the `SysSocket` runs it.

@@ -2,7 +2,7 @@
 /**
  * The socket machine as the finite graph it is. A machine snapshot holds only
  * a state and finite facts, so the snapshots a socket can reach are few.
- * {@linkcode SocketGraph} asks XState once for each (snapshot, call) and
+ * `SocketGraph` asks XState once for each (snapshot, call) and
  * remembers the answer: the rules stay in the machine, XState applies them,
  * and after the first socket every call costs a map lookup instead of an
  * interpreter step (which measures 5 to 30 µs here, more than a loopback

@@ -1,7 +1,7 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /**
- * Pictures of the socket machine, derived from it alone. {@linkcode
- * socketDiagram} walks the machine's snapshot graph ({@linkcode SocketGraph})
+ * Pictures of the socket machine, derived from it alone. `socketDiagram()`
+ * walks the machine's snapshot graph (`SocketGraph`)
  * from a fresh socket of one kind, trying every call in every snapshot it
  * reaches, and collapses the snapshots to their states: the facts are not
  * drawn. {@linkcode toMermaid} writes the result as a Mermaid
@@ -397,7 +397,7 @@ export function socketDiagram(options: DiagramOptions): SocketDiagram {
  * );
  * ```
  *
- * @param state A state of a {@linkcode SocketDiagram}.
+ * @param state A state of a `SocketDiagram`.
  * @returns One line per refused call, or one line for all of them.
  */
 export function refusalLines(state: DiagramState): string[] {
@@ -442,9 +442,8 @@ export function refusalLines(state: DiagramState): string[] {
  *   other snapshots (its facts, or the address, decide).
  *
  * The environment's events (`PEER_CONNECT`, `PEER_CLOSE`, `PEER_RESET`) are
- * not drawn:
- * they never change a socket's state, only its facts (see
- * {@linkcode socketDiagram}). The text is the same on every call.
+ * not drawn: they never change a socket's state, only its facts, and the
+ * diagram draws states alone. The text is the same on every call.
  *
  * @example Draw the datagram socket
  * ```ts

@@ -1,7 +1,7 @@
 // Copyright 2026 the sockfsm authors. MIT license.
+import { checkOps, checkOptions } from "./_check_scenario.ts";
 import type { Domain } from "./address.ts";
 import type { Errno } from "./errno.ts";
-import { SocketError } from "./errors.ts";
 import { SocketGraph, type SocketNode } from "./graph.ts";
 import { type KernelName, kernelProfile } from "./kernel.ts";
 import {
@@ -298,33 +298,19 @@ function resultOf(op: Op, node: SocketNode): Result {
  * @param options The socket's domain, type, blocking mode, and kernel
  * profile.
  * @returns One result per op.
- * @throws {SocketError} `EINVAL` for an op that is not an {@linkcode Op}, an
- * unknown type, or an unknown kernel profile.
+ * @throws {SocketError} `EINVAL` for ops that are not an array of
+ * {@linkcode Op}s, options that are not an object, an unknown domain or
+ * type, a `nonblocking` that is not a boolean, or an unknown kernel profile.
  */
 export function predict(
   ops: readonly Op[],
   options: PredictOptions = {},
 ): Result[] {
-  const { domain = "inet", type = "stream", nonblocking = false, kernel } =
-    options;
-  if (type !== "stream" && type !== "dgram") {
-    throw new SocketError(
-      "EINVAL",
-      "socket",
-      `Cannot predict a socket of type ${
-        JSON.stringify(type)
-      }: use "stream" or "dgram"`,
-    );
-  }
-  for (const op of ops) {
-    if (!OPS.includes(op)) {
-      throw new SocketError(
-        "EINVAL",
-        "socket",
-        `Cannot predict op ${JSON.stringify(op)}: use one of ${OPS.join(", ")}`,
-      );
-    }
-  }
+  checkOps("predict", ops, OPS);
+  const { domain, type, nonblocking, kernel } = checkOptions(
+    "predict",
+    options,
+  );
   let node = modelStart(domain, type, kernel);
   return ops.map((op) => {
     const step = predictStep(node, op, nonblocking);

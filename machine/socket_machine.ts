@@ -7,7 +7,7 @@
  * the port, the shutdown bits, whether there is a peer...), never addresses
  * or OS handles, so its snapshots form a small finite graph that `graph.ts`
  * walks and memoises. The data a call needs (the socket's
- * {@linkcode SysSocket}, the address) travels in the event's `io` field, which
+ * `SysSocket`, the address) travels in the event's `io` field, which
  * only effects read, never a rule.
  *
  * A transition's `meta` says what a call gives:
@@ -168,8 +168,8 @@ export type Link = "up" | "finSent" | "fin" | "reset" | "finReset" | "over";
 
 /**
  * The facts about a socket that are not worth a state of their own. All are
- * finite: addresses and handles are data, kept by the socket's
- * {@linkcode SysSocket}, not facts.
+ * finite: addresses and handles are data, kept by the backend that runs the
+ * socket's calls, not facts.
  */
 export interface SocketContext {
   /** The address family. */
@@ -271,7 +271,7 @@ export interface SocketInput {
 /** What the kernel answers a call that the machine lets through. */
 export type Outcome = "ok:eof" | "ok:data" | "noop" | "ok" | Errno;
 
-/** What a transition may say about a call, read by {@linkcode verdict}. */
+/** What a transition may say about a call, read by `verdict()`. */
 export interface CallMeta {
   /** The call is refused with this errno, and nothing reaches the kernel. */
   readonly errno?: Errno;

@@ -148,8 +148,15 @@ export function errnoResult(errno: number | string): Result {
   return (typeof errno === "string" ? errno : `E${errno}`) as Result;
 }
 
-/** The value of a call the harness itself needs to succeed. */
+/**
+ * The value of a call the harness itself needs to succeed.
+ *
+ * @throws {Error} With the call's errno as `code`, when it failed.
+ */
 export function must<T>(result: SysResult<T>, what: string): T {
   if (result.ok) return result.value;
-  throw new Error(`The harness could not ${what}: ${result.errno}`);
+  throw Object.assign(
+    new Error(`The harness could not ${what}: ${result.errno}`),
+    { code: result.errno },
+  );
 }

@@ -85,7 +85,7 @@ export function runningKernel(): KernelName | undefined {
 }
 
 /**
- * Forgets the detected profile, so that the next {@linkcode runningKernel}
+ * Forgets the detected profile, so that the next `runningKernel()`
  * detects again. Internal: for tests that change the permissions.
  */
 export function forgetRunningKernel(): void {

@@ -45,7 +45,7 @@ import {
   sysShutdown,
 } from "./libc.ts";
 
-/** Options for {@linkcode runScenario}. */
+/** Options for `runScenario()`. */
 export interface ScenarioOptions {
   /** The socket's address family. */
   domain: Domain;

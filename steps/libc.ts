@@ -2,7 +2,7 @@
 /**
  * libc's socket calls through Deno's FFI: one wrapper per system call, the
  * handle first and the C argument order after it. Wrappers never throw; they
- * return a {@linkcode SysResult}, with the errno read right after the call.
+ * return a `SysResult`, with the errno read right after the call.
  * Needs `--allow-ffi` and Linux's `libc.so.6`.
  *
  * @module
@@ -215,7 +215,7 @@ export function sysListen(
 
 /**
  * `accept4(fd, NULL, NULL, flags)`: the new descriptor. Read its addresses
- * with {@linkcode sysGetsockname} and {@linkcode sysGetpeername}.
+ * with `sysGetsockname()` and `sysGetpeername()`.
  */
 export function sysAccept4(
   libc: Libc,
@@ -366,7 +366,7 @@ export interface PollFd {
 }
 
 /**
- * An array of `struct pollfd` for {@linkcode sysPoll}. Its memory is outside
+ * An array of `struct pollfd` for `sysPoll()`. Its memory is outside
  * V8's heap, so a call on another thread can use it safely.
  */
 export function pollFds(entries: readonly PollFd[]): Uint8Array<ArrayBuffer> {

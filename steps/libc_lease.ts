@@ -22,7 +22,7 @@ let holders = 0;
 /**
  * Takes a share of the libc handle, opening it if no one holds it.
  *
- * @throws {Error} What {@linkcode openLibc} throws (not Linux, no
+ * @throws {Error} What `openLibc()` throws (not Linux, no
  * `--allow-ffi`).
  */
 export function leaseLibc(): LibcLease {

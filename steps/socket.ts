@@ -588,7 +588,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   /**
    * The machine's step for a call that cannot wait (the machine never makes
    * `close`, `getsockname` and `getpeername` wait), decided as
-   * {@linkcode #decide} does.
+   * `#decide()` does.
    */
   #allow(op: SocketOp, event: SocketEvent): Step & { allowed: true } {
     return this.#decide(op, event, this.#graph.step(this.#node, event));

@@ -1,9 +1,11 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /**
- * The differential check: every sequence of {@linkcode predict}'s ops up to
- * a depth, run on a fresh real socket through libc and predicted by the
- * model, compared step by step. Prints the agreement per socket kind and the
- * shortest disagreeing sequences; exits 1 on any disagreement.
+ * The differential check: every sequence of `predict()`'s ops up to a
+ * depth, asked of the model with `predict()` and of the kernel with
+ * `observe()` (a fresh real socket, through libc), compared step by step;
+ * with `--connection`, `predictConnection()` against `observeConnection()`.
+ * Prints the agreement per socket kind and the shortest disagreeing
+ * sequences; exits 1 on any disagreement, 2 on a bad argument.
  *
  *     deno task conformance [--depth N] [--domain inet,inet6,unix]
  *                           [--type stream,dgram] [--nonblocking] [--show N]
@@ -12,6 +14,10 @@
  * The model answers for the kernel profile that `detectKernel()` finds for
  * the running kernel, or for the one `--kernel` names; the profile is printed
  * above the table.
+ *
+ * While it runs it shows how far each kind has come: on a terminal, a line
+ * per kind counted in place (`inet stream 1234/4096`); elsewhere (CI logs),
+ * exactly one line per kind as the kind finishes. The table follows.
  *
  * Sequences are enumerated in a fixed order and each runs on fresh sockets,
  * so a run gives the same agreement every time. A scenario whose answers
@@ -23,22 +29,28 @@
  */
 import { parseArgs } from "node:util";
 import type { Domain } from "../machine/address.ts";
-import { CONNECTION_OPS, predictConnection } from "../machine/connection.ts";
+import {
+  CONNECTION_OPS,
+  type ConnectionOp,
+  predictConnection,
+} from "../machine/connection.ts";
 import {
   DEFAULT_KERNEL,
   type KernelName,
   kernelProfile,
 } from "../machine/kernel.ts";
-import { OPS, predict, type Result } from "../machine/predict.ts";
+import { type Op, OPS, predict, type Result } from "../machine/predict.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
-import { runConnection } from "../steps/connection_harness.ts";
-import { detectKernelNow } from "../steps/detect_kernel.ts";
-import { runScenario } from "../steps/harness.ts";
-import { type Libc, openLibc } from "../steps/libc.ts";
+import { detectKernel } from "../steps/detect_kernel.ts";
+import { leaseLibc } from "../steps/libc_lease.ts";
+import { observe, observeConnection } from "../steps/observe.ts";
+import { Progress, stdoutSink } from "./_progress.ts";
 
 /** One socket kind's comparison. */
 export interface KindReport {
   readonly kind: string;
+  /** The scenarios run: every sequence of the full depth. */
+  readonly scenarios: number;
   readonly sequences: number;
   readonly agreeing: number;
   /** Scenarios that disagreed once and agreed when run again. */
@@ -51,11 +63,14 @@ export interface KindReport {
   }[];
 }
 
+/** Told after each scenario: how many have run, of how many. */
+export type OnProgress = (scenarios: number, total: number) => void;
+
 /**
- * Compares model and kernel on every sequence up to `depth` for one kind.
- * Only sequences of the full depth run; each prefix is counted once, with
- * the answers the full run gave it (results of a prefix do not depend on
- * what follows it).
+ * Compares `predict()` with `observe()` on every sequence up to `depth` for
+ * one kind. Only sequences of the full depth run; each prefix is counted
+ * once, with the answers the full run gave it (results of a prefix do not
+ * depend on what follows it).
  */
 export function compareKind(
   domain: Domain,
@@ -63,81 +78,100 @@ export function compareKind(
   depth: number,
   nonblocking = false,
   kernel: KernelName = DEFAULT_KERNEL,
-): KindReport {
-  return compare(
+  onProgress?: OnProgress,
+): Promise<KindReport> {
+  return compare<Op>(
     `${domain} ${type}`,
     OPS,
     depth,
-    (libc, ops) => runScenario(libc, ops, { domain, type, nonblocking }),
+    (ops) => observe(ops, { domain, type, nonblocking }),
     (ops) => predict(ops, { domain, type, nonblocking, kernel }),
+    onProgress,
   );
 }
 
 /**
- * Compares model and kernel on every scenario of up to `depth` of the three
- * sockets of a connection (listener, client, accepted) in one domain.
+ * Compares `predictConnection()` with `observeConnection()` on every
+ * scenario of up to `depth` of the three sockets of a connection (listener,
+ * client, accepted) in one domain.
  */
 export function compareConnection(
   domain: Domain,
   depth: number,
   kernel: KernelName = DEFAULT_KERNEL,
-): KindReport {
-  return compare(
+  onProgress?: OnProgress,
+): Promise<KindReport> {
+  return compare<ConnectionOp>(
     `${domain} connection`,
     CONNECTION_OPS,
     depth,
-    (libc, ops) => runConnection(libc, ops, domain),
+    (ops) => observeConnection(ops, { domain }),
     (ops) => predictConnection(ops, { domain, kernel }),
+    onProgress,
   );
 }
 
-function compare<O extends string>(
+async function compare<O extends string>(
   kind: string,
   vocabulary: readonly O[],
   depth: number,
-  kernelOf: (libc: Libc, ops: O[]) => Result[],
+  kernelOf: (ops: O[]) => Promise<Result[]>,
   modelOf: (ops: O[]) => Result[],
-): KindReport {
-  using libc = openLibc();
+  onProgress: OnProgress = () => {},
+): Promise<KindReport> {
+  // One libc handle for the whole comparison: each observe() shares it.
+  const lease = leaseLibc();
   const seen = new Set<string>();
+  const total = vocabulary.length ** depth;
+  let scenarios = 0;
   let sequences = 0;
   let agreeing = 0;
   const disagreements: KindReport["disagreements"][number][] = [];
   let reruns = 0;
-  for (const ops of sequencesOf(vocabulary, depth)) {
-    const model = modelOf(ops);
-    let kernel = kernelOf(libc, ops);
-    // The model is deterministic; a scenario whose answers differ is run
-    // again, and counts as a disagreement only if it does so every time
-    // (errno is read by a second FFI call, which the runtime's own system
-    // calls can very rarely come between).
-    for (let again = 0; again < 2 && kernel.join() !== model.join(); again++) {
-      kernel = kernelOf(libc, ops);
-      if (kernel.join() === model.join()) reruns++;
-    }
-    for (let k = 1; k <= ops.length; k++) {
-      const key = ops.slice(0, k).join(" ");
-      if (seen.has(key)) continue;
-      seen.add(key);
-      sequences++;
-      const same = model.slice(0, k).join() === kernel.slice(0, k).join();
-      if (same) {
-        agreeing++;
-      } else if (
-        model.slice(0, k - 1).join() === kernel.slice(0, k - 1).join()
+  try {
+    for (const ops of sequencesOf(vocabulary, depth)) {
+      const model = modelOf(ops);
+      let kernel = await kernelOf(ops);
+      // The model is deterministic; a scenario whose answers differ is run
+      // again, and counts as a disagreement only if it does so every time
+      // (errno is read by a second FFI call, which the runtime's own system
+      // calls can very rarely come between).
+      for (
+        let again = 0;
+        again < 2 && kernel.join() !== model.join();
+        again++
       ) {
-        // The first op that disagrees: a shortest witness.
-        disagreements.push({
-          ops: ops.slice(0, k),
-          model: model.slice(0, k),
-          kernel: kernel.slice(0, k),
-        });
+        kernel = await kernelOf(ops);
+        if (kernel.join() === model.join()) reruns++;
       }
+      for (let k = 1; k <= ops.length; k++) {
+        const key = ops.slice(0, k).join(" ");
+        if (seen.has(key)) continue;
+        seen.add(key);
+        sequences++;
+        const same = model.slice(0, k).join() === kernel.slice(0, k).join();
+        if (same) {
+          agreeing++;
+        } else if (
+          model.slice(0, k - 1).join() === kernel.slice(0, k - 1).join()
+        ) {
+          // The first op that disagrees: a shortest witness.
+          disagreements.push({
+            ops: ops.slice(0, k),
+            model: model.slice(0, k),
+            kernel: kernel.slice(0, k),
+          });
+        }
+      }
+      onProgress(++scenarios, total);
     }
+  } finally {
+    lease.release();
   }
   disagreements.sort((a, b) => a.ops.length - b.ops.length);
   return {
     kind,
+    scenarios,
     sequences,
     agreeing,
     reruns,
@@ -156,7 +190,13 @@ function* sequencesOf<O>(ops: readonly O[], depth: number): Generator<O[]> {
   }
 }
 
-function main(args: string[]): number {
+/** One kind to compare, run with a progress callback. */
+interface Job {
+  readonly kind: string;
+  readonly run: (onProgress: OnProgress) => Promise<KindReport>;
+}
+
+async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -202,7 +242,7 @@ function main(args: string[]): number {
     how = "named by --kernel";
   } else {
     try {
-      kernel = detectKernelNow();
+      kernel = await detectKernel();
       how = "detected";
     } catch (error) {
       console.error(error instanceof Error ? error.message : String(error));
@@ -222,16 +262,33 @@ function main(args: string[]): number {
   console.log(
     `Model against kernel: Linux ${Deno.osRelease()}, profile ${kernel}, depth ${depth}, ${mode}`,
   );
+  const jobs: Job[] = values.connection
+    ? domains.map((domain) => ({
+      kind: `${domain} connection`,
+      run: (onProgress) => compareConnection(domain, depth, kernel, onProgress),
+    }))
+    : types.flatMap((type) =>
+      domains.map((domain): Job => ({
+        kind: `${domain} ${type}`,
+        run: (onProgress) =>
+          compareKind(domain, type, depth, nonblocking, kernel, onProgress),
+      }))
+    );
+  const sink = stdoutSink();
+  const reports: KindReport[] = [];
+  for (const { kind, run } of jobs) {
+    const progress = new Progress(sink, kind);
+    const started = performance.now();
+    const r = await run((count, total) => progress.update(count, total));
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    progress.done(
+      `${r.scenarios}/${r.scenarios} scenarios in ${seconds} s: ${r.agreeing}/${r.sequences} sequences agree`,
+    );
+    reports.push(r);
+  }
   console.log("");
   console.log("| kind | sequences | agree | agreement | agreed on a rerun |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
-  const reports = values.connection
-    ? domains.map((domain) => compareConnection(domain, depth, kernel))
-    : types.flatMap((type) =>
-      domains.map((domain) =>
-        compareKind(domain, type, depth, nonblocking, kernel)
-      )
-    );
   for (const r of reports) {
     // Rounded down: 100.00% means every sequence agreed.
     const percent = (Math.floor(10000 * r.agreeing / r.sequences) / 100)
@@ -254,4 +311,4 @@ function main(args: string[]): number {
   return failed ? 1 : 0;
 }
 
-if (import.meta.main) Deno.exit(main(Deno.args));
+if (import.meta.main) Deno.exit(await main(Deno.args));
