@@ -111,6 +111,11 @@ export interface Socket<D extends Domain = Domain> extends Disposable {
   readonly domain: D;
   /** The socket type. */
   readonly type: SocketType;
+  /**
+   * What performs the socket's system calls (`socket()`'s `backend`; an
+   * accepted socket's is its listener's).
+   */
+  readonly backend: Backend;
   /** The socket's state in the machine. */
   readonly state: SocketState;
   /**
@@ -186,8 +191,11 @@ export interface Socket<D extends Domain = Domain> extends Disposable {
    * read errors it with that {@linkcode SocketError} (`EBADF` when the
    * socket is closed during a read). `cancel()` is `shutdown("read")` when
    * the socket has a peer, and does nothing otherwise (closed, listening,
-   * connection over); it never rejects with a `SocketError`. The stream
-   * never closes the socket. Made on first use, then the same stream.
+   * connection over); it never rejects with a `SocketError`. With the posix
+   * backend it resolves once a read in flight is over (the kernel ends it);
+   * the Deno backend cannot end it, and it waits on until data, end of
+   * stream or `close()`. The stream never closes the socket. Made on first
+   * use, then the same stream.
    *
    * @example Read until the peer shuts down its write side
    * ```ts
@@ -325,6 +333,7 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
     graph,
     start,
     createSysSocket(backend, domain),
+    backend,
     options.onTransition,
   );
 }
@@ -387,6 +396,7 @@ export function checkSocketArgs(
 class StreamSocket<D extends Domain> implements Socket<D> {
   readonly domain: D;
   readonly type: SocketType;
+  readonly backend: Backend;
   readonly #graph: SocketGraph;
   readonly #sys: SysSocket;
   readonly #onTransition: ((change: StateChange) => void) | undefined;
@@ -409,11 +419,13 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     graph: SocketGraph,
     node: SocketNode,
     sys: SysSocket,
+    backend: Backend,
     onTransition: ((change: StateChange) => void) | undefined,
   ) {
     // The machine started from the domain that types the socket.
     this.domain = node.facts.domain as D;
     this.type = node.facts.type;
+    this.backend = backend;
     this.#graph = graph;
     this.#node = node;
     this.#sys = sys;
@@ -486,7 +498,13 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     });
     // Born connected: the machine went created -> connected at once.
     onTransition?.({ from: "created", to: node.state, op: "accept" });
-    return new StreamSocket<D>(this.#graph, node, sys, onTransition);
+    return new StreamSocket<D>(
+      this.#graph,
+      node,
+      sys,
+      this.backend,
+      onTransition,
+    );
   }
 
   async send(data: Uint8Array): Promise<number> {

@@ -40,6 +40,8 @@ export function socketReadable(
   sock: Socket,
 ): ReadableStream<Uint8Array<ArrayBuffer>> {
   let cancelled = false;
+  /** The read in flight, if any: settles, never rejects. */
+  let reading: Promise<unknown> | undefined;
   return new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: CHUNK_SIZE,
@@ -48,20 +50,30 @@ export function socketReadable(
       // is a Uint8Array.
       const request = controller.byobRequest!;
       let n: number;
+      const read = sock.recvInto(request.view as Uint8Array<ArrayBuffer>);
+      reading = read.catch(() => {});
       try {
-        n = await sock.recvInto(request.view as Uint8Array<ArrayBuffer>);
+        n = await read;
       } catch (error) {
         controller.error(error);
         return;
+      } finally {
+        reading = undefined;
       }
       // A read that cancel() left behind: its bytes go nowhere.
       if (cancelled) return;
       if (n === 0) controller.close();
       request.respond(n);
     },
-    cancel() {
+    async cancel() {
       cancelled = true;
-      return shutSide(sock, "read");
+      const waiting = reading;
+      await shutSide(sock, "read");
+      // The kernel ends a recv() that waits when the read side is shut
+      // down: cancel() resolves once the read is over, so nothing is left
+      // in flight. The Deno backend does not tell the kernel (Deno has no
+      // such call): its read waits on, until data, end of stream or close.
+      if (sock.backend === "posix") await waiting;
     },
   });
 }

@@ -1198,3 +1198,20 @@ Deno.test("bind() and connect() with an IPv4 address on an inet6 socket fail wit
     );
   }
 });
+
+for (const backend of ["deno", "posix"] as const) {
+  Deno.test(`a socket says which backend performs its calls, and an accepted socket has its listener's (${backend})`, async () => {
+    using server = socket({ domain: "inet", backend });
+    assert.equal(server.backend, backend);
+    await server.listen();
+    using client = socket({ domain: "inet" });
+    assert.equal(client.backend, "deno");
+    const accepting = server.accept();
+    await client.connect({
+      hostname: "127.0.0.1",
+      port: server.getsockname().port,
+    });
+    using peer = await accepting;
+    assert.equal(peer.backend, backend);
+  });
+}
