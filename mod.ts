@@ -38,7 +38,14 @@ export {
   type SocketAddr,
   type UnixAddr,
 } from "./machine/address.ts";
-export type { ShutdownHow } from "./machine/effects.ts";
+export type { Readiness, ShutdownHow } from "./machine/effects.ts";
+export type {
+  Linger,
+  SettableOptionName,
+  SocketOptionName,
+  SocketOptionRecord,
+  SocketOptionValues,
+} from "./machine/options.ts";
 export {
   type Errno,
   errnoName,

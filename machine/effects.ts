@@ -10,11 +10,47 @@
  * @module
  */
 import type { PromiseActorLogic } from "xstate";
-import type { SocketAddr } from "./address.ts";
+import type { Domain, SocketAddr } from "./address.ts";
 import type { SocketError } from "./errors.ts";
+import type {
+  SettableOptionName,
+  SocketOptionName,
+  SocketOptionValues,
+} from "./options.ts";
 
 /** Which side of a connection `shutdown()` shuts: `SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`. */
 export type ShutdownHow = "read" | "write" | "both";
+
+/**
+ * What a readiness wait waits for, as `poll(2)` says it: `"read"`
+ * (`POLLIN`: data, a datagram, a connection to accept, end of stream or an
+ * error) or `"write"` (`POLLOUT`: room to send, a connection made, or an
+ * error).
+ */
+export type Readiness = "read" | "write";
+
+/** What the system side of a socket is made with. */
+export interface SysSocketKind {
+  readonly domain: Domain;
+  readonly type: "stream" | "dgram";
+  /**
+   * `O_NONBLOCK`: a call that would wait rejects at once with a
+   * `SocketError` instead (`EAGAIN`; `EINPROGRESS` for a TCP `connect`,
+   * whose attempt goes on in the kernel).
+   */
+  readonly nonblocking: boolean;
+}
+
+/** One datagram (or stream read) with the address it came from. */
+export interface Received {
+  /**
+   * The bytes received into the buffer: for a stream, `null` is end of
+   * stream; a datagram is truncated to the buffer, and may be empty (0).
+   */
+  readonly count: number | null;
+  /** The sender's address, where the kernel gives one (not for TCP). */
+  readonly from: SocketAddr | undefined;
+}
 
 /**
  * One socket on the system side. Methods are called only when the machine
@@ -38,10 +74,42 @@ export interface SysSocket {
   connect(addr: SocketAddr, signal: AbortSignal): Promise<void>;
   /** `accept(2)`: the next connection, as a connected socket. */
   accept(): Promise<SysSocket>;
-  /** `recv(2)` into `buffer`: the count, or `null` at end of stream. */
+  /**
+   * `recv(2)` into `buffer`: the count, or `null` at end of stream (a
+   * stream). A datagram socket receives one datagram, truncated to the
+   * buffer (the rest is discarded, as the kernel does); its count may be 0.
+   */
   read(buffer: Uint8Array): Promise<number | null>;
-  /** `send(2)` from `data`: the count written, maybe fewer. */
+  /** `recvfrom(2)`: as {@linkcode SysSocket.read}, with the sender. */
+  readFrom(buffer: Uint8Array): Promise<Received>;
+  /**
+   * `send(2)` from `data`: the count written, maybe fewer (a stream). A
+   * datagram socket sends `data` as one datagram, whole.
+   */
   write(data: Uint8Array): Promise<number>;
+  /**
+   * `sendto(2)`: one datagram to `addr` (a datagram socket); a stream socket
+   * answers as the kernel does (TCP ignores the address).
+   */
+  writeTo(data: Uint8Array, addr: SocketAddr): Promise<number>;
+  /**
+   * `connect(2)` with `AF_UNSPEC`: a datagram socket forgets its peer (and
+   * gives back a port the kernel chose); a TCP socket's connection is reset.
+   */
+  disconnect(): Promise<void>;
+  /** `setsockopt(2)`, with a value already checked for its type. */
+  setOption<N extends SettableOptionName>(
+    name: N,
+    value: SocketOptionValues[N],
+  ): void;
+  /** `getsockopt(2)`: the value as the kernel reports it. */
+  getOption<N extends SocketOptionName>(name: N): SocketOptionValues[N];
+  /**
+   * Resolves once the socket is ready (`poll(2)`), or rejects with
+   * `EBADF` when it is closed meanwhile, or when `signal` aborts (with the
+   * signal's reason as `cause`).
+   */
+  ready(what: Readiness, signal: AbortSignal | undefined): Promise<void>;
   /**
    * `shutdown(2)`. On a listener, `"read"` and `"both"` stop it listening;
    * it keeps its address only when `keepAddress` (the caller chose the port).

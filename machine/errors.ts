@@ -14,7 +14,15 @@ export type SocketOp =
   | "close"
   | "getsockname"
   | "getpeername"
-  | "streamConnection";
+  | "setsockopt"
+  | "getsockopt"
+  | "sendto"
+  | "recvfrom"
+  | "disconnect"
+  | "wait"
+  | "streamConnection"
+  | "dgramConnection"
+  | "genConnection";
 
 /** Options for the {@linkcode SocketError} constructor. */
 export interface SocketErrorOptions {

@@ -1,6 +1,5 @@
 // Copyright 2026 the sockfsm authors. MIT license.
-import type { Domain } from "../machine/address.ts";
-import type { SysSocket } from "../machine/effects.ts";
+import type { SysSocket, SysSocketKind } from "../machine/effects.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
 import { denoSocket } from "./deno_backend.ts";
 import { posixSocket } from "./posix_backend.ts";
@@ -40,9 +39,12 @@ export function checkBackend(backend: unknown, op: SocketOp): Backend {
 }
 
 /**
- * Creates the system side of a socket with `backend`. Only `"posix"` opens
- * libc.
+ * Creates the system side of a socket of `kind` with `backend`. Only
+ * `"posix"` opens libc.
  */
-export function createSysSocket(backend: Backend, domain: Domain): SysSocket {
-  return backend === "posix" ? posixSocket(domain) : denoSocket(domain);
+export function createSysSocket(
+  backend: Backend,
+  kind: SysSocketKind,
+): SysSocket {
+  return backend === "posix" ? posixSocket(kind) : denoSocket(kind);
 }

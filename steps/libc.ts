@@ -28,6 +28,14 @@ const SYMBOLS = {
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  sendto: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
+    result: "isize",
+  },
+  recvfrom: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
+    result: "isize",
+  },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   /** `fcntl(fd, cmd, int)`: the commands that take an `int` argument. */
@@ -36,6 +44,10 @@ const SYMBOLS = {
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getsockopt: {
     parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
     result: "i32",
   },
   poll: { parameters: ["buffer", "usize", "i32"], result: "i32" },
@@ -92,10 +104,36 @@ export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 /** `POLLNVAL` */
 export const POLLNVAL = 0x20;
+/** `MSG_TRUNC` (recv): return a datagram's real length, even when truncated. */
+export const MSG_TRUNC = 0x20;
 /** `SOL_SOCKET` */
 export const SOL_SOCKET = 1;
+/** `SO_REUSEADDR` */
+export const SO_REUSEADDR = 2;
+/** `SO_TYPE` */
+export const SO_TYPE = 3;
 /** `SO_ERROR`: the pending error of a socket, such as a failed `connect`. */
 export const SO_ERROR = 4;
+/** `SO_BROADCAST` */
+export const SO_BROADCAST = 6;
+/** `SO_SNDBUF` */
+export const SO_SNDBUF = 7;
+/** `SO_RCVBUF` */
+export const SO_RCVBUF = 8;
+/** `SO_KEEPALIVE` */
+export const SO_KEEPALIVE = 9;
+/** `SO_LINGER`: a `struct linger { int l_onoff; int l_linger; }`. */
+export const SO_LINGER = 13;
+/** `SO_REUSEPORT` */
+export const SO_REUSEPORT = 15;
+/** `IPPROTO_TCP`: the level of TCP's options. */
+export const IPPROTO_TCP = 6;
+/** `TCP_NODELAY` */
+export const TCP_NODELAY = 1;
+/** `IPPROTO_IPV6`: the level of IPv6's options. */
+export const IPPROTO_IPV6 = 41;
+/** `IPV6_V6ONLY` */
+export const IPV6_V6ONLY = 26;
 /** `O_NONBLOCK` */
 export const O_NONBLOCK = 0o4000;
 /** `F_GETFL`: the file status flags, such as `O_NONBLOCK`. */
@@ -355,6 +393,114 @@ export function sysGetsockoptInt(
     new Uint8Array(len.buffer),
   ) < 0;
   return result(libc, value[0], failed);
+}
+
+/**
+ * `getsockopt(fd, level, name, buf, &len)` into `buffer`: the length the
+ * kernel wrote (an option such as `SO_LINGER` is a struct).
+ */
+export function sysGetsockopt(
+  libc: Libc,
+  fd: number,
+  level: number,
+  name: number,
+  buffer: Uint8Array,
+): SysResult<number> {
+  const len = new Uint32Array([buffer.length]);
+  const failed = libc.symbols.getsockopt(
+    fd,
+    level,
+    name,
+    buffer,
+    new Uint8Array(len.buffer),
+  ) < 0;
+  return result(libc, len[0], failed);
+}
+
+/** `setsockopt(fd, level, name, &int, sizeof(int))` for an `int` option. */
+export function sysSetsockoptInt(
+  libc: Libc,
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+): SysResult<void> {
+  return sysSetsockopt(
+    libc,
+    fd,
+    level,
+    name,
+    new Uint8Array(new Int32Array([value]).buffer),
+  );
+}
+
+/** `setsockopt(fd, level, name, buf, len)` with the bytes of `value`. */
+export function sysSetsockopt(
+  libc: Libc,
+  fd: number,
+  level: number,
+  name: number,
+  value: Uint8Array,
+): SysResult<void> {
+  const failed = libc.symbols.setsockopt(
+    fd,
+    level,
+    name,
+    value,
+    value.length,
+  ) < 0;
+  return result(libc, undefined, failed);
+}
+
+/**
+ * `sendto(fd, data, len, flags, addr, addrlen)`: the count sent. An `addr`
+ * whose hostname is not an IP literal gives `EINVAL` without a call.
+ */
+export function sysSendto(
+  libc: Libc,
+  fd: number,
+  data: Uint8Array,
+  flags: number,
+  addr: SocketAddr,
+): SysResult<number> {
+  const sa = encodeSockaddr(addr);
+  if (sa === undefined) return NOT_AN_ADDRESS;
+  return counted(
+    libc,
+    libc.symbols.sendto(fd, data, BigInt(data.length), flags, sa, sa.length),
+  );
+}
+
+/** What `recvfrom(2)` gives: the count, and the sender's address if any. */
+export interface RecvFrom {
+  /** The count received (with `MSG_TRUNC`, a datagram's real length). */
+  readonly count: number;
+  /** The sender, decoded; `undefined` when the kernel gave no address. */
+  readonly from: SocketAddr | undefined;
+}
+
+/** `recvfrom(fd, buffer, len, flags, addr, &addrlen)`. */
+export function sysRecvfrom(
+  libc: Libc,
+  fd: number,
+  buffer: Uint8Array,
+  flags: number,
+): SysResult<RecvFrom> {
+  const sa = new Uint8Array(SOCKADDR_STORAGE_SIZE);
+  const len = new Uint32Array([SOCKADDR_STORAGE_SIZE]);
+  const n = Number(
+    libc.symbols.recvfrom(
+      fd,
+      buffer,
+      BigInt(buffer.length),
+      flags,
+      sa,
+      new Uint8Array(len.buffer),
+    ),
+  );
+  if (n < 0) return { ok: false, errno: lastErrno(libc) };
+  const from = len[0] === 0 ? undefined : decodeSockaddr(sa, len[0]);
+  return { ok: true, value: { count: n, from } };
 }
 
 /** One entry of a `poll(2)` set: a descriptor and the events to wait for. */

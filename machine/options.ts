@@ -1,0 +1,218 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+/**
+ * The socket options sockfsm sets and reads (`setsockopt(2)`,
+ * `getsockopt(2)`): their names, the values they take, and the protocol
+ * level each lives at. Which option applies to which socket, and when, is
+ * the machine's to say; this file only names them and checks values.
+ *
+ * @module
+ */
+import type { Errno } from "./errno.ts";
+import { SocketError, type SocketOp } from "./errors.ts";
+
+/**
+ * `SO_LINGER`: whether `close()` lingers, and for how many seconds. With
+ * `onoff` and `linger: 0`, `close()` of a TCP connection resets it (the
+ * peer reads `ECONNRESET`) instead of sending FIN.
+ */
+export interface Linger {
+  /** Whether close() lingers (`l_onoff`). */
+  readonly onoff: boolean;
+  /** How long, in whole seconds (`l_linger`). */
+  readonly linger: number;
+}
+
+/**
+ * Every option sockfsm knows, with the type of its value:
+ *
+ * - `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_KEEPALIVE`, `SO_BROADCAST`
+ *   (`SOL_SOCKET`), `TCP_NODELAY` (`IPPROTO_TCP`), `IPV6_V6ONLY`
+ *   (`IPPROTO_IPV6`): on or off;
+ * - `SO_RCVBUF`, `SO_SNDBUF`: a size in bytes (Linux doubles what is set,
+ *   and `getsockopt` reports the doubled size);
+ * - `SO_LINGER`: {@linkcode Linger};
+ * - `SO_ERROR` (read only): the pending error, which reading clears, or
+ *   `null`;
+ * - `SO_TYPE` (read only): the socket type.
+ */
+export interface SocketOptionValues {
+  SO_REUSEADDR: boolean;
+  SO_REUSEPORT: boolean;
+  SO_KEEPALIVE: boolean;
+  SO_BROADCAST: boolean;
+  TCP_NODELAY: boolean;
+  IPV6_V6ONLY: boolean;
+  SO_RCVBUF: number;
+  SO_SNDBUF: number;
+  SO_LINGER: Linger;
+  SO_ERROR: Errno | null;
+  SO_TYPE: "stream" | "dgram";
+}
+
+/** The name of a socket option, such as `"TCP_NODELAY"`. */
+export type SocketOptionName = keyof SocketOptionValues;
+
+/** The options `setsockopt()` takes: all but `SO_ERROR` and `SO_TYPE`. */
+export type SettableOptionName = Exclude<
+  SocketOptionName,
+  "SO_ERROR" | "SO_TYPE"
+>;
+
+/**
+ * A record of options to set, as `streamConnection()`'s `srvrOptions` and
+ * `clntOptions` take it.
+ */
+export type SocketOptionRecord = {
+  readonly [N in SettableOptionName]?: SocketOptionValues[N];
+};
+
+/**
+ * The protocol level an option lives at: `SOL_SOCKET` (every socket),
+ * `IPPROTO_TCP` (TCP only) or `IPPROTO_IPV6` (inet6 only).
+ */
+export type OptionLevel = "socket" | "tcp" | "ipv6";
+
+/** The level of each option. */
+export const OPTION_LEVELS: Readonly<Record<SocketOptionName, OptionLevel>> = {
+  SO_REUSEADDR: "socket",
+  SO_REUSEPORT: "socket",
+  SO_KEEPALIVE: "socket",
+  SO_BROADCAST: "socket",
+  TCP_NODELAY: "tcp",
+  IPV6_V6ONLY: "ipv6",
+  SO_RCVBUF: "socket",
+  SO_SNDBUF: "socket",
+  SO_LINGER: "socket",
+  SO_ERROR: "socket",
+  SO_TYPE: "socket",
+};
+
+/** Every option, in a fixed order. */
+export const SOCKET_OPTIONS: readonly SocketOptionName[] = Object.keys(
+  OPTION_LEVELS,
+) as SocketOptionName[];
+
+const BOOLEAN_OPTIONS: ReadonlySet<SocketOptionName> = new Set([
+  "SO_REUSEADDR",
+  "SO_REUSEPORT",
+  "SO_KEEPALIVE",
+  "SO_BROADCAST",
+  "TCP_NODELAY",
+  "IPV6_V6ONLY",
+]);
+
+/** The largest value of a C `int`, the type of a buffer size. */
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * Whether `name` is an option sockfsm knows.
+ *
+ * @param name Anything.
+ * @returns Whether it names an option.
+ */
+export function isOptionName(name: unknown): name is SocketOptionName {
+  return typeof name === "string" && Object.hasOwn(OPTION_LEVELS, name);
+}
+
+/**
+ * Checks an option name for `op` (`setsockopt`, `getsockopt`): a name
+ * sockfsm does not know, or a read-only option given to `setsockopt`, is
+ * `ENOPROTOOPT`, as Linux answers an option it does not have.
+ *
+ * @throws {SocketError} `ENOPROTOOPT` with a message that lists the names.
+ */
+export function checkOptionName(
+  name: unknown,
+  op: "setsockopt" | "getsockopt",
+  state: string,
+): SocketOptionName {
+  const settable = op === "setsockopt";
+  if (isOptionName(name) && (!settable || isSettable(name))) return name;
+  const known = SOCKET_OPTIONS.filter((n) => !settable || isSettable(n));
+  const why = isOptionName(name)
+    ? `${name} can only be read (getsockopt)`
+    : `sockfsm knows no option ${describe(name)}`;
+  throw new SocketError(
+    "ENOPROTOOPT",
+    op,
+    `Cannot ${op}(): ENOPROTOOPT, ${why}; use one of ${known.join(", ")}`,
+    { state },
+  );
+}
+
+/** Whether `setsockopt()` takes the option. */
+export function isSettable(name: SocketOptionName): name is SettableOptionName {
+  return name !== "SO_ERROR" && name !== "SO_TYPE";
+}
+
+/**
+ * Checks the value given for an option, as its type says.
+ *
+ * @throws {SocketError} `EINVAL` with a message that says what the option
+ * takes.
+ */
+export function checkOptionValue<N extends SettableOptionName>(
+  name: N,
+  value: unknown,
+  state: string,
+  op: SocketOp = "setsockopt",
+): SocketOptionValues[N] {
+  const invalid = (takes: string) =>
+    new SocketError(
+      "EINVAL",
+      op,
+      `Cannot set ${name} to ${describe(value)}: it takes ${takes}`,
+      { state },
+    );
+  if (BOOLEAN_OPTIONS.has(name)) {
+    if (typeof value !== "boolean") throw invalid("true or false");
+    return value as SocketOptionValues[N];
+  }
+  if (name === "SO_LINGER") {
+    const linger = value as Partial<Linger> | null;
+    if (
+      typeof linger !== "object" || linger === null ||
+      typeof linger.onoff !== "boolean" || !isCount(linger.linger, 65535)
+    ) {
+      throw invalid(
+        "{ onoff: boolean, linger: seconds from 0 to 65535 }",
+      );
+    }
+    return { onoff: linger.onoff, linger: linger.linger } as
+      & Linger
+      & SocketOptionValues[N];
+  }
+  if (!isCount(value, INT_MAX)) {
+    throw invalid(`a size in bytes, an integer from 0 to ${INT_MAX}`);
+  }
+  return value as SocketOptionValues[N];
+}
+
+/** Whether `value` is an integer from 0 to `max`. */
+function isCount(value: unknown, max: number): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 &&
+    (value as number) <= max;
+}
+
+/** A value as a message shows it; never throws. */
+export function describe(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "bigint":
+      return `${value}n`;
+    case "symbol":
+      return value.toString();
+    case "function":
+      return "a function";
+    case "object":
+      if (value === null) return "null";
+      try {
+        return JSON.stringify(value) ?? "an object";
+      } catch {
+        return "an object";
+      }
+    default:
+      return String(value);
+  }
+}
