@@ -332,7 +332,7 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
   return new StreamSocket(
     graph,
     start,
-    createSysSocket(backend, domain),
+    createSysSocket(backend, { domain, type, nonblocking: false }),
     backend,
     options.onTransition,
   );
