@@ -29,7 +29,12 @@ import {
  * - `"close"`, `"getsockname"`, `"getpeername"`;
  * - `"peer_connect"`: a new peer connects to the socket's local address
  *   (for dgram, it sends one datagram to it);
- * - `"peer_close"`: the socket's peers close in an orderly way.
+ * - `"peer_close"`: the socket's peers close in an orderly way;
+ * - `"sendto"`: one byte to the live peer's address (`sendto(2)`);
+ * - `"disconnect"`: `connect(2)` with `AF_UNSPEC`;
+ * - `"set_reuseaddr"`, `"set_nodelay"`, `"set_v6only"`: `setsockopt()` of
+ *   `SO_REUSEADDR`, `TCP_NODELAY`, `IPV6_V6ONLY` to 1;
+ * - `"get_error"`: `getsockopt(SO_ERROR)`, which takes the pending error.
  */
 export type Op =
   | "bind"
@@ -47,7 +52,13 @@ export type Op =
   | "getsockname"
   | "getpeername"
   | "peer_connect"
-  | "peer_close";
+  | "peer_close"
+  | "sendto"
+  | "disconnect"
+  | "set_reuseaddr"
+  | "set_nodelay"
+  | "set_v6only"
+  | "get_error";
 
 /** Every {@linkcode Op}, in a fixed order. */
 export const OPS: readonly Op[] = [
@@ -67,13 +78,20 @@ export const OPS: readonly Op[] = [
   "getpeername",
   "peer_connect",
   "peer_close",
+  "sendto",
+  "disconnect",
+  "set_reuseaddr",
+  "set_nodelay",
+  "set_v6only",
+  "get_error",
 ];
 
 /**
  * The answer to one op: `"ok"` or an errno; `recv` gives `"ok:data"` or
  * `"ok:eof"`; `getsockname`/`getpeername` give `"ok:port=0"` or
  * `"ok:port>0"` (inet, inet6) and `"ok:path"`, `"ok:abstract"` or
- * `"ok:unnamed"` (unix); a peer action with nothing to act on gives
+ * `"ok:unnamed"` (unix); `get_error` gives `"ok:none"` or the pending errno
+ * it took (`"ok:ECONNREFUSED"`); a peer action with nothing to act on gives
  * `"noop"`, else the peer's own outcome.
  */
 export type Result =
@@ -85,6 +103,8 @@ export type Result =
   | "ok:path"
   | "ok:abstract"
   | "ok:unnamed"
+  | "ok:none"
+  | `ok:${Errno}`
   | "noop"
   | Errno;
 
@@ -174,6 +194,18 @@ function callOf(op: Op, domain: Domain, nonblocking: boolean): OpCall {
       return { event: { type: "PEER_CONNECT" } };
     case "peer_close":
       return { event: { type: "PEER_CLOSE" } };
+    case "sendto":
+      return { event: { type: "SENDTO", family: domain } };
+    case "disconnect":
+      return { event: { type: "DISCONNECT" } };
+    case "set_reuseaddr":
+      return { event: { type: "SETSOCKOPT", option: "SO_REUSEADDR" } };
+    case "set_nodelay":
+      return { event: { type: "SETSOCKOPT", option: "TCP_NODELAY" } };
+    case "set_v6only":
+      return { event: { type: "SETSOCKOPT", option: "IPV6_V6ONLY" } };
+    case "get_error":
+      return { event: { type: "GETSOCKOPT", option: "SO_ERROR" } };
   }
 }
 
@@ -241,13 +273,20 @@ export function predictStep(
     return { node: next, result: fails ? failsWith : "ok" };
   }
   if (step.outcome !== undefined) return { node: next, result: step.outcome };
-  return { node: next, result: resultOf(op, next) };
+  return { node: next, result: resultOf(op, next, node) };
 }
 
-/** The result of an op the machine lets through with no outcome of its own. */
-function resultOf(op: Op, node: SocketNode): Result {
+/**
+ * The result of an op the machine lets through with no outcome of its own,
+ * from the node it leads to (and the one it was made in).
+ */
+function resultOf(op: Op, node: SocketNode, before: SocketNode): Result {
   const { domain, name } = node.facts;
   switch (op) {
+    case "get_error": {
+      const { error } = before.facts;
+      return error === undefined ? "ok:none" : `ok:${error}`;
+    }
     case "getsockname":
       if (domain !== "unix") return name === "port" ? "ok:port>0" : "ok:port=0";
       return name === "path"

@@ -62,6 +62,11 @@ import type {
 } from "./effects.ts";
 import type { Errno } from "./errno.ts";
 import {
+  OPTION_LEVELS,
+  type OptionLevel,
+  type SocketOptionName,
+} from "./options.ts";
+import {
   DEFAULT_KERNEL,
   type KernelBehaviour,
   type KernelBehaviourName,
@@ -136,6 +141,14 @@ export type SocketEvent =
   | { type: "CLOSE" }
   | { type: "GETSOCKNAME" }
   | { type: "GETPEERNAME" }
+  /** `setsockopt(2)`: the rules read the option's name (and so its level). */
+  | { type: "SETSOCKOPT"; option: SocketOptionName }
+  /** `getsockopt(2)`; `SO_ERROR` takes the pending error. */
+  | { type: "GETSOCKOPT"; option: SocketOptionName }
+  /** `sendto(2)`: data to an address of `family`. */
+  | { type: "SENDTO"; family: Domain }
+  /** `connect(2)` with `AF_UNSPEC`: dissolve the association. */
+  | { type: "DISCONNECT" }
   | { type: "PEER_CONNECT" }
   | { type: "PEER_CLOSE" }
   | { type: "PEER_RESET" }
@@ -323,6 +336,8 @@ const unconnectedDataCalls = (self: "created" | "bound" | "listening") =>
     SEND: [
       ...dgramUnconnected(self).SEND,
       { guard: "isUnix", ...reject("ENOTCONN", NOT_CONNECTED) },
+      // TCP's disconnect may leave an error pending.
+      ...pendingError(self, "tcp"),
       reject(
         "EPIPE",
         `${NOT_CONNECTED} (Linux returns EPIPE for TCP where POSIX specifies ENOTCONN)`,
@@ -337,7 +352,8 @@ const unconnectedDataCalls = (self: "created" | "bound" | "listening") =>
           `${NOT_CONNECTED} (Linux returns EINVAL for unix stream sockets where POSIX specifies ENOTCONN)`,
         ),
       },
-      // TCP reads the shutdown bits before the state: end of stream.
+      // TCP reads a pending error, then the shutdown bits, then the state.
+      ...pendingError(self, "tcp"),
       {
         guard: "shutRead",
         target: self,
@@ -365,6 +381,222 @@ function unconnectedShutdown(self: "created" | "bound") {
   ] as const;
 }
 
+/** A guard on the level of the option that a call names. */
+function optionAt(level: OptionLevel) {
+  return { type: "optionAt", params: { level } } as const;
+}
+
+/** A guard on the option that a call names. */
+function optionIs(option: SocketOptionName) {
+  return { type: "optionIs", params: { option } } as const;
+}
+
+/**
+ * setsockopt() and getsockopt() of an option of a protocol the socket does
+ * not speak: a unix socket has no protocol level of its own (`EOPNOTSUPP`),
+ * and Linux's IPv4 and UDP layers know no TCP or IPv6 option
+ * (`ENOPROTOOPT`).
+ */
+const OPTION_LEVEL_CHECKS = [
+  {
+    guard: and([optionAt("tcp"), "isUnix"]),
+    ...reject(
+      "EOPNOTSUPP",
+      "TCP options such as TCP_NODELAY apply to TCP sockets; a unix socket has none",
+    ),
+  },
+  {
+    guard: and([optionAt("tcp"), "isDgram"]),
+    ...reject(
+      "ENOPROTOOPT",
+      "TCP options such as TCP_NODELAY apply to TCP sockets, not to UDP ones",
+    ),
+  },
+  {
+    guard: and([optionAt("ipv6"), "isUnix"]),
+    ...reject(
+      "EOPNOTSUPP",
+      "IPv6 options such as IPV6_V6ONLY apply to inet6 sockets; a unix socket has none",
+    ),
+  },
+  {
+    guard: and([optionAt("ipv6"), not("isInet6")]),
+    ...reject(
+      "ENOPROTOOPT",
+      "IPv6 options such as IPV6_V6ONLY apply to inet6 sockets; this one is inet",
+    ),
+  },
+] as const;
+
+/**
+ * The option calls of a socket that is open and has no call in flight (the
+ * machine's root; a state that holds a port adds its IPV6_V6ONLY rule).
+ */
+const optionCalls = {
+  SETSOCKOPT: [...OPTION_LEVEL_CHECKS, answer("ok")],
+  // What getsockopt() reads is the caller's to see: no outcome of its own.
+  GETSOCKOPT: [
+    ...OPTION_LEVEL_CHECKS,
+    // Reading SO_ERROR takes the pending error, as the kernel does.
+    { guard: optionIs("SO_ERROR"), actions: "takeError" },
+    {},
+  ],
+} as const;
+
+const V6ONLY_HELD =
+  "IPV6_V6ONLY can be set only while the socket has no port (Linux answers EINVAL once it is bound); set it right after socket()";
+
+/**
+ * IPV6_V6ONLY on an inet6 socket that may hold a port: one the kernel bound
+ * (listen() refused after a failed connect, on some kernels), or the caller.
+ */
+const v6onlyIfBound = [
+  {
+    guard: and([optionIs("IPV6_V6ONLY"), "isInet6", "bound"]),
+    ...reject("EINVAL", V6ONLY_HELD),
+  },
+] as const;
+
+/** IPV6_V6ONLY on an inet6 socket that holds a port. */
+const v6onlyHeld = [
+  {
+    guard: and([optionIs("IPV6_V6ONLY"), "isInet6"]),
+    ...reject("EINVAL", V6ONLY_HELD),
+  },
+] as const;
+
+/**
+ * IPV6_V6ONLY on a connection: its port is held while the connection lasts
+ * (a port the caller bound, and a connected UDP socket's, for good).
+ */
+const v6onlyOnConnection = [
+  {
+    guard: and([
+      optionIs("IPV6_V6ONLY"),
+      "isInet6",
+      or(["bound", "isDgram"]),
+    ]),
+    ...reject("EINVAL", V6ONLY_HELD),
+  },
+  // Unseen, the TCP connection may be over and its port given back.
+  {
+    guard: and([optionIs("IPV6_V6ONLY"), "isInet6", "envUnseen"]),
+    ...asksKernel(
+      "the connection may be over, and then its port is given back and Linux lets IPV6_V6ONLY be set",
+    ),
+  },
+  {
+    guard: and([optionIs("IPV6_V6ONLY"), "isInet6", not("linkGone")]),
+    ...reject("EINVAL", V6ONLY_HELD),
+  },
+] as const;
+
+const SENDTO_UNIX_STREAM =
+  "a unix stream socket sends only to its peer; use send(), or a datagram socket for sendto()";
+
+/**
+ * sendto() on a socket that has no connection: a datagram goes to the
+ * address; a unix stream socket refuses an address (`EOPNOTSUPP`); TCP
+ * ignores the address and answers as `send()` (`tcpSend`).
+ */
+function unconnectedSendto<const T extends readonly object[]>(
+  self: "created" | "bound" | "listening",
+  ...tcpSend: T
+) {
+  // UDP binds an ephemeral port first (inet_sendmsg), then sends.
+  const autobinds = self === "created";
+  return addressed(
+    ...(autobinds
+      ? [
+        ...pendingError("bound", "udp", "autobindPort"),
+        {
+          guard: and(["isDgram", not("isUnix"), "shutWrite"]),
+          target: "bound",
+          actions: "autobindPort",
+          ...answer("EPIPE", WRITE_SHUT.meta.why),
+        },
+        {
+          guard: and(["isDgram", not("isUnix")]),
+          target: "bound",
+          actions: "autobindPort",
+          ...answer("ok"),
+        },
+      ] as const
+      : []),
+    ...dgramSendto(self),
+    {
+      guard: "isUnix",
+      ...reject("EOPNOTSUPP", `${SENDTO_UNIX_STREAM} (it is not connected)`),
+    },
+    ...tcpSend,
+  );
+}
+
+/** sendto() on a datagram socket that has a port: the pending error first. */
+function dgramSendto<T extends SocketState>(self: T) {
+  return [
+    ...pendingError(self, "dgram"),
+    { guard: and(["isDgram", "shutWrite"]), ...WRITE_SHUT },
+    { guard: "isDgram", target: self, ...answer("ok") },
+  ] as const;
+}
+
+/**
+ * connect(AF_UNSPEC) on a socket with no connection: a unix stream socket
+ * takes only a unix address (`EINVAL`); UDP gives back a port the kernel
+ * chose; TCP clears the shutdown bits.
+ */
+function unconnectedDisconnect(self: "created" | "bound") {
+  return [
+    UNIX_STREAM_DISCONNECT,
+    {
+      guard: and(["isDgram", not("isUnix"), not("callerPort")]),
+      target: "created",
+      actions: "releaseDgramPort",
+    },
+    { guard: "isDgram", target: self },
+    { target: self, actions: "clearShut" },
+  ] as const;
+}
+
+const UNIX_STREAM_DISCONNECT = {
+  guard: and(["isUnix", not("isDgram")]),
+  ...reject(
+    "EINVAL",
+    "a unix stream socket takes only a unix address in connect(); it cannot dissolve its connection (close it)",
+  ),
+} as const;
+
+/** connect(AF_UNSPEC) on a connection. */
+const disconnectConnection = [
+  UNIX_STREAM_DISCONNECT,
+  // A datagram socket forgets its peer; UDP gives back a port it chose.
+  {
+    guard: and(["isDgram", "isUnix", "named"]),
+    target: "bound",
+    actions: "dropPeer",
+  },
+  { guard: and(["isDgram", "isUnix"]), target: "created", actions: "dropPeer" },
+  {
+    guard: and(["isDgram", "callerPort"]),
+    target: "bound",
+    actions: "dropPeer",
+  },
+  {
+    guard: "isDgram",
+    target: "created",
+    actions: ["dropPeer", "releaseDgramPort"],
+  },
+  // TCP resets a live connection (the peer reads ECONNRESET, and so does
+  // this socket's next call) and is a fresh socket again.
+  {
+    guard: and(["bound", "callerPort"]),
+    target: "bound",
+    actions: ["resetLiveConnection", "disconnect"],
+  },
+  { target: "created", actions: ["resetLiveConnection", "disconnect"] },
+] as const;
+
 /** The same answer to every call. */
 function everyCall<T>(answer: T): Record<SocketEventType, T> {
   return {
@@ -378,6 +610,10 @@ function everyCall<T>(answer: T): Record<SocketEventType, T> {
     CLOSE: answer,
     GETSOCKNAME: answer,
     GETPEERNAME: answer,
+    SETSOCKOPT: answer,
+    GETSOCKOPT: answer,
+    SENDTO: answer,
+    DISCONNECT: answer,
     PEER_CONNECT: answer,
     PEER_CLOSE: answer,
     PEER_RESET: answer,
@@ -425,6 +661,7 @@ function inFlight<T extends "binding" | "opening" | "shuttingDown">(
     ...calls,
     BIND: addressed(wait),
     CONNECT: addressed(wait),
+    SENDTO: addressed(wait),
     CLOSE: "closed",
     GETSOCKNAME: self,
     GETPEERNAME: peerName(self),
@@ -765,6 +1002,30 @@ const peerConnect = [
 
 /** The rules a connected socket shares with its half-closed states. */
 function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
+  /** send() on a stream connection (and TCP's sendto(), which is the same). */
+  const streamSend = [
+    // TCP answers a pending error first, then the shutdown bits.
+    ...pendingError(self, "tcp"),
+    { guard: "shutWrite", ...WRITE_SHUT },
+    {
+      guard: and(["isUnix", "linkDown"]),
+      target: self,
+      ...answer("EPIPE", "the peer has closed"),
+    },
+    // TCP: the peer answers data after its close with a reset.
+    {
+      guard: "linkFin",
+      target: self,
+      actions: "resetByPeer",
+      ...answer("ok"),
+    },
+    {
+      guard: "linkDown",
+      target: self,
+      ...answer("EPIPE", "the connection is over"),
+    },
+    { target: self, actions: "markUnread" },
+  ] as const;
   return {
     BIND: bindRules(
       self,
@@ -832,30 +1093,18 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       reject("EINVAL", `${NOT_LISTENING} (it is connected)`),
     ],
     PEER_CONNECT: [...dgramConnected(self).PEER_CONNECT, ...peerConnect],
-    SEND: [
-      ...dgramConnected(self).SEND,
-      // TCP answers a pending error first, then the shutdown bits.
-      ...pendingError(self, "tcp"),
-      { guard: "shutWrite", ...WRITE_SHUT },
+    SEND: [...dgramConnected(self).SEND, ...streamSend],
+    // A unix stream socket refuses an address; TCP ignores it.
+    SENDTO: addressed(
+      ...dgramSendto(self),
       {
-        guard: and(["isUnix", "linkDown"]),
-        target: self,
-        ...answer("EPIPE", "the peer has closed"),
+        guard: "isUnix",
+        ...reject("EISCONN", `${SENDTO_UNIX_STREAM} (it is connected)`),
       },
-      // TCP: the peer answers data after its close with a reset.
-      {
-        guard: "linkFin",
-        target: self,
-        actions: "resetByPeer",
-        ...answer("ok"),
-      },
-      {
-        guard: "linkDown",
-        target: self,
-        ...answer("EPIPE", "the connection is over"),
-      },
-      { target: self, actions: "markUnread" },
-    ],
+      ...streamSend,
+    ),
+    DISCONNECT: disconnectConnection,
+    SETSOCKOPT: v6onlyOnConnection,
     RECV: [
       ...dgramConnected(self).RECV,
       // TCP: a FIN received means end of stream, before a pending error.
@@ -946,7 +1195,7 @@ const PENDING_ERRORS = ["ECONNRESET", "EPIPE", "ECONNREFUSED"] as const;
 function pendingError<T extends string>(
   self: T,
   readers: "any" | "tcp" | "udp" | "dgram" = "any",
-  also?: "clearShut" | "disconnect",
+  also?: "clearShut" | "disconnect" | "autobindPort",
 ) {
   return PENDING_ERRORS.map((errno) => {
     const pending = { type: "errorIs", params: { errno } } as const;
@@ -1044,7 +1293,16 @@ export const socketMachine = setup({
   },
   guards: {
     isUnix: ({ context }) => context.domain === "unix",
+    isInet6: ({ context }) => context.domain === "inet6",
     isDgram: ({ context }) => context.type === "dgram",
+    /** The option a call names lives at `level`. */
+    optionAt: ({ event }, { level }: { level: OptionLevel }) =>
+      (event.type === "SETSOCKOPT" || event.type === "GETSOCKOPT") &&
+      OPTION_LEVELS[event.option] === level,
+    /** The call names `option`. */
+    optionIs: ({ event }, { option }: { option: SocketOptionName }) =>
+      (event.type === "SETSOCKOPT" || event.type === "GETSOCKOPT") &&
+      event.option === option,
     nonblockingTcpConnect: ({ context, event }) =>
       event.type === "CONNECT" && event.nonblocking === true &&
       context.domain !== "unix" && context.type === "stream",
@@ -1159,7 +1417,34 @@ export const socketMachine = setup({
         context.type === "dgram" && event.type === "CONNECT" &&
         event.target === "refused",
     }),
-    dropPeer: assign({ peer: false, link: "up" }),
+    dropPeer: assign({ peer: false, link: "up", targetGone: false }),
+    /** UDP's disconnect gives back a port the kernel chose, name and all. */
+    releaseDgramPort: assign({
+      bound: false,
+      portChosenBy: undefined,
+      name: "none",
+    }),
+    /** TCP's disconnect resets a connection that is not over yet. */
+    resetLiveConnection: assign({
+      error: ({ context }) =>
+        context.link === "up" || context.link === "finSent" ||
+          context.link === "fin"
+          ? "ECONNRESET"
+          : context.error,
+    }),
+    /**
+     * A listener stops listening (SHUT_RD, or disconnect): its queue goes,
+     * and a port the kernel chose goes back.
+     */
+    stopListen: assign({
+      backlog: 0,
+      bound: ({ context }) =>
+        context.portChosenBy === "caller" && context.bound,
+      portChosenBy: ({ context }) =>
+        context.portChosenBy === "caller" ? "caller" : undefined,
+      shut: { read: false, write: false },
+      listenStopped: keepsStoppedListen,
+    }),
     markPeers: assign({ peers: true }),
     startedConnect: assign({ inProgress: true }),
     connectDone: assign({ inProgress: false }),
@@ -1276,6 +1561,7 @@ export const socketMachine = setup({
   initial: "created",
   // The environment's events, where a state says nothing more specific.
   on: {
+    ...optionCalls,
     PEER_CONNECT: peerConnect,
     SEEN_END: {
       // Once the read side is shut, a read that ends may have been ended by
@@ -1329,6 +1615,12 @@ export const socketMachine = setup({
           reject("EINVAL", NOT_LISTENING),
         ],
         ...unconnectedDataCalls("created"),
+        SENDTO: unconnectedSendto(
+          "created",
+          ...unconnectedDataCalls("created").SEND,
+        ),
+        DISCONNECT: unconnectedDisconnect("created"),
+        SETSOCKOPT: v6onlyIfBound,
         SHUTDOWN: unconnectedShutdown("created"),
         CLOSE: "closed",
         GETSOCKNAME: "created",
@@ -1382,6 +1674,12 @@ export const socketMachine = setup({
           ...peerConnect,
         ],
         ...unconnectedDataCalls("bound"),
+        SENDTO: unconnectedSendto(
+          "bound",
+          ...unconnectedDataCalls("bound").SEND,
+        ),
+        DISCONNECT: unconnectedDisconnect("bound"),
+        SETSOCKOPT: v6onlyHeld,
         SHUTDOWN: unconnectedShutdown("bound"),
         CLOSE: "closed",
         GETSOCKNAME: "bound",
@@ -1444,6 +1742,17 @@ export const socketMachine = setup({
           // SHUT_RD and SHUT_RDWR stop a TCP listener.
           { target: "shuttingDown", actions: "markShut" },
         ],
+        SENDTO: unconnectedSendto(
+          "listening",
+          ...unconnectedDataCalls("listening").SEND,
+        ),
+        // TCP's disconnect stops a listener, as SHUT_RD does.
+        DISCONNECT: [
+          UNIX_STREAM_DISCONNECT,
+          { guard: "callerPort", target: "bound", actions: "stopListen" },
+          { target: "created", actions: "stopListen" },
+        ],
+        SETSOCKOPT: v6onlyHeld,
         CLOSE: "closed",
         GETSOCKNAME: "listening",
         PEER_CONNECT: [
@@ -1504,8 +1813,12 @@ export const socketMachine = setup({
         // kernel; shutdown() waits too (in the kernel it could also abort
         // the attempt: the order in which the calls were made is kept).
         SEND: waitFor("connect"),
+        SENDTO: addressed(waitFor("connect")),
         RECV: waitFor("connect"),
         SHUTDOWN: waitFor("connect"),
+        // The attempt is not stopped: the call waits for its outcome.
+        DISCONNECT: waitFor("connect"),
+        SETSOCKOPT: v6onlyHeld,
         CLOSE: "closed",
         GETSOCKNAME: "connecting",
         GETPEERNAME: reject(
@@ -1547,6 +1860,22 @@ export const socketMachine = setup({
           ...pendingError("connectRefused"),
           reject("EPIPE", CONNECT_FAILED),
         ],
+        SENDTO: addressed(
+          ...pendingError("connectRefused"),
+          reject("EPIPE", CONNECT_FAILED),
+        ),
+        DISCONNECT: [
+          {
+            guard: "bound",
+            target: "bound",
+            actions: ["clearShut", assign({ disconnecting: false })],
+          },
+          {
+            target: "created",
+            actions: ["clearShut", assign({ disconnecting: false })],
+          },
+        ],
+        SETSOCKOPT: v6onlyIfBound,
         RECV: [
           ...pendingError("connectRefused"),
           { target: "connectRefused", ...answer("ok:eof") },

@@ -24,26 +24,38 @@ import {
   must,
 } from "./_harness_sockets.ts";
 import {
+  IPPROTO_IPV6,
+  IPPROTO_TCP,
+  IPV6_V6ONLY,
   type Libc,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
+  SO_ERROR,
+  SO_REUSEADDR,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
+  SOL_SOCKET,
   sysAccept4,
   sysBind,
   sysBindAutobind,
   sysConnect,
+  sysConnectUnspec,
   sysGetpeername,
   sysGetsockname,
+  sysGetsockoptInt,
   sysListen,
   sysRecv,
   sysSend,
+  sysSendto,
+  sysSetsockoptInt,
   sysShutdown,
+  TCP_NODELAY,
 } from "./libc.ts";
+import { errnoName } from "../machine/errno.ts";
 
 /** Options for `runScenario()`. */
 export interface ScenarioOptions {
@@ -163,6 +175,36 @@ class Scenario implements Disposable {
         return this.#peerConnect();
       case "peer_close":
         return this.#peerClose();
+      case "sendto":
+        return answerOf(
+          sysSendto(
+            libc,
+            fd,
+            new Uint8Array([3]),
+            MSG_NOSIGNAL,
+            sockets.nameOf(this.#livePeerNow())!,
+          ),
+        );
+      case "disconnect":
+        return answerOf(sysConnectUnspec(libc, fd));
+      case "set_reuseaddr":
+        return answerOf(
+          sysSetsockoptInt(libc, fd, SOL_SOCKET, SO_REUSEADDR, 1),
+        );
+      case "set_nodelay":
+        return answerOf(
+          sysSetsockoptInt(libc, fd, IPPROTO_TCP, TCP_NODELAY, 1),
+        );
+      case "set_v6only":
+        return answerOf(
+          sysSetsockoptInt(libc, fd, IPPROTO_IPV6, IPV6_V6ONLY, 1),
+        );
+      case "get_error": {
+        const got = sysGetsockoptInt(libc, fd, SOL_SOCKET, SO_ERROR);
+        if (!got.ok) return errnoResult(got.errno);
+        if (got.value === 0) return "ok:none";
+        return `ok:${errnoResult(errnoName(got.value) ?? got.value)}` as Result;
+      }
     }
   }
 
@@ -170,15 +212,23 @@ class Scenario implements Disposable {
     this.#sockets[Symbol.dispose]();
   }
 
+  /**
+   * The live peer, open: a datagram live peer closed by peer_close is
+   * replaced by a new one.
+   */
+  #livePeerNow(): number {
+    if (this.#dgram && !this.#sockets.open.has(this.#live)) {
+      this.#live = this.#livePeer();
+    }
+    return this.#live;
+  }
+
   /** connect() to the live peer, which (for a stream) accepts at once. */
   #connect(): Result {
     const sockets = this.#sockets;
-    // A datagram live peer closed by peer_close is replaced by a new one.
-    if (this.#dgram && !sockets.open.has(this.#live)) {
-      this.#live = this.#livePeer();
-    }
+    const live = this.#livePeerNow();
     const result = answerOf(
-      sysConnect(sockets.libc, this.#fd, sockets.nameOf(this.#live)!),
+      sysConnect(sockets.libc, this.#fd, sockets.nameOf(live)!),
     );
     if (this.#dgram) {
       if (result === "ok") this.#peers.add(this.#live);

@@ -8,10 +8,18 @@ import {
   type SocketAddr,
   unboundAddr,
 } from "../machine/address.ts";
-import type { ShutdownHow, SysSocket } from "../machine/effects.ts";
+import type { Readiness, ShutdownHow, SysSocket } from "../machine/effects.ts";
 import { type Errno, isErrno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
 import { SocketGraph, type SocketNode, type Step } from "../machine/graph.ts";
+import {
+  checkOptionName,
+  checkOptionValue,
+  describe,
+  type SettableOptionName,
+  type SocketOptionName,
+  type SocketOptionValues,
+} from "../machine/options.ts";
 import {
   ANY_KERNEL,
   type KernelBehaviour,
@@ -50,15 +58,15 @@ export interface SocketOptions<D extends Domain = Domain> {
   /** The address family: `"inet"` (IPv4), `"inet6"` (IPv6) or `"unix"`. */
   domain: D;
   /**
-   * The socket type. The runtime runs connection-oriented streams; the model
-   * also covers datagrams (see `predict()`).
+   * The socket type: `"stream"` (`SOCK_STREAM`: TCP, or a unix stream) or
+   * `"dgram"` (`SOCK_DGRAM`: UDP, or unix datagrams).
    *
    * @default {"stream"}
    */
-  type?: "stream";
+  type?: SocketType;
   /**
    * The protocol, as for `socket(2)`: 0, or `IPPROTO_TCP` (6) for inet and
-   * inet6 streams.
+   * inet6 streams, `IPPROTO_UDP` (17) for their datagrams.
    *
    * @default {0}
    */
@@ -261,6 +269,116 @@ export interface Socket<D extends Domain = Domain> extends Disposable {
    * connection is over (both ends sent FIN, or it was reset).
    */
   getpeername(): AddrOf<D>;
+  /**
+   * Sends `data` to `addr` (`sendto(2)`): one datagram on a datagram socket
+   * (connected or not); a TCP socket ignores the address and sends as
+   * {@linkcode Socket.send} does. Resolves to the count sent.
+   *
+   * @example Datagrams without a connection
+   * ```ts
+   * import { socket } from "@sockfsm/sockfsm";
+   * import assert from "node:assert/strict";
+   *
+   * using server = socket({ domain: "inet", type: "dgram" });
+   * await server.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = socket({ domain: "inet", type: "dgram" });
+   * await client.sendto(new TextEncoder().encode("ping"), server.getsockname());
+   * const { data, addr } = await server.recvfrom();
+   * assert.equal(new TextDecoder().decode(data), "ping");
+   * assert.equal(addr?.port, client.getsockname().port); // sendto() bound it
+   * ```
+   *
+   * @throws {SocketError} `EISCONN` on a connected unix stream socket,
+   * `EOPNOTSUPP` on an unconnected one, `EPIPE` after `shutdown("write")`.
+   */
+  sendto(data: Uint8Array, addr: SocketAddr): Promise<number>;
+  /**
+   * Receives as {@linkcode Socket.recv} does (one datagram, truncated to
+   * `max`, on a datagram socket), with the sender's address (`recvfrom(2)`);
+   * `addr` is `undefined` where the kernel gives none (TCP).
+   *
+   * @param max The most bytes to return.
+   * @default {65536}
+   */
+  recvfrom(
+    max?: number,
+  ): Promise<{ data: Uint8Array; addr: AddrOf<D> | undefined }>;
+  /**
+   * Dissolves the socket's association (`connect(2)` with `AF_UNSPEC`): a
+   * datagram socket forgets its peer and receives from anyone again (UDP
+   * gives back a port the kernel chose); a TCP connection is reset (the
+   * peer reads `ECONNRESET`), and the socket is fresh again.
+   *
+   * @example Forget a datagram peer
+   * ```ts
+   * import { socket } from "@sockfsm/sockfsm";
+   * import assert from "node:assert/strict";
+   *
+   * using peer = socket({ domain: "inet", type: "dgram" });
+   * await peer.bind({ hostname: "127.0.0.1", port: 0 });
+   * using sock = socket({ domain: "inet", type: "dgram" });
+   * await sock.connect(peer.getsockname());
+   * assert.equal(sock.state, "connected");
+   * await sock.disconnect();
+   * assert.equal(sock.state, "created"); // the kernel's port went back
+   * ```
+   *
+   * @throws {SocketError} `EINVAL` on a unix stream socket, which takes
+   * only unix addresses.
+   */
+  disconnect(): Promise<void>;
+  /**
+   * Sets a socket option (`setsockopt(2)`).
+   *
+   * @example Turn off Nagle's algorithm
+   * ```ts
+   * import { socket } from "@sockfsm/sockfsm";
+   * import assert from "node:assert/strict";
+   *
+   * using sock = socket({ domain: "inet", backend: "posix" });
+   * await sock.setsockopt("TCP_NODELAY", true);
+   * assert.equal(await sock.getsockopt("TCP_NODELAY"), true);
+   * await assert.rejects(sock.setsockopt("TCP_NODELAY", 1 as never), {
+   *   code: "EINVAL",
+   * });
+   * ```
+   *
+   * @throws {SocketError} `ENOPROTOOPT` for an option sockfsm does not know
+   * or one of another protocol (a TCP option on UDP, an IPv6 option on
+   * inet); `EOPNOTSUPP` for a TCP or IPv6 option on a unix socket; `EINVAL`
+   * for a value of the wrong type, or `IPV6_V6ONLY` once the socket has a
+   * port; `EBADF` when closed.
+   */
+  setsockopt<N extends SettableOptionName>(
+    name: N,
+    value: SocketOptionValues[N],
+  ): Promise<void>;
+  /**
+   * Reads a socket option (`getsockopt(2)`), as the kernel reports it:
+   * `SO_RCVBUF` and `SO_SNDBUF` are double what was set; `SO_ERROR` is the
+   * pending error, which reading clears, or `null`.
+   *
+   * @throws {SocketError} As {@linkcode Socket.setsockopt}.
+   */
+  getsockopt<N extends SocketOptionName>(
+    name: N,
+  ): Promise<SocketOptionValues[N]>;
+  /**
+   * Waits until the socket is ready (`poll(2)`): `"read"` when a `recv()`
+   * or `accept()` would not wait (data, a datagram, a connection, end of
+   * stream or an error), `"write"` when a `send()` would not (room, or a
+   * connection made). With `signal`, stop waiting when it aborts.
+   *
+   * @throws {SocketError} `EBADF` when the socket is closed, before or
+   * while it waits.
+   */
+  wait(what: Readiness, options?: WaitOptions): Promise<void>;
+}
+
+/** Options for {@linkcode Socket.wait}. */
+export interface WaitOptions {
+  /** Stops the wait when it aborts. */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_RECV = 65536;
@@ -271,6 +389,8 @@ const RECV: SocketEvent = { type: "RECV" };
 const CLOSE: SocketEvent = { type: "CLOSE" };
 const GETSOCKNAME: SocketEvent = { type: "GETSOCKNAME" };
 const GETPEERNAME: SocketEvent = { type: "GETPEERNAME" };
+const DISCONNECT: SocketEvent = { type: "DISCONNECT" };
+const CLOSED_WHY = "the socket is closed; create a new one with socket()";
 const SEEN_END: SocketEvent = { type: "SEEN_END" };
 const SEEN_RESET: SocketEvent = { type: "SEEN_RESET" };
 const EMPTY = new Uint8Array(0);
@@ -366,23 +486,30 @@ export function checkSocketArgs(
       }: use "inet", "inet6" or "unix"`,
     );
   }
-  if (type !== "stream") {
+  if (type !== "stream" && type !== "dgram") {
     throw new SocketError(
       "ESOCKTNOSUPPORT",
       "socket",
       `Cannot create a socket of type ${
-        JSON.stringify(type)
-      }: socket() runs only "stream" sockets so far (predict() models "dgram" too)`,
+        describe(type)
+      }: use "stream" or "dgram"`,
     );
   }
-  const tcp = domain !== "unix" && protocol === 6;
-  if (protocol !== 0 && !tcp) {
+  const ip = domain !== "unix" &&
+    protocol === (type === "stream" ? 6 : 17);
+  if (protocol !== 0 && !ip) {
     throw new SocketError(
       "EPROTONOSUPPORT",
       "socket",
-      `Cannot create a ${domain} stream socket with protocol ${
-        JSON.stringify(protocol)
-      }: use 0${domain === "unix" ? "" : " or 6 (IPPROTO_TCP)"}`,
+      `Cannot create ${article(domain)} ${type} socket with protocol ${
+        describe(protocol)
+      }: use 0${
+        domain === "unix"
+          ? ""
+          : type === "stream"
+          ? " or 6 (IPPROTO_TCP)"
+          : " or 17 (IPPROTO_UDP)"
+      }`,
     );
   }
 }
@@ -514,30 +641,11 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     let step;
     while ((step = this.#stepOrWait(SEND)) instanceof Promise) await step;
     this.#decide("send", SEND, step);
-    // One send at a time: each call's bytes go out whole, in call order.
-    const turn = this.#sends.take();
-    if (turn) await turn;
-    let written = 0;
-    try {
-      while (written < data.length) {
-        written += await this.#sys.write(data.subarray(written));
-      }
-    } catch (error) {
-      throw this.#ioError("send", error);
-    } finally {
-      this.#sends.done();
-    }
-    return written;
+    return await this.#write("send", data, undefined);
   }
 
   async recv(max: number = DEFAULT_RECV): Promise<Uint8Array> {
-    if (!Number.isInteger(max) || max < 1) {
-      throw this.#badInput(
-        "recv",
-        `"max" must be a positive integer, got ${max}`,
-      );
-    }
-    const buffer = new Uint8Array(max);
+    const buffer = this.#recvBuffer("recv", max);
     const n = await this.recvInto(buffer);
     return n === 0 ? EMPTY : buffer.subarray(0, n);
   }
@@ -601,6 +709,124 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   /** A copy of an address of the socket's own domain, the caller's to keep. */
   #own(addr: SocketAddr): AddrOf<D> {
     return { ...addr } as AddrOf<D>;
+  }
+
+  async sendto(data: Uint8Array, addr: SocketAddr): Promise<number> {
+    if (!(data instanceof Uint8Array)) {
+      throw this.#badInput("sendto", "data must be a Uint8Array");
+    }
+    const checked = checkAddr(addr, "sendto", "the address");
+    const event: SocketEvent = { type: "SENDTO", family: checked.domain };
+    let step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    this.#decide("sendto", event, step);
+    return await this.#write("sendto", data, checked.addr);
+  }
+
+  async recvfrom(
+    max: number = DEFAULT_RECV,
+  ): Promise<{ data: Uint8Array; addr: AddrOf<D> | undefined }> {
+    const buffer = this.#recvBuffer("recvfrom", max);
+    let step;
+    while ((step = this.#stepOrWait(RECV)) instanceof Promise) await step;
+    if (this.#decide("recvfrom", RECV, step).outcome === "ok:eof") {
+      return { data: EMPTY, addr: undefined };
+    }
+    let got;
+    try {
+      got = await this.#sys.readFrom(buffer);
+    } catch (error) {
+      throw this.#ioError("recvfrom", error);
+    }
+    const addr = got.from && this.#own(got.from);
+    if (got.count === null) {
+      this.#see(SEEN_END, "recvfrom");
+      return { data: EMPTY, addr };
+    }
+    return {
+      data: got.count === 0 ? EMPTY : buffer.subarray(0, got.count),
+      addr,
+    };
+  }
+
+  async disconnect(): Promise<void> {
+    let step;
+    while ((step = this.#stepOrWait(DISCONNECT)) instanceof Promise) {
+      await step;
+    }
+    const { next } = this.#decide("disconnect", DISCONNECT, step);
+    try {
+      await this.#sys.disconnect();
+    } catch (error) {
+      throw this.#ioError("disconnect", error);
+    }
+    this.#move(next, "disconnect");
+  }
+
+  async setsockopt<N extends SettableOptionName>(
+    name: N,
+    value: SocketOptionValues[N],
+  ): Promise<void> {
+    const option = checkOptionName(name, "setsockopt", this.state);
+    const checked = checkOptionValue(
+      option as N,
+      value,
+      this.state,
+    );
+    const event: SocketEvent = { type: "SETSOCKOPT", option };
+    let step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    this.#decide("setsockopt", event, step);
+    try {
+      this.#sys.setOption(option as N, checked);
+    } catch (error) {
+      throw this.#ioError("setsockopt", error);
+    }
+  }
+
+  async getsockopt<N extends SocketOptionName>(
+    name: N,
+  ): Promise<SocketOptionValues[N]> {
+    const option = checkOptionName(name, "getsockopt", this.state) as N;
+    const event: SocketEvent = { type: "GETSOCKOPT", option };
+    let step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    const { next } = this.#decide("getsockopt", event, step);
+    let value: SocketOptionValues[N];
+    try {
+      value = this.#sys.getOption(option);
+    } catch (error) {
+      throw this.#ioError("getsockopt", error);
+    }
+    // SO_ERROR took the pending error, in the kernel and in the machine.
+    this.#move(next, "getsockopt");
+    return value;
+  }
+
+  async wait(what: Readiness, options: WaitOptions = {}): Promise<void> {
+    if (what !== "read" && what !== "write") {
+      throw this.#badInput(
+        "wait",
+        `"what" must be "read" or "write", got ${describe(what)}`,
+      );
+    }
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw this.#badInput("wait", '"signal" must be an AbortSignal');
+    }
+    if (this.state === "closed") {
+      throw new SocketError(
+        "EBADF",
+        "wait",
+        `Cannot wait(): EBADF, ${CLOSED_WHY}`,
+        { state: this.state },
+      );
+    }
+    try {
+      await this.#sys.ready(what, signal);
+    } catch (error) {
+      throw this.#ioError("wait", error);
+    }
   }
 
   /**
@@ -789,6 +1015,47 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       this.#see(SEEN_RESET, op);
     }
     return failure;
+  }
+
+  /**
+   * Writes all of `data` (to `addr`, with `sendto`), one send at a time, so
+   * that each call's bytes go out whole, in call order. A datagram goes out
+   * in one call, even an empty one.
+   */
+  async #write(
+    op: SocketOp,
+    data: Uint8Array,
+    addr: SocketAddr | undefined,
+  ): Promise<number> {
+    const turn = this.#sends.take();
+    if (turn) await turn;
+    const sys = this.#sys;
+    try {
+      if (this.type === "dgram") {
+        return await (addr ? sys.writeTo(data, addr) : sys.write(data));
+      }
+      let written = 0;
+      while (written < data.length) {
+        const rest = data.subarray(written);
+        written += await (addr ? sys.writeTo(rest, addr) : sys.write(rest));
+      }
+      return written;
+    } catch (error) {
+      throw this.#ioError(op, error);
+    } finally {
+      this.#sends.done();
+    }
+  }
+
+  /** A buffer for a receive of at most `max` bytes. */
+  #recvBuffer(op: SocketOp, max: number): Uint8Array<ArrayBuffer> {
+    if (!Number.isInteger(max) || max < 1) {
+      throw this.#badInput(
+        op,
+        `"max" must be a positive integer, got ${describe(max)}`,
+      );
+    }
+    return new Uint8Array(max);
   }
 
   #badInput(op: SocketOp, why: string): SocketError {
