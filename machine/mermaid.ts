@@ -43,7 +43,14 @@ export interface DiagramOptions {
 /** A socket call: an event of the machine that the socket itself makes. */
 export type SocketCall = Exclude<
   SocketEventType,
-  "PEER_CONNECT" | "PEER_CLOSE" | "PEER_RESET" | "SEEN_END" | "SEEN_RESET"
+  | "PEER_CONNECT"
+  | "PEER_CLOSE"
+  | "PEER_RESET"
+  | "SEEN_END"
+  | "SEEN_RESET"
+  | "SEEN_CONNECTING"
+  | "SEEN_CONNECTED"
+  | "SEEN_CONNECT_FAILED"
 >;
 
 /**
@@ -106,9 +113,13 @@ const ENVIRONMENT: readonly SocketEvent[] = [
   { type: "PEER_CONNECT" },
   { type: "PEER_CLOSE" },
   { type: "PEER_RESET" },
-  // What the runtime's own calls saw: facts only, never a state change.
+  // What the runtime's own calls saw: in the model, where the environment
+  // is told, they change nothing (they move only an unseen socket).
   { type: "SEEN_END" },
   { type: "SEEN_RESET" },
+  { type: "SEEN_CONNECTING" },
+  { type: "SEEN_CONNECTED" },
+  { type: "SEEN_CONNECT_FAILED" },
 ];
 
 /**
