@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import type { InetAddr, SocketAddr } from "../machine/address.ts";
 import type { SysSocket } from "../machine/effects.ts";
 import { libcHolders } from "../steps/libc_lease.ts";
-import { settlesWithin, within } from "./_net.ts";
+import { LOOPBACK, settlesWithin, within } from "./_net.ts";
 import {
   bytes,
   closedMeanwhile,
@@ -237,6 +237,21 @@ for (const domain of IP_DOMAINS) {
     const other = await arena.bound("dgram");
     await other.writeTo(bytes("anyone"), again.from!);
     assert.deepEqual(await receive(a), { text: "anyone", from: other.local });
+  });
+}
+
+for (const domain of IP_DOMAINS) {
+  Deno.test(`disconnect() on a posix ${domain} UDP socket bound to port 0 gives back the port the kernel chose, keeps the address, and it can bind again`, async () => {
+    await using arena = await SysArena.open(domain);
+    const a = await arena.bound("dgram");
+    const peer = await arena.bound("dgram");
+    await a.connect(peer.local!, NEVER);
+    await a.disconnect();
+    const local = a.local as InetAddr;
+    assert.deepEqual(local, { hostname: LOOPBACK[domain], port: 0 });
+    // Linux keeps a port only when bind() chose it (SOCK_BINDPORT_LOCK).
+    await a.bind(arena.addr(), false);
+    assert.ok((a.local as InetAddr).port > 0);
   });
 }
 
