@@ -165,9 +165,8 @@ function callsOf(domain: Domain): readonly SocketEvent[] {
     { type: "GETPEERNAME" },
     // One option of each level the rules tell apart, and IPV6_V6ONLY and
     // SO_ERROR, which have rules of their own.
-    ...(["SO_REUSEADDR", "TCP_NODELAY", "IPV6_V6ONLY"] as const).map(
-      (option): SocketEvent => ({ type: "SETSOCKOPT", option }),
-    ),
+    ...(["SO_REUSEADDR", "SO_REUSEPORT", "TCP_NODELAY", "IPV6_V6ONLY"] as const)
+      .map((option): SocketEvent => ({ type: "SETSOCKOPT", option, on: true })),
     ...(["SO_ERROR", "TCP_NODELAY", "IPV6_V6ONLY"] as const).map(
       (option): SocketEvent => ({ type: "GETSOCKOPT", option }),
     ),

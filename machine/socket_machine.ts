@@ -140,8 +140,11 @@ export type SocketEvent =
   | { type: "CLOSE" }
   | { type: "GETSOCKNAME" }
   | { type: "GETPEERNAME" }
-  /** `setsockopt(2)`: the rules read the option's name (and so its level). */
-  | { type: "SETSOCKOPT"; option: SocketOptionName }
+  /**
+   * `setsockopt(2)`: the rules read the option's name (and so its level),
+   * and whether a boolean option is turned on.
+   */
+  | { type: "SETSOCKOPT"; option: SocketOptionName; on?: boolean }
   /** `getsockopt(2)`; `SO_ERROR` takes the pending error. */
   | { type: "GETSOCKOPT"; option: SocketOptionName }
   /** `sendto(2)`: data to an address of `family`. */
@@ -436,6 +439,52 @@ const OPTION_LEVEL_CHECKS = [
 ] as const;
 
 /**
+ * getsockopt() of an option of a protocol the socket does not speak: as for
+ * setsockopt(), but Linux's IPv4 layer answers `EOPNOTSUPP` (its
+ * getsockopt knows no other level), where its setsockopt says
+ * `ENOPROTOOPT`.
+ */
+const OPTION_GET_LEVEL_CHECKS = [
+  {
+    guard: and([or([optionAt("tcp"), optionAt("ipv6")]), "isUnix"]),
+    ...reject(
+      "EOPNOTSUPP",
+      "TCP and IPv6 options apply to TCP and inet6 sockets; a unix socket has none",
+    ),
+  },
+  {
+    guard: and([optionAt("tcp"), "isDgram", "isInet6"]),
+    ...reject(
+      "ENOPROTOOPT",
+      "TCP options such as TCP_NODELAY apply to TCP sockets, not to UDP ones",
+    ),
+  },
+  {
+    guard: and([
+      or([optionAt("tcp"), optionAt("ipv6")]),
+      not("isInet6"),
+      or([
+        "isDgram",
+        optionAt("ipv6"),
+      ]),
+    ]),
+    ...reject(
+      "EOPNOTSUPP",
+      "the option is not one of this inet socket's protocols (Linux's IPv4 layer answers EOPNOTSUPP to getsockopt)",
+    ),
+  },
+] as const;
+
+/** SO_REUSEPORT is for inet sockets: Linux refuses to turn it on elsewhere. */
+const REUSEPORT_UNIX = {
+  guard: and([optionIs("SO_REUSEPORT"), "isUnix", "turnsOn"]),
+  ...reject(
+    "EOPNOTSUPP",
+    "SO_REUSEPORT shares a port between inet sockets; a unix socket has no port",
+  ),
+} as const;
+
+/**
  * The option calls of a socket that is open and has no call in flight;
  * `v6only` are the IPV6_V6ONLY rules of a state that may hold a port.
  */
@@ -446,12 +495,13 @@ function optionCalls<
   return {
     SETSOCKOPT: [
       ...OPTION_LEVEL_CHECKS,
+      REUSEPORT_UNIX,
       ...v6only,
       { target: self, ...answer("ok") },
     ],
     // What getsockopt() reads is the caller's to see: no outcome of its own.
     GETSOCKOPT: [
-      ...OPTION_LEVEL_CHECKS,
+      ...OPTION_GET_LEVEL_CHECKS,
       // Reading SO_ERROR takes the pending error, as the kernel does.
       { guard: optionIs("SO_ERROR"), target: self, actions: "takeError" },
       { target: self },
@@ -1406,6 +1456,8 @@ export const socketMachine = setup({
     optionAt: ({ event }, { level }: { level: OptionLevel }) =>
       (event.type === "SETSOCKOPT" || event.type === "GETSOCKOPT") &&
       OPTION_LEVELS[event.option] === level,
+    /** A setsockopt() turns a boolean option on. */
+    turnsOn: ({ event }) => event.type === "SETSOCKOPT" && event.on === true,
     /** The call names `option`. */
     optionIs: ({ event }, { option }: { option: SocketOptionName }) =>
       (event.type === "SETSOCKOPT" || event.type === "GETSOCKOPT") &&

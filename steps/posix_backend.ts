@@ -288,13 +288,25 @@ class PosixSysSocket implements SysSocket {
     );
   }
 
-  writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
-    return this.#whenReady(
-      "sendto",
-      POLLOUT,
-      `send to ${formatAddr(addr)}`,
-      () => sysSendto(this.#libc, this.#fd, data, MSG_NOSIGNAL, addr),
-    );
+  async writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
+    try {
+      return await this.#whenReady(
+        "sendto",
+        POLLOUT,
+        `send to ${formatAddr(addr)}`,
+        () => sysSendto(this.#libc, this.#fd, data, MSG_NOSIGNAL, addr),
+      );
+    } finally {
+      // UDP binds an ephemeral port on its first sendto(), even one that
+      // fails (EPIPE after shutdown).
+      if (!this.#closed && this.#portless()) this.#readLocal();
+    }
+  }
+
+  /** Whether the socket has no port of its own (an inet socket unbound). */
+  #portless(): boolean {
+    const local = this.local;
+    return local === undefined || ("port" in local && local.port === 0);
   }
 
   disconnect(): Promise<void> {

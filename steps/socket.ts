@@ -762,7 +762,8 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const event: SocketEvent = { type: "SENDTO", family: checked.domain };
     let step;
     while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
-    this.#decide("sendto", event, step);
+    // UDP binds an ephemeral port first: the state may change.
+    this.#moveOn("sendto", this.#decide("sendto", event, step));
     return await this.#write("sendto", data, checked.addr);
   }
 
@@ -817,7 +818,9 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       value,
       this.state,
     );
-    const event: SocketEvent = { type: "SETSOCKOPT", option };
+    const event: SocketEvent = typeof checked === "boolean"
+      ? { type: "SETSOCKOPT", option, on: checked }
+      : { type: "SETSOCKOPT", option };
     let step;
     while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
     this.#decide("setsockopt", event, step);
@@ -1071,6 +1074,11 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   #see(event: SocketEvent, op: SocketOp): void {
     const step = this.#graph.step(this.#node, event);
     if (step.allowed) this.#move(step.next, op);
+  }
+
+  /** Takes an allowed step of a data call, if it leads anywhere new. */
+  #moveOn(op: SocketOp, step: Step & { allowed: true }): void {
+    if (step.next !== this.#node) this.#move(step.next, op);
   }
 
   #move(next: SocketNode, op: SocketOp): void {

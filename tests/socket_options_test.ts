@@ -175,8 +175,11 @@ Deno.test("an unknown option or a read-only one is ENOPROTOOPT, a value of the w
 });
 
 Deno.test("SO_REUSEADDR decides whether a fixed port in TIME_WAIT can be bound again (posix backend)", async () => {
-  // The side that closes first keeps its port in TIME_WAIT.
+  // The side that closes first keeps its port in TIME_WAIT. Linux lets a
+  // new socket bind it only when both have SO_REUSEADDR (the accepted
+  // socket has its listener's).
   using server = socket({ domain: "inet", backend: "posix" });
+  await server.setsockopt("SO_REUSEADDR", true);
   await server.bind({ hostname: "127.0.0.1", port: 0 });
   await server.listen();
   const { port } = server.getsockname() as { port: number };
