@@ -97,9 +97,12 @@
  * - Refused with `EOPNOTSUPP`, as Deno cannot honour them: `SO_REUSEADDR`
  *   `false` on a TCP socket before `bind()` (`Deno.listen()` always sets it;
  *   once bound, libc clears it); `SO_REUSEPORT` `true` before `bind()` on a
- *   TCP socket without `--unstable-net`, and on a UDP socket; `IPV6_V6ONLY`
- *   `true` on a TCP socket (Linux takes it only before bind, and Deno has no
- *   call for it).
+ *   TCP socket without `--unstable-net`, and on a UDP socket.
+ * - `IPV6_V6ONLY` `true` on a TCP socket is had only where Deno sets it
+ *   itself, on a specific IPv6 address: `bind()` of a socket with it to `::`
+ *   or a v4-mapped address is refused with `EOPNOTSUPP`, and `connect()`
+ *   without `bind()` makes a socket without it (`Deno.connect()` takes no
+ *   such option; `getsockopt()` then says `false`).
  * - `TCP_NODELAY` and `SO_KEEPALIVE` of a bound or listening TCP socket are
  *   kept by the backend (`getsockopt()` reports them) and set on each
  *   connection it makes or accepts; the kernel's listener does not have
@@ -844,6 +847,16 @@ class DenoSysSocket implements SysSocket {
     op: SocketOp,
   ): DenoListener {
     const reusePort = this.#options.value("SO_REUSEPORT") === true;
+    const v6only = this.#options.value("IPV6_V6ONLY") === true;
+    if (v6only && this.#domain === "inet6" && !specificIpv6(addr as InetAddr)) {
+      throw new SocketError(
+        "EOPNOTSUPP",
+        op,
+        `Cannot ${op === "bind" ? "bind to" : "listen on"} ${
+          formatAddr(addr)
+        } with IPV6_V6ONLY with the deno backend: EOPNOTSUPP, Deno.listen() cannot set it, and sets it itself only on a specific IPv6 address; bind to one such as ::1, or use backend: "posix"`,
+      );
+    }
     const listener = listenAt(addr, backlog, op, reusePort);
     const tcp = this.#domain !== "unix";
     const local = listener.local as InetAddr;

@@ -318,20 +318,22 @@ export class DenoOptions {
         'run with --unstable-net, or use backend: "posix"',
       );
     }
-    if (tcp && name === "IPV6_V6ONLY" && value === true) {
-      throw refuse(
-        "Deno.listen() and Deno.connect() cannot set IPV6_V6ONLY, and once bound Linux refuses it (EINVAL)",
-        'use backend: "posix"',
-      );
-    }
     if (udp && name === "SO_REUSEPORT" && value === true) {
       throw refuse(
         "node:dgram in Deno cannot set SO_REUSEPORT, and Linux takes it only before bind()",
         'use backend: "posix"',
       );
     }
+    // IPV6_V6ONLY: Deno sets it itself on a specific IPv6 address, and
+    // bind() refuses the wildcard with it (see deno_backend.ts).
     const native = tcp
-      ? ["TCP_NODELAY", "SO_KEEPALIVE", "SO_REUSEADDR", "SO_REUSEPORT"]
+      ? [
+        "TCP_NODELAY",
+        "SO_KEEPALIVE",
+        "SO_REUSEADDR",
+        "SO_REUSEPORT",
+        "IPV6_V6ONLY",
+      ]
       : udp
       ? ["SO_REUSEADDR", "IPV6_V6ONLY", "SO_BROADCAST"]
       : [];
