@@ -37,29 +37,20 @@ import {
   AF_INET,
   AF_INET6,
   AF_UNIX,
-  IPPROTO_IPV6,
-  IPPROTO_TCP,
-  IPV6_V6ONLY,
   type Libc,
   openLibc,
-  SO_BROADCAST,
-  SO_KEEPALIVE,
-  SO_LINGER,
-  SO_RCVBUF,
-  SO_REUSEADDR,
-  SO_REUSEPORT,
-  SO_SNDBUF,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_STREAM,
-  SOL_SOCKET,
   sysClose,
-  sysGetsockopt,
-  sysSetsockopt,
   sysSocket,
-  TCP_NODELAY,
 } from "./libc.ts";
 import { libcUnavailable, osError } from "./os_error.ts";
+import {
+  getOptionLibc,
+  optionError,
+  setOptionLibc,
+} from "./socket_options_libc.ts";
 
 /** The object that holds a socket now, as its options see it. */
 export interface OptionHolder {
@@ -94,19 +85,6 @@ const NEW_SOCKET: Partial<SocketOptionValues> = {
   TCP_NODELAY: false,
   IPV6_V6ONLY: false,
   SO_LINGER: { onoff: false, linger: 0 },
-};
-
-/** The level and number of each option, for libc. */
-const FFI_OPTIONS: Readonly<Record<SettableOptionName, [number, number]>> = {
-  SO_REUSEADDR: [SOL_SOCKET, SO_REUSEADDR],
-  SO_REUSEPORT: [SOL_SOCKET, SO_REUSEPORT],
-  SO_KEEPALIVE: [SOL_SOCKET, SO_KEEPALIVE],
-  SO_BROADCAST: [SOL_SOCKET, SO_BROADCAST],
-  TCP_NODELAY: [IPPROTO_TCP, TCP_NODELAY],
-  IPV6_V6ONLY: [IPPROTO_IPV6, IPV6_V6ONLY],
-  SO_RCVBUF: [SOL_SOCKET, SO_RCVBUF],
-  SO_SNDBUF: [SOL_SOCKET, SO_SNDBUF],
-  SO_LINGER: [SOL_SOCKET, SO_LINGER],
 };
 
 const FAMILY: Readonly<Record<Domain, number>> = {
@@ -275,17 +253,8 @@ export class DenoOptions {
     if (!ffiGranted()) throw noFfi(name, "setsockopt");
     this.#withLibc("setsockopt", name, (libc) => {
       const fd = this.#fdFor(libc, holder, name, "setsockopt");
-      const [level, optname] = FFI_OPTIONS[name];
-      const done = sysSetsockopt(libc, fd, level, optname, encode(value));
-      if (!done.ok) {
-        throw osError(
-          Object.assign(new Error("setsockopt(2) failed"), {
-            code: done.errno,
-          }),
-          "setsockopt",
-          `setsockopt(${name})`,
-        );
-      }
+      const done = setOptionLibc(libc, fd, name, value as never);
+      if (!done.ok) throw optionError(done.errno, "setsockopt", name);
     });
     this.#learn(name, value);
   }
@@ -414,8 +383,7 @@ export class DenoOptions {
     }
     try {
       for (const [set, value] of this.#set) {
-        const [level, optname] = FFI_OPTIONS[set];
-        sysSetsockopt(libc, made.value, level, optname, encode(value));
+        setOptionLibc(libc, made.value, set, value as never);
       }
       return getFfi(libc, made.value, name);
     } finally {
@@ -448,28 +416,9 @@ export class DenoOptions {
 
 /** `getsockopt(2)` of `name` on `fd`, decoded. */
 function getFfi(libc: Libc, fd: number, name: SettableOptionName): unknown {
-  const [level, optname] = FFI_OPTIONS[name];
-  const buffer = new Uint8Array(name === "SO_LINGER" ? 8 : 4);
-  const got = sysGetsockopt(libc, fd, level, optname, buffer);
-  if (!got.ok) {
-    throw osError(
-      Object.assign(new Error("getsockopt(2) failed"), { code: got.errno }),
-      "getsockopt",
-      `getsockopt(${name})`,
-    );
-  }
-  const ints = new Int32Array(buffer.buffer);
-  if (name === "SO_LINGER") return { onoff: ints[0] !== 0, linger: ints[1] };
-  if (name === "SO_RCVBUF" || name === "SO_SNDBUF") return ints[0];
-  return ints[0] !== 0;
-}
-
-/** An option's value as the bytes `setsockopt(2)` takes. */
-function encode(value: unknown): Uint8Array {
-  const ints = typeof value === "object" && value !== null
-    ? [(value as Linger).onoff ? 1 : 0, (value as Linger).linger]
-    : [typeof value === "boolean" ? (value ? 1 : 0) : value as number];
-  return new Uint8Array(new Int32Array(ints).buffer);
+  const got = getOptionLibc(libc, fd, name);
+  if (!got.ok) throw optionError(got.errno, "getsockopt", name);
+  return got.value;
 }
 
 /** Whether two option values are the same. */
