@@ -76,6 +76,17 @@ async function connectNonblocking(
   await sock.connect(addr, AbortSignal.timeout(1000));
 }
 
+/** A non-blocking TCP client connected to a blocking accepted socket. */
+async function nonblockingPair(
+  sockets: Sockets,
+): Promise<[SysSocket, SysSocket]> {
+  const listener = await tcpListener(sockets);
+  const accepting = listener.accept();
+  const client = sockets.make("inet", "stream", true);
+  await connectNonblocking(client, listener.local as InetAddr);
+  return [client, sockets.add(await within(1000, accepting, "accept()"))];
+}
+
 Deno.test("denoSocket() non-blocking accept() says EAGAIN with no connection queued, then accepts a blocking socket", async () => {
   using sockets = new Sockets();
   const listener = await tcpListener(sockets, true);
@@ -132,11 +143,7 @@ Deno.test("denoSocket() a refused non-blocking connect() reports its error once,
 
 Deno.test("denoSocket() non-blocking TCP recv() says EAGAIN with nothing buffered, then returns the data and end of stream", async () => {
   using sockets = new Sockets();
-  const listener = await tcpListener(sockets);
-  const accepting = listener.accept();
-  const client = sockets.make("inet", "stream", true);
-  await connectNonblocking(client, listener.local as InetAddr);
-  const server = sockets.add(await within(1000, accepting, "accept()"));
+  const [client, server] = await nonblockingPair(sockets);
   const buffer = new Uint8Array(16);
   await rejectsWith(client.read(buffer), "EAGAIN");
   await server.write(encoder.encode("hello"));
@@ -151,11 +158,7 @@ Deno.test("denoSocket() non-blocking TCP recv() says EAGAIN with nothing buffere
 
 Deno.test("denoSocket() non-blocking send() takes all the bytes, and says EAGAIN while they are still being written", async () => {
   using sockets = new Sockets();
-  const listener = await tcpListener(sockets);
-  const accepting = listener.accept();
-  const client = sockets.make("inet", "stream", true);
-  await connectNonblocking(client, listener.local as InetAddr);
-  const server = sockets.add(await within(1000, accepting, "accept()"));
+  const [client, server] = await nonblockingPair(sockets);
   // More than the kernel's buffers hold while the peer does not read.
   const big = new Uint8Array(32 << 20).fill(7);
   assert.equal(await client.write(big), big.length);
@@ -233,14 +236,11 @@ Deno.test("denoSocket() ready() on a listener waits for a connection, and for wr
 for (const type of ["stream", "dgram"] as const) {
   Deno.test(`denoSocket() ready() on a ${type} socket rejects EBADF when closed meanwhile, and EINTR with the reason when aborted`, async () => {
     using sockets = new Sockets();
-    const sock = sockets.make("inet", type, true);
+    const [sock] = type === "stream"
+      ? await nonblockingPair(sockets)
+      : [sockets.make("inet", type, true)];
     if (type === "dgram") {
       await sock.bind({ hostname: LOOPBACK.inet, port: 0 }, false);
-    } else {
-      const listener = await tcpListener(sockets);
-      const accepting = listener.accept();
-      await connectNonblocking(sock, listener.local as InetAddr);
-      sockets.add(await within(1000, accepting, "accept()"));
     }
     const stop = new AbortController();
     const reason = new Error("stop waiting");
