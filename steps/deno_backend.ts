@@ -89,11 +89,14 @@
  *   `SO_RCVBUF`, `SO_SNDBUF`, any option Deno has no call for on this
  *   socket (every option of a unix socket, `SO_BROADCAST` of a TCP one), and
  *   reading `SO_RCVBUF` and `SO_SNDBUF`.
- * - An option set before the socket's object exists is kept and applied
- *   when `bind()`, `connect()` or `accept()` makes it; options set before
- *   `connect()` are applied once connected (`SO_RCVBUF` does not size the
- *   window offered in the SYN). Before that, `getsockopt()` asks a new libc
- *   socket of the same kind given the same options.
+ * - What was set is applied again to each object that comes to hold the
+ *   socket (a bind reservation, a listener, a connection, a new
+ *   `node:dgram` socket), except `IPV6_V6ONLY`, which only the maker sets.
+ *   An option set before `bind()`, `connect()` or `accept()` makes the first
+ *   is kept until then; options set before `connect()` are applied once
+ *   connected (`SO_RCVBUF` does not size the window offered in the SYN).
+ *   Before that, `getsockopt()` asks a new libc socket of the same kind
+ *   given the same options.
  * - Refused with `EOPNOTSUPP`, as Deno cannot honour them: `SO_REUSEADDR`
  *   `false` on a TCP socket before `bind()` (`Deno.listen()` always sets it;
  *   once bound, libc clears it); `SO_REUSEPORT` `true` before `bind()` on a
@@ -179,7 +182,7 @@ import { AcceptAhead, ReadAhead } from "./deno_ahead.ts";
 import { DenoConnection, DenoListener } from "./deno_connection.ts";
 import { DenoDgramSocket } from "./deno_dgram.ts";
 import { type FdIdentity, ffiGranted, findSocketFd } from "./deno_fd.ts";
-import { DenoOptions, type OptionHolder } from "./deno_options.ts";
+import { DenoOptions, type OptionHolder, unstableNet } from "./deno_options.ts";
 import { Changes, closedError, wouldBlock } from "./deno_wait.ts";
 import {
   AF_UNIX,
@@ -804,7 +807,10 @@ class DenoSysSocket implements SysSocket {
   /** Whether a call of `what` kind would not wait now (`poll(2)`). */
   #isReady(what: Readiness): boolean {
     const attempt = this.#attempt;
-    if (attempt !== undefined) return attempt.done;
+    // Connecting: neither; failed: both (POLLERR); connected: as below.
+    if (attempt !== undefined && (!attempt.done || attempt.error)) {
+      return attempt.done;
+    }
     const held = this.#held;
     if (held instanceof DenoListener && this.#listening) {
       if (what === "write") return false;
@@ -846,7 +852,9 @@ class DenoSysSocket implements SysSocket {
     backlog: number | undefined,
     op: SocketOp,
   ): DenoListener {
-    const reusePort = this.#options.value("SO_REUSEPORT") === true;
+    // Without --unstable-net, asking Deno for reusePort ends the process.
+    const reusePort = this.#options.value("SO_REUSEPORT") === true &&
+      unstableNet();
     const v6only = this.#options.value("IPV6_V6ONLY") === true;
     if (v6only && this.#domain === "inet6" && !specificIpv6(addr as InetAddr)) {
       throw new SocketError(

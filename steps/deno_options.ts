@@ -137,9 +137,8 @@ export class DenoOptions {
     this.#know(holder);
     if (holder === undefined) return;
     for (const [name, value] of this.#set) {
-      // Linux takes these only before bind(); the maker has applied them.
+      // Linux takes it only before bind(); the maker has applied it.
       if (name === "IPV6_V6ONLY") continue;
-      if (name === "SO_REUSEPORT" && this.#kind.type === "stream") continue;
       if (sameValue(this.#known.get(name), value)) continue;
       try {
         this.#apply(name, value);

@@ -113,6 +113,14 @@ Deno.test("denoSocket() non-blocking TCP connect() says EINPROGRESS, then EALREA
   await rejectsWith(client.connect(listener.local!, signal), "EINPROGRESS");
   await rejectsWith(client.connect(listener.local!, signal), "EALREADY");
   await within(1000, client.ready("write", undefined), "ready(write)");
+  // Connected, with nothing to read: not readable.
+  assert.equal(
+    await settlesWithin(
+      client.ready("read", AbortSignal.timeout(100)).catch(() => {}),
+      30,
+    ),
+    false,
+  );
   await client.connect(listener.local!, signal);
   assert.deepEqual(client.remote, listener.local);
   await rejectsWith(client.connect(listener.local!, signal), "EISCONN");

@@ -386,3 +386,16 @@ Deno.test("denoSocket() refuses a TCP option that Deno.listen() cannot honour be
     assert.throws(() => sock.setOption("SO_REUSEPORT", true), /--unstable-net/);
   }
 });
+
+Deno.test("denoSocket() SO_REUSEPORT set after bind() goes through libc, again on the listener a backlog makes, without asking Deno", async () => {
+  using sockets = new Sockets();
+  const sock = sockets.make("inet");
+  await sock.bind({ hostname: "127.0.0.1", port: 0 }, false);
+  sock.setOption("SO_REUSEPORT", true);
+  assert.equal(sock.getOption("SO_REUSEPORT"), true);
+  assert.equal(kernelOf(sock, "stream", "SO_REUSEPORT"), true);
+  // A backlog makes the backend listen again (Deno.listen()).
+  await sock.listen(8);
+  assert.equal(sock.getOption("SO_REUSEPORT"), true);
+  assert.equal(kernelOf(sock, "stream", "SO_REUSEPORT"), true);
+});
