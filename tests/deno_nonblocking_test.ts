@@ -76,14 +76,16 @@ async function connectNonblocking(
   await sock.connect(addr, AbortSignal.timeout(1000));
 }
 
-/** A non-blocking TCP client connected to a blocking accepted socket. */
-async function nonblockingPair(
+/** A TCP client (non-blocking unless said) and the socket it connected to. */
+async function tcpPair(
   sockets: Sockets,
+  nonblocking = true,
 ): Promise<[SysSocket, SysSocket]> {
   const listener = await tcpListener(sockets);
   const accepting = listener.accept();
-  const client = sockets.make("inet", "stream", true);
-  await connectNonblocking(client, listener.local as InetAddr);
+  const client = sockets.make("inet", "stream", nonblocking);
+  if (nonblocking) await connectNonblocking(client, listener.local as InetAddr);
+  else await client.connect(listener.local!, AbortSignal.timeout(1000));
   return [client, sockets.add(await within(1000, accepting, "accept()"))];
 }
 
@@ -151,7 +153,7 @@ Deno.test("denoSocket() a refused non-blocking connect() reports its error once,
 
 Deno.test("denoSocket() non-blocking TCP recv() says EAGAIN with nothing buffered, then returns the data and end of stream", async () => {
   using sockets = new Sockets();
-  const [client, server] = await nonblockingPair(sockets);
+  const [client, server] = await tcpPair(sockets);
   const buffer = new Uint8Array(16);
   await rejectsWith(client.read(buffer), "EAGAIN");
   await server.write(encoder.encode("hello"));
@@ -166,7 +168,7 @@ Deno.test("denoSocket() non-blocking TCP recv() says EAGAIN with nothing buffere
 
 Deno.test("denoSocket() non-blocking send() takes all the bytes, and says EAGAIN while they are still being written", async () => {
   using sockets = new Sockets();
-  const [client, server] = await nonblockingPair(sockets);
+  const [client, server] = await tcpPair(sockets);
   // More than the kernel's buffers hold while the peer does not read.
   const big = new Uint8Array(32 << 20).fill(7);
   assert.equal(await client.write(big), big.length);
@@ -204,11 +206,7 @@ Deno.test("denoSocket() non-blocking UDP recv() says EAGAIN with no datagram que
 
 Deno.test("denoSocket() ready(read) on a blocking TCP socket waits for data, which recv() then returns", async () => {
   using sockets = new Sockets();
-  const listener = await tcpListener(sockets);
-  const accepting = listener.accept();
-  const client = sockets.make("inet", "stream", false);
-  await client.connect(listener.local!, AbortSignal.timeout(1000));
-  const server = sockets.add(await within(1000, accepting, "accept()"));
+  const [client, server] = await tcpPair(sockets, false);
   await within(1000, client.ready("write", undefined), "ready(write)");
   const readable = client.ready("read", undefined);
   assert.equal(await settlesWithin(readable, 50), false);
@@ -245,7 +243,7 @@ for (const type of ["stream", "dgram"] as const) {
   Deno.test(`denoSocket() ready() on a ${type} socket rejects EBADF when closed meanwhile, and EINTR with the reason when aborted`, async () => {
     using sockets = new Sockets();
     const [sock] = type === "stream"
-      ? await nonblockingPair(sockets)
+      ? await tcpPair(sockets)
       : [sockets.make("inet", type, true)];
     if (type === "dgram") {
       await sock.bind({ hostname: LOOPBACK.inet, port: 0 }, false);
@@ -286,11 +284,7 @@ Deno.test("denoSocket() ready(read) while a blocking accept() waits: the accept 
 
 Deno.test("denoSocket() ready(read) while a blocking recv() waits: the recv gets the data, ready() waits for more", async () => {
   using sockets = new Sockets();
-  const listener = await tcpListener(sockets);
-  const accepting = listener.accept();
-  const client = sockets.make("inet", "stream", false);
-  await client.connect(listener.local!, AbortSignal.timeout(1000));
-  const server = sockets.add(await within(1000, accepting, "accept()"));
+  const [client, server] = await tcpPair(sockets, false);
   const buffer = new Uint8Array(8);
   const reading = client.read(buffer);
   const readable = client.ready("read", undefined);
