@@ -53,10 +53,10 @@
  *   wildcard address.
  * - A second `connect()` changes the peer at once; datagrams queued from the
  *   old one stay queued, as on Linux.
- * - `disconnect()` forgets the peer. A port the kernel chose (port 0 in
- *   `bind()`, or none) is given back by closing the `node:dgram` socket; the
- *   next call that needs a port makes a new one, with the options set so
- *   far.
+ * - `disconnect()` forgets the peer, and `getsockname()` shows the bound
+ *   address again. A port the kernel chose (port 0 in `bind()`, or none) is
+ *   given back by closing the `node:dgram` socket; the next call that needs
+ *   a port makes a new one, with the options set so far.
  * - Received datagrams are queued by the backend, at most 212992 bytes and
  *   1024 datagrams (a datagram that finds it full is dropped); the kernel's
  *   `SO_RCVBUF` does not bound this queue.
@@ -88,7 +88,8 @@
  *   `--allow-ffi` these are refused with `EOPNOTSUPP`: setting `SO_LINGER`,
  *   `SO_RCVBUF`, `SO_SNDBUF`, any option Deno has no call for on this
  *   socket (every option of a unix socket, `SO_BROADCAST` of a TCP one), and
- *   reading `SO_RCVBUF` and `SO_SNDBUF`.
+ *   reading `SO_RCVBUF` and `SO_SNDBUF`. Setting an option to the value the
+ *   backend knows it has is done without a call.
  * - What was set is applied again to each object that comes to hold the
  *   socket (a bind reservation, a listener, a connection, a new
  *   `node:dgram` socket), except `IPV6_V6ONLY`, which only the maker sets.
@@ -148,9 +149,10 @@
  *   kernel's: a queued datagram or connection, read-ahead data, end of
  *   stream or an error for `"read"`; for `"write"`, a connected socket with
  *   no background send (an unconnected one is ready at once, as Linux's
- *   `POLLHUP` says; a listener never). A blocking socket asked
- *   `ready("read")` starts reading or accepting ahead, and its reads and
- *   accepts take what that brought first.
+ *   `POLLHUP` says; a listener never), a datagram socket with no send being
+ *   made. A failed non-blocking connect is ready for both. A blocking
+ *   socket asked `ready("read")` starts reading or accepting ahead, and its
+ *   reads and accepts take what that brought first.
  *
  * @module
  */
