@@ -80,7 +80,7 @@ export interface SysSocket {
    * buffer (the rest is discarded, as the kernel does); its count may be 0.
    */
   read(buffer: Uint8Array): Promise<number | null>;
-  /** `recvfrom(2)`: as {@linkcode SysSocket.read}, with the sender. */
+  /** `recvfrom(2)`: as `read()`, with the sender. */
   readFrom(buffer: Uint8Array): Promise<Received>;
   /**
    * `send(2)` from `data`: the count written, maybe fewer (a stream). A

@@ -36,16 +36,27 @@ export interface Linger {
  * - `SO_TYPE` (read only): the socket type.
  */
 export interface SocketOptionValues {
+  /** Bind an address that a socket in `TIME_WAIT` still holds. */
   SO_REUSEADDR: boolean;
+  /** Let several inet sockets bind the same address and port. */
   SO_REUSEPORT: boolean;
+  /** Send TCP keep-alive probes on an idle connection. */
   SO_KEEPALIVE: boolean;
+  /** Let a UDP socket send to a broadcast address. */
   SO_BROADCAST: boolean;
+  /** Send small segments at once, without waiting for Nagle's algorithm. */
   TCP_NODELAY: boolean;
+  /** An inet6 socket speaks IPv6 only (no v4-mapped addresses). */
   IPV6_V6ONLY: boolean;
+  /** The receive buffer's size, in bytes (Linux reports double). */
   SO_RCVBUF: number;
+  /** The send buffer's size, in bytes (Linux reports double). */
   SO_SNDBUF: number;
+  /** Whether and how long `close()` lingers to send what is queued. */
   SO_LINGER: Linger;
+  /** The pending error, which reading takes; `null` when there is none. */
   SO_ERROR: Errno | null;
+  /** The socket type. */
   SO_TYPE: "stream" | "dgram";
 }
 

@@ -54,7 +54,7 @@ import { decodeSockaddr, encodeSockaddr } from "./sockaddr.ts";
  * the queue full is dropped, as the kernel drops it.
  */
 export const QUEUE_BYTES = 212992;
-/** See {@linkcode QUEUE_BYTES}. */
+/** The receive queue's bound in datagrams (see `QUEUE_BYTES`). */
 export const QUEUE_DATAGRAMS = 1024;
 
 interface Datagram {

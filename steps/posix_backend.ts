@@ -30,8 +30,8 @@
  *   `MSG_NOSIGNAL`). On `EAGAIN` a blocking socket waits for readiness and
  *   tries again; a non-blocking one rejects with `EAGAIN` at once. A
  *   datagram read takes one datagram, truncated to the buffer. An accepted
- *   socket is non-blocking when its listener is (as if `accept4` were given
- *   `SOCK_NONBLOCK` exactly then).
+ *   socket is blocking, whatever its listener, as Linux's `accept()` makes
+ *   it (its descriptor is non-blocking, as every descriptor here is).
  * - `setOption` and `getOption` are `setsockopt(2)` and `getsockopt(2)`
  *   (see `socket_options_libc.ts`); `ready` is `poll(2)` for `POLLIN` or
  *   `POLLOUT` (`POLLERR` and `POLLHUP` count too: a call answers then).
@@ -252,8 +252,12 @@ class PosixSysSocket implements SysSocket {
       "accept a connection",
       () => sysAccept4(this.#libc, this.#fd, SOCK_NONBLOCK | SOCK_CLOEXEC),
     );
-    // As accept4(SOCK_NONBLOCK) when the listener is non-blocking.
-    const sock = new PosixSysSocket(this.#kind, fd, leaseLibc());
+    // Linux's accept() makes a blocking socket, whatever the listener.
+    const sock = new PosixSysSocket(
+      { ...this.#kind, nonblocking: false },
+      fd,
+      leaseLibc(),
+    );
     sock.#readLocal();
     sock.#readRemote();
     return sock;

@@ -86,7 +86,8 @@ export interface SocketOptions<D extends Domain = Domain> {
    * TCP `connect` (the attempt goes on; a later `connect()` says
    * `EALREADY` while it does, then 0 once, or the attempt's error). Wait
    * for readiness with {@linkcode Socket.wait}. A socket that `accept()`
-   * returns is non-blocking when its listener is.
+   * returns is blocking, whatever its listener, as Linux's `accept()` makes
+   * it.
    *
    * @default {false}
    */
@@ -669,9 +670,10 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     });
     // Born connected: the machine went created -> connected at once.
     onTransition?.({ from: "created", to: node.state, op: "accept" });
+    // Linux's accept() makes a blocking socket, whatever the listener.
     return new StreamSocket<D>(this.#graph, node, sys, {
       backend: this.backend,
-      nonblocking: this.nonblocking,
+      nonblocking: false,
       onTransition,
     });
   }

@@ -1077,8 +1077,9 @@ Deno.test("socket() refuses a domain, type or protocol it does not model with EA
     // deno-lint-ignore no-explicit-any
     [{ domain: "bluetooth" as any }, "EAFNOSUPPORT", /"bluetooth"/],
     // deno-lint-ignore no-explicit-any
-    [{ domain: "inet", type: "dgram" as any }, "ESOCKTNOSUPPORT", /"dgram"/],
+    [{ domain: "inet", type: "raw" as any }, "ESOCKTNOSUPPORT", /"raw"/],
     [{ domain: "inet", protocol: 17 }, "EPROTONOSUPPORT", /protocol 17/],
+    [{ domain: "inet", type: "dgram", protocol: 6 }, "EPROTONOSUPPORT", /17/],
     [{ domain: "unix", protocol: 6 }, "EPROTONOSUPPORT", /protocol 6/],
   ];
   for (const [options, errno, why] of cases) {
@@ -1090,9 +1091,12 @@ Deno.test("socket() refuses a domain, type or protocol it does not model with EA
       return true;
     });
   }
-  // IPPROTO_TCP is fine for inet and inet6.
+  // IPPROTO_TCP is fine for inet and inet6 streams, IPPROTO_UDP for their
+  // datagrams.
   using tcp = socket({ domain: "inet6", protocol: 6 });
   assert.equal(tcp.state, "created");
+  using udp = socket({ domain: "inet", type: "dgram", protocol: 17 });
+  assert.equal(udp.type, "dgram");
 });
 
 // ---------------------------------------------------------------------------
