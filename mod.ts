@@ -82,6 +82,7 @@ export {
   type StreamConnectionStep,
   type StreamRole,
 } from "./steps/stream_connection.ts";
+export type { ConnectionProcedureOptions } from "./steps/_procedure.ts";
 export {
   type Op,
   OPS,
