@@ -84,6 +84,13 @@ export {
 } from "./steps/stream_connection.ts";
 export type { ConnectionProcedureOptions } from "./steps/_procedure.ts";
 export {
+  type DgramConnection,
+  dgramConnection,
+  type DgramConnectionOptions,
+  type DgramConnectionStep,
+  type DgramRole,
+} from "./steps/dgram_connection.ts";
+export {
   type Op,
   OPS,
   predict,
