@@ -91,6 +91,12 @@ export {
   type DgramRole,
 } from "./steps/dgram_connection.ts";
 export {
+  type GenConnection,
+  genConnection,
+  type GenConnectionOptions,
+  type GenRole,
+} from "./steps/gen_connection.ts";
+export {
   type Op,
   OPS,
   predict,
