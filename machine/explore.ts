@@ -93,7 +93,7 @@ export interface Witness {
 
 /** What {@linkcode explore} found. */
 export interface Exploration {
-  /** Every scenario of 1 to `depth` ops: `16 + 16² + … + 16^depth`. */
+  /** Every scenario of 1 to `depth` ops: `22 + 22² + … + 22^depth`. */
   readonly sequences: number;
   /** Scenarios in which no call of the socket was answered with an errno. */
   readonly legal: number;
@@ -196,7 +196,7 @@ export const BUILTIN_INVARIANTS: readonly Invariant[] = [
  * import assert from "node:assert/strict";
  *
  * const report = explore({ domain: "inet", type: "stream", depth: 3 });
- * assert.equal(report.sequences, 16 + 16 ** 2 + 16 ** 3);
+ * assert.equal(report.sequences, 22 + 22 ** 2 + 22 ** 3); // OPS.length is 22
  * assert.deepEqual(report.violations, []);
  * const accept = report.errors.find((e) => e.op === "accept");
  * assert.deepEqual(accept?.witness.ops, ["accept"]);

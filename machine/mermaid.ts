@@ -43,7 +43,14 @@ export interface DiagramOptions {
 /** A socket call: an event of the machine that the socket itself makes. */
 export type SocketCall = Exclude<
   SocketEventType,
-  "PEER_CONNECT" | "PEER_CLOSE" | "PEER_RESET" | "SEEN_END" | "SEEN_RESET"
+  | "PEER_CONNECT"
+  | "PEER_CLOSE"
+  | "PEER_RESET"
+  | "SEEN_END"
+  | "SEEN_RESET"
+  | "SEEN_CONNECTING"
+  | "SEEN_CONNECTED"
+  | "SEEN_CONNECT_FAILED"
 >;
 
 /**
@@ -106,9 +113,13 @@ const ENVIRONMENT: readonly SocketEvent[] = [
   { type: "PEER_CONNECT" },
   { type: "PEER_CLOSE" },
   { type: "PEER_RESET" },
-  // What the runtime's own calls saw: facts only, never a state change.
+  // What the runtime's own calls saw: in the model, where the environment
+  // is told, they change nothing (they move only an unseen socket).
   { type: "SEEN_END" },
   { type: "SEEN_RESET" },
+  { type: "SEEN_CONNECTING" },
+  { type: "SEEN_CONNECTED" },
+  { type: "SEEN_CONNECT_FAILED" },
 ];
 
 /**
@@ -154,9 +165,8 @@ function callsOf(domain: Domain): readonly SocketEvent[] {
     { type: "GETPEERNAME" },
     // One option of each level the rules tell apart, and IPV6_V6ONLY and
     // SO_ERROR, which have rules of their own.
-    ...(["SO_REUSEADDR", "TCP_NODELAY", "IPV6_V6ONLY"] as const).map(
-      (option): SocketEvent => ({ type: "SETSOCKOPT", option }),
-    ),
+    ...(["SO_REUSEADDR", "SO_REUSEPORT", "TCP_NODELAY", "IPV6_V6ONLY"] as const)
+      .map((option): SocketEvent => ({ type: "SETSOCKOPT", option, on: true })),
     ...(["SO_ERROR", "TCP_NODELAY", "IPV6_V6ONLY"] as const).map(
       (option): SocketEvent => ({ type: "GETSOCKOPT", option }),
     ),

@@ -199,11 +199,13 @@ function callOf(op: Op, domain: Domain, nonblocking: boolean): OpCall {
     case "disconnect":
       return { event: { type: "DISCONNECT" } };
     case "set_reuseaddr":
-      return { event: { type: "SETSOCKOPT", option: "SO_REUSEADDR" } };
+      return {
+        event: { type: "SETSOCKOPT", option: "SO_REUSEADDR", on: true },
+      };
     case "set_nodelay":
-      return { event: { type: "SETSOCKOPT", option: "TCP_NODELAY" } };
+      return { event: { type: "SETSOCKOPT", option: "TCP_NODELAY", on: true } };
     case "set_v6only":
-      return { event: { type: "SETSOCKOPT", option: "IPV6_V6ONLY" } };
+      return { event: { type: "SETSOCKOPT", option: "IPV6_V6ONLY", on: true } };
     case "get_error":
       return { event: { type: "GETSOCKOPT", option: "SO_ERROR" } };
   }

@@ -75,8 +75,7 @@ import {
 
 /**
  * The socket types: connection-oriented streams (`SOCK_STREAM`), and
- * datagrams (`SOCK_DGRAM`), which the model covers but the runtime `Socket`
- * does not run yet.
+ * datagrams (`SOCK_DGRAM`).
  */
 export type SocketType = "stream" | "dgram";
 
@@ -141,8 +140,11 @@ export type SocketEvent =
   | { type: "CLOSE" }
   | { type: "GETSOCKNAME" }
   | { type: "GETPEERNAME" }
-  /** `setsockopt(2)`: the rules read the option's name (and so its level). */
-  | { type: "SETSOCKOPT"; option: SocketOptionName }
+  /**
+   * `setsockopt(2)`: the rules read the option's name (and so its level),
+   * and whether a boolean option is turned on.
+   */
+  | { type: "SETSOCKOPT"; option: SocketOptionName; on?: boolean }
   /** `getsockopt(2)`; `SO_ERROR` takes the pending error. */
   | { type: "GETSOCKOPT"; option: SocketOptionName }
   /** `sendto(2)`: data to an address of `family`. */
@@ -158,7 +160,15 @@ export type SocketEvent =
    * a read or write failed with a reset (`ECONNRESET`, `EPIPE`).
    */
   | { type: "SEEN_END" }
-  | { type: "SEEN_RESET" };
+  | { type: "SEEN_RESET" }
+  /**
+   * What the kernel answered the runtime's non-blocking TCP connect(), which
+   * the machine cannot know (how far the handshake is): the attempt goes on
+   * (`EINPROGRESS`), it is connected, or it failed.
+   */
+  | { type: "SEEN_CONNECTING" }
+  | { type: "SEEN_CONNECTED" }
+  | { type: "SEEN_CONNECT_FAILED" };
 
 /** The type of a socket call's event, such as `"BIND"`. */
 export type SocketEventType = SocketEvent["type"];
@@ -429,19 +439,75 @@ const OPTION_LEVEL_CHECKS = [
 ] as const;
 
 /**
- * The option calls of a socket that is open and has no call in flight (the
- * machine's root; a state that holds a port adds its IPV6_V6ONLY rule).
+ * getsockopt() of an option of a protocol the socket does not speak: as for
+ * setsockopt(), but Linux's IPv4 layer answers `EOPNOTSUPP` (its
+ * getsockopt knows no other level), where its setsockopt says
+ * `ENOPROTOOPT`.
  */
-const optionCalls = {
-  SETSOCKOPT: [...OPTION_LEVEL_CHECKS, answer("ok")],
-  // What getsockopt() reads is the caller's to see: no outcome of its own.
-  GETSOCKOPT: [
-    ...OPTION_LEVEL_CHECKS,
-    // Reading SO_ERROR takes the pending error, as the kernel does.
-    { guard: optionIs("SO_ERROR"), actions: "takeError" },
-    {},
-  ],
+const OPTION_GET_LEVEL_CHECKS = [
+  {
+    guard: and([or([optionAt("tcp"), optionAt("ipv6")]), "isUnix"]),
+    ...reject(
+      "EOPNOTSUPP",
+      "TCP and IPv6 options apply to TCP and inet6 sockets; a unix socket has none",
+    ),
+  },
+  {
+    guard: and([optionAt("tcp"), "isDgram", "isInet6"]),
+    ...reject(
+      "ENOPROTOOPT",
+      "TCP options such as TCP_NODELAY apply to TCP sockets, not to UDP ones",
+    ),
+  },
+  {
+    guard: and([
+      or([optionAt("tcp"), optionAt("ipv6")]),
+      not("isInet6"),
+      or([
+        "isDgram",
+        optionAt("ipv6"),
+      ]),
+    ]),
+    ...reject(
+      "EOPNOTSUPP",
+      "the option is not one of this inet socket's protocols (Linux's IPv4 layer answers EOPNOTSUPP to getsockopt)",
+    ),
+  },
+] as const;
+
+/** SO_REUSEPORT is for inet sockets: Linux refuses to turn it on elsewhere. */
+const REUSEPORT_UNIX = {
+  guard: and([optionIs("SO_REUSEPORT"), "isUnix", "turnsOn"]),
+  ...reject(
+    "EOPNOTSUPP",
+    "SO_REUSEPORT shares a port between inet sockets; a unix socket has no port",
+  ),
 } as const;
+
+/**
+ * The option calls of a socket that is open and has no call in flight;
+ * `v6only` are the IPV6_V6ONLY rules of a state that may hold a port.
+ */
+function optionCalls<
+  S extends SocketState,
+  const T extends readonly object[],
+>(self: S, ...v6only: T) {
+  return {
+    SETSOCKOPT: [
+      ...OPTION_LEVEL_CHECKS,
+      REUSEPORT_UNIX,
+      ...v6only,
+      { target: self, ...answer("ok") },
+    ],
+    // What getsockopt() reads is the caller's to see: no outcome of its own.
+    GETSOCKOPT: [
+      ...OPTION_GET_LEVEL_CHECKS,
+      // Reading SO_ERROR takes the pending error, as the kernel does.
+      { guard: optionIs("SO_ERROR"), target: self, actions: "takeError" },
+      { target: self },
+    ],
+  } as const;
+}
 
 const V6ONLY_HELD =
   "IPV6_V6ONLY can be set only while the socket has no port (Linux answers EINVAL once it is bound); set it right after socket()";
@@ -469,27 +535,30 @@ const v6onlyHeld = [
  * IPV6_V6ONLY on a connection: its port is held while the connection lasts
  * (a port the caller bound, and a connected UDP socket's, for good).
  */
-const v6onlyOnConnection = [
-  {
-    guard: and([
-      optionIs("IPV6_V6ONLY"),
-      "isInet6",
-      or(["bound", "isDgram"]),
-    ]),
-    ...reject("EINVAL", V6ONLY_HELD),
-  },
-  // Unseen, the TCP connection may be over and its port given back.
-  {
-    guard: and([optionIs("IPV6_V6ONLY"), "isInet6", "envUnseen"]),
-    ...asksKernel(
-      "the connection may be over, and then its port is given back and Linux lets IPV6_V6ONLY be set",
-    ),
-  },
-  {
-    guard: and([optionIs("IPV6_V6ONLY"), "isInet6", not("linkGone")]),
-    ...reject("EINVAL", V6ONLY_HELD),
-  },
-] as const;
+function v6onlyOnConnection<S extends SocketState>(self: S) {
+  return [
+    {
+      guard: and([
+        optionIs("IPV6_V6ONLY"),
+        "isInet6",
+        or(["bound", "isDgram"]),
+      ]),
+      ...reject("EINVAL", V6ONLY_HELD),
+    },
+    // Unseen, the TCP connection may be over and its port given back.
+    {
+      guard: and([optionIs("IPV6_V6ONLY"), "isInet6", "envUnseen"]),
+      target: self,
+      ...asksKernel(
+        "the connection may be over, and then its port is given back and Linux lets IPV6_V6ONLY be set",
+      ),
+    },
+    {
+      guard: and([optionIs("IPV6_V6ONLY"), "isInet6", not("linkGone")]),
+      ...reject("EINVAL", V6ONLY_HELD),
+    },
+  ] as const;
+}
 
 const SENDTO_UNIX_STREAM =
   "a unix stream socket sends only to its peer; use send(), or a datagram socket for sendto()";
@@ -619,6 +688,9 @@ function everyCall<T>(answer: T): Record<SocketEventType, T> {
     PEER_RESET: answer,
     SEEN_END: answer,
     SEEN_RESET: answer,
+    SEEN_CONNECTING: answer,
+    SEEN_CONNECTED: answer,
+    SEEN_CONNECT_FAILED: answer,
   };
 }
 
@@ -655,6 +727,9 @@ function inFlight<T extends "binding" | "opening" | "shuttingDown">(
     PEER_RESET: ___,
     SEEN_END: ____,
     SEEN_RESET: _____,
+    SEEN_CONNECTING: ______,
+    SEEN_CONNECTED: _______,
+    SEEN_CONNECT_FAILED: ________,
     ...calls
   } = everyCall(wait);
   return {
@@ -834,7 +909,8 @@ function dgramRecv<T extends SocketState>(self: T) {
       ...answer("ok:data"),
     },
     {
-      guard: and(["isDgram", "nonblocking"]),
+      // Unseen, whether a datagram waits only the kernel knows.
+      guard: and(["isDgram", "nonblocking", not("envUnseen")]),
       target: self,
       ...answer("EAGAIN", "no datagram is waiting"),
     },
@@ -986,13 +1062,62 @@ const nonblockingConnect = [
   {
     guard: "nonblockingTcpConnect",
     target: "connected",
-    actions: ["connectToPeer", "autobind", "startedConnect"],
+    actions: ["connectToPeer", "autobind", "startedConnect", "clearTcpError"],
     ...answer("EINPROGRESS", "the connection is being established"),
   },
 ] as const;
 
 const CONNECT_FAILED =
   "the non-blocking connect failed; the next connect() reports it";
+
+/**
+ * Unseen (the runtime), a non-blocking TCP connect() is made, and what the
+ * kernel answers moves the socket (`SEEN_CONNECTING`, `SEEN_CONNECTED`,
+ * `SEEN_CONNECT_FAILED`): how far the handshake is, only the kernel knows.
+ */
+function nonblockingConnectUnseen(self: "created" | "bound") {
+  return [
+    {
+      guard: and(["nonblockingTcpConnect", "envUnseen"]),
+      target: self,
+      ...asksKernel(
+        "a non-blocking connect() answers at once, and how the attempt stands only the kernel knows",
+      ),
+    },
+  ] as const;
+}
+
+/**
+ * What a runtime's non-blocking connect() saw, on a socket with no
+ * connection: the attempt goes on, or is done (as `nonblockingConnect`), or
+ * failed (as a blocking connect's failure).
+ */
+function seenConnectFrom() {
+  return {
+    SEEN_CONNECTING: {
+      guard: "envUnseen",
+      target: "connected",
+      actions: ["connectToPeer", "autobind", "startedConnect", "clearTcpError"],
+    },
+    SEEN_CONNECTED: {
+      guard: "envUnseen",
+      target: "connected",
+      actions: ["connectToPeer", "autobind", "clearTcpError"],
+    },
+    SEEN_CONNECT_FAILED: [
+      {
+        guard: and(["envUnseen", "bound", "callerPort"]),
+        target: "bound",
+        actions: ["showPort", "clearShut", "markConnectFailed"],
+      },
+      {
+        guard: "envUnseen",
+        target: "created",
+        actions: ["showPort", "releasePort", "clearShut", "markConnectFailed"],
+      },
+    ],
+  } as const;
+}
 
 /** A peer connects to a socket that does not listen. */
 const peerConnect = [
@@ -1068,6 +1193,15 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
     CONNECT: connectRules(
       self,
       ...dgramConnected(self).CONNECT,
+      // Unseen, the attempt may still be in progress (EALREADY), done (0)
+      // or failed: the kernel answers, and what it says moves the socket.
+      {
+        guard: and(["inProgress", "envUnseen"]),
+        target: self,
+        ...asksKernel(
+          "the non-blocking attempt may still be in progress (EALREADY), be done (0) or have failed",
+        ),
+      },
       // The socket layer learns now how the non-blocking connect ended: a
       // connection that died since reports its error and is reset.
       ...pendingError("created", "tcp", "disconnect").map((t) => ({
@@ -1104,7 +1238,25 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       ...streamSend,
     ),
     DISCONNECT: disconnectConnection,
-    SETSOCKOPT: v6onlyOnConnection,
+    ...optionCalls(self, ...v6onlyOnConnection(self)),
+    // What the runtime's non-blocking connect() saw of its attempt.
+    SEEN_CONNECTED: {
+      guard: and(["inProgress", "envUnseen"]),
+      target: self,
+      actions: "connectDone",
+    },
+    SEEN_CONNECT_FAILED: [
+      {
+        guard: and(["inProgress", "envUnseen", "bound", "callerPort"]),
+        target: "bound",
+        actions: ["disconnect", "markConnectFailed"],
+      },
+      {
+        guard: and(["inProgress", "envUnseen"]),
+        target: "created",
+        actions: ["disconnect", "markConnectFailed"],
+      },
+    ],
     RECV: [
       ...dgramConnected(self).RECV,
       // TCP: a FIN received means end of stream, before a pending error.
@@ -1119,7 +1271,12 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
         target: self,
         ...answer("ok:eof"),
       },
-      { guard: "nonblocking", target: self, ...answer("EAGAIN") },
+      // Unseen, whether data waits only the kernel knows.
+      {
+        guard: and(["nonblocking", not("envUnseen")]),
+        target: self,
+        ...answer("EAGAIN"),
+      },
       { target: self },
     ],
     SHUTDOWN: [
@@ -1299,6 +1456,8 @@ export const socketMachine = setup({
     optionAt: ({ event }, { level }: { level: OptionLevel }) =>
       (event.type === "SETSOCKOPT" || event.type === "GETSOCKOPT") &&
       OPTION_LEVELS[event.option] === level,
+    /** A setsockopt() turns a boolean option on. */
+    turnsOn: ({ event }) => event.type === "SETSOCKOPT" && event.on === true,
     /** The call names `option`. */
     optionIs: ({ event }, { option }: { option: SocketOptionName }) =>
       (event.type === "SETSOCKOPT" || event.type === "GETSOCKOPT") &&
@@ -1489,6 +1648,13 @@ export const socketMachine = setup({
     clearQueue: assign({ backlog: 0 }),
     markUnread: assign({ unread: true }),
     takeError: assign({ error: undefined }),
+    /** A TCP connect() starts afresh, with no error pending. */
+    clearTcpError: assign({
+      error: ({ context }) =>
+        context.domain !== "unix" && context.type === "stream"
+          ? undefined
+          : context.error,
+    }),
     clearShut: assign({ shut: { read: false, write: false } }),
     showPort: assign({
       name: ({ context }) => context.domain === "unix" ? context.name : "port",
@@ -1561,7 +1727,6 @@ export const socketMachine = setup({
   initial: "created",
   // The environment's events, where a state says nothing more specific.
   on: {
-    ...optionCalls,
     PEER_CONNECT: peerConnect,
     SEEN_END: {
       // Once the read side is shut, a read that ends may have been ended by
@@ -1573,6 +1738,10 @@ export const socketMachine = setup({
       }),
     },
     SEEN_RESET: { actions: assign({ seen: "reset" }) },
+    // Where no state says more, what a connect saw changes nothing.
+    SEEN_CONNECTING: answer("noop"),
+    SEEN_CONNECTED: answer("noop"),
+    SEEN_CONNECT_FAILED: answer("noop"),
     PEER_RESET: answer("noop", "the socket has no connection to reset"),
     PEER_CLOSE: [
       { guard: not("hasPeers"), ...answer("noop", "the socket has no peers") },
@@ -1607,8 +1776,10 @@ export const socketMachine = setup({
         CONNECT: addressed(
           ...dgramUnconnected("created").CONNECT,
           ...connectAfterStoppedListen("created"),
+          ...nonblockingConnectUnseen("created"),
           ...nonblockingConnect,
-          { target: "connecting", actions: "noteTarget" },
+          // TCP starts afresh: a pending error goes (tcp_connect_init).
+          { target: "connecting", actions: ["noteTarget", "clearTcpError"] },
         ),
         ACCEPT: [
           ...dgramUnconnected("created").ACCEPT,
@@ -1620,7 +1791,8 @@ export const socketMachine = setup({
           ...unconnectedDataCalls("created").SEND,
         ),
         DISCONNECT: unconnectedDisconnect("created"),
-        SETSOCKOPT: v6onlyIfBound,
+        ...seenConnectFrom(),
+        ...optionCalls("created", ...v6onlyIfBound),
         SHUTDOWN: unconnectedShutdown("created"),
         CLOSE: "closed",
         GETSOCKNAME: "created",
@@ -1662,8 +1834,10 @@ export const socketMachine = setup({
         CONNECT: addressed(
           ...dgramUnconnected("bound").CONNECT,
           ...connectAfterStoppedListen("bound"),
+          ...nonblockingConnectUnseen("bound"),
           ...nonblockingConnect,
-          { target: "connecting", actions: "noteTarget" },
+          // TCP starts afresh: a pending error goes (tcp_connect_init).
+          { target: "connecting", actions: ["noteTarget", "clearTcpError"] },
         ),
         ACCEPT: [
           ...dgramUnconnected("bound").ACCEPT,
@@ -1679,7 +1853,8 @@ export const socketMachine = setup({
           ...unconnectedDataCalls("bound").SEND,
         ),
         DISCONNECT: unconnectedDisconnect("bound"),
-        SETSOCKOPT: v6onlyHeld,
+        ...seenConnectFrom(),
+        ...optionCalls("bound", ...v6onlyHeld),
         SHUTDOWN: unconnectedShutdown("bound"),
         CLOSE: "closed",
         GETSOCKNAME: "bound",
@@ -1722,7 +1897,8 @@ export const socketMachine = setup({
         ACCEPT: [
           { guard: "queued", target: "listening", actions: "takeQueued" },
           {
-            guard: "nonblocking",
+            // Unseen, whether a connection is queued only the kernel knows.
+            guard: and(["nonblocking", not("envUnseen")]),
             target: "listening",
             ...answer("EAGAIN", "no connection is queued"),
           },
@@ -1752,7 +1928,7 @@ export const socketMachine = setup({
           { guard: "callerPort", target: "bound", actions: "stopListen" },
           { target: "created", actions: "stopListen" },
         ],
-        SETSOCKOPT: v6onlyHeld,
+        ...optionCalls("listening", ...v6onlyHeld),
         CLOSE: "closed",
         GETSOCKNAME: "listening",
         PEER_CONNECT: [
@@ -1818,7 +1994,7 @@ export const socketMachine = setup({
         SHUTDOWN: waitFor("connect"),
         // The attempt is not stopped: the call waits for its outcome.
         DISCONNECT: waitFor("connect"),
-        SETSOCKOPT: v6onlyHeld,
+        ...optionCalls("connecting", ...v6onlyHeld),
         CLOSE: "closed",
         GETSOCKNAME: "connecting",
         GETPEERNAME: reject(
@@ -1875,7 +2051,7 @@ export const socketMachine = setup({
             actions: ["clearShut", assign({ disconnecting: false })],
           },
         ],
-        SETSOCKOPT: v6onlyIfBound,
+        ...optionCalls("connectRefused", ...v6onlyIfBound),
         RECV: [
           ...pendingError("connectRefused"),
           { target: "connectRefused", ...answer("ok:eof") },
@@ -1950,6 +2126,9 @@ export const socketMachine = setup({
         PEER_CLOSE: answer("noop", "the socket is closed: it has no peers"),
         SEEN_END: answer("noop", "the socket is closed"),
         SEEN_RESET: answer("noop", "the socket is closed"),
+        SEEN_CONNECTING: answer("noop", "the socket is closed"),
+        SEEN_CONNECTED: answer("noop", "the socket is closed"),
+        SEEN_CONNECT_FAILED: answer("noop", "the socket is closed"),
       },
     },
   },

@@ -5,25 +5,46 @@
  * `--allow-ffi` and Linux (`libc.so.6`); with FFI, Deno's `--allow-net`,
  * `--allow-read` and `--allow-write` checks no longer apply to these calls.
  *
+ * - `socket` makes a `SOCK_STREAM` or `SOCK_DGRAM` socket of the kind's
+ *   domain; the descriptor is always non-blocking, and the kind's
+ *   `nonblocking` says what a call that would wait does.
  * - `bind`, `listen`, `shutdown` are `bind(2)`, `listen(2)` (backlog
- *   `SOMAXCONN` by default) and `shutdown(2)`. A bound socket that does not
- *   listen refuses connections, and closing a unix listener leaves its socket
- *   file in place, as in C.
- * - `connect` is `connect(2)`. `EINPROGRESS` is waited out (`POLLOUT`, then
- *   `connect(2)` again, which reports the outcome and, on failure, resets
- *   the socket as a blocking `connect` does), and so is a unix `EAGAIN` (a
- *   full backlog). An aborted attempt is stopped with `connect(AF_UNSPEC)`.
- * - `accept`, `read` and `write` are `accept4(2)`, `recv(2)` and `send(2)`
- *   with `MSG_NOSIGNAL`; `EAGAIN` waits for readiness and tries again.
+ *   `SOMAXCONN` by default) and `shutdown(2)`, on any type: the kernel
+ *   answers for a datagram socket. A bound socket that does not listen
+ *   refuses connections, and closing a unix listener leaves its socket file
+ *   in place, as in C.
+ * - `connect` is `connect(2)`. On a blocking socket `EINPROGRESS` is waited
+ *   out (`POLLOUT`, then `connect(2)` again, which reports the outcome and,
+ *   on failure, resets the socket as a blocking `connect` does), and so is
+ *   a unix `EAGAIN` (a full backlog); an aborted attempt is stopped with
+ *   `connect(AF_UNSPEC)`. On a non-blocking socket each `connect` is one
+ *   `connect(2)`: `EINPROGRESS` starts an attempt that goes on in the
+ *   kernel, `EALREADY` while it does, then 0 once connected (the next one
+ *   is `EISCONN`) or the attempt's error, once. A datagram socket's
+ *   `connect` sets its peer (a UDP one is bound to a port the kernel
+ *   picks), and a second one changes it; `disconnect` is
+ *   `connect(AF_UNSPEC)`, which forgets the peer (and gives back a port the
+ *   kernel chose).
+ * - `accept`, `read`, `readFrom`, `write` and `writeTo` are `accept4(2)`,
+ *   `recv(2)`, `recvfrom(2)`, `send(2)` and `sendto(2)` (with
+ *   `MSG_NOSIGNAL`). On `EAGAIN` a blocking socket waits for readiness and
+ *   tries again; a non-blocking one rejects with `EAGAIN` at once. A
+ *   datagram read takes one datagram, truncated to the buffer. An accepted
+ *   socket is non-blocking when its listener is (as if `accept4` were given
+ *   `SOCK_NONBLOCK` exactly then).
+ * - `setOption` and `getOption` are `setsockopt(2)` and `getsockopt(2)`
+ *   (see `socket_options_libc.ts`); `ready` is `poll(2)` for `POLLIN` or
+ *   `POLLOUT` (`POLLERR` and `POLLHUP` count too: a call answers then).
  * - `local` and `remote` are what `getsockname(2)` and `getpeername(2)` say
  *   after each call that can change them.
  *
  * Waiting never blocks Deno's event loop: `poll(2)` runs on a thread of
- * Deno's pool (an FFI call declared `nonblocking`) over the socket and the
- * socket's own `eventfd`, which `close()` (or an aborted `connect`) signals
- * so that a pending wait returns at once. Nothing polls while nothing waits.
- * `close()` closes the socket's descriptor at once; the `eventfd` and the
- * socket's share of libc (see `libc_lease.ts`) are freed when the last
+ * Deno's pool (an FFI call declared `nonblocking`) over the socket, the
+ * socket's own `eventfd`, which `close()` signals so that every pending
+ * wait returns at once, and, for a wait with an `AbortSignal`, an `eventfd`
+ * of that wait's, which the abort signals. Nothing polls while nothing
+ * waits. `close()` closes the socket's descriptor at once; its `eventfd` and
+ * the socket's share of libc (see `libc_lease.ts`) are freed when the last
  * pending poll has returned, before the call that waited rejects.
  *
  * @module
@@ -33,9 +54,20 @@ import {
   formatAddr,
   type SocketAddr,
 } from "../machine/address.ts";
-import type { ShutdownHow, SysSocket } from "../machine/effects.ts";
+import type {
+  Readiness,
+  Received,
+  ShutdownHow,
+  SysSocket,
+  SysSocketKind,
+} from "../machine/effects.ts";
 import type { Errno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
+import type {
+  SettableOptionName,
+  SocketOptionName,
+  SocketOptionValues,
+} from "../machine/options.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -47,11 +79,11 @@ import {
   pollFds,
   POLLIN,
   POLLOUT,
-  pollRevents,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOMAXCONN,
@@ -66,21 +98,32 @@ import {
   sysListen,
   sysPoll,
   sysPollAsync,
-  sysRead,
   sysRecv,
+  sysRecvfrom,
   type SysResult,
   sysSend,
+  sysSendto,
   sysShutdown,
   sysSocket,
   sysWrite,
 } from "./libc.ts";
 import { leaseLibc, type LibcLease } from "./libc_lease.ts";
 import { libcUnavailable, osError } from "./os_error.ts";
+import {
+  getOptionLibc,
+  optionError,
+  setOptionLibc,
+} from "./socket_options_libc.ts";
 
 const FAMILY: Readonly<Record<Domain, number>> = {
   inet: AF_INET,
   inet6: AF_INET6,
   unix: AF_UNIX,
+};
+
+const TYPE: Readonly<Record<SysSocketKind["type"], number>> = {
+  stream: SOCK_STREAM,
+  dgram: SOCK_DGRAM,
 };
 
 const HOW: Readonly<Record<ShutdownHow, number>> = {
@@ -89,18 +132,33 @@ const HOW: Readonly<Record<ShutdownHow, number>> = {
   both: SHUT_RDWR,
 };
 
+/**
+ * What a non-blocking `connect(2)` that has not connected yet says, and
+ * what to do (`EAGAIN`: a unix listener's full backlog).
+ */
+const NOT_YET: Partial<Record<Errno, string>> = {
+  EINPROGRESS:
+    'the attempt goes on in the kernel: wait with ready("write"), then connect() again (or read SO_ERROR) for the outcome',
+  EALREADY:
+    'an attempt is still in progress: wait with ready("write"), then connect() again for the outcome',
+  EAGAIN:
+    "the listener's backlog is full: connect() again once it has accepted a connection",
+};
+
 /** How long a unix `connect` waits before trying a full backlog again. */
 const BACKLOG_RETRY_MS = 5;
 
 /**
  * Creates the system side of a socket with the posix backend:
- * `socket(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`.
+ * `socket(2)` with `SOCK_STREAM` or `SOCK_DGRAM`, and always
+ * `SOCK_NONBLOCK | SOCK_CLOEXEC` (a socket that is not `kind.nonblocking`
+ * waits with `poll(2)`, as a blocking call would).
  *
- * @param domain The socket's address family.
+ * @param kind The socket's address family, type and `O_NONBLOCK`.
  * @throws {SocketError} `EOPNOTSUPP` when this is not Linux, `EACCES`
  * without `--allow-ffi`, or the errno of `socket(2)` (such as `EMFILE`).
  */
-export function posixSocket(domain: Domain): SysSocket {
+export function posixSocket(kind: SysSocketKind): SysSocket {
   let lease: LibcLease;
   try {
     lease = leaseLibc();
@@ -111,31 +169,38 @@ export function posixSocket(domain: Domain): SysSocket {
       'use backend "deno"',
     );
   }
-  const type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
-  const created = sysSocket(lease.libc, FAMILY[domain], type, 0);
+  const type = TYPE[kind.type] | SOCK_NONBLOCK | SOCK_CLOEXEC;
+  const created = sysSocket(lease.libc, FAMILY[kind.domain], type, 0);
   if (!created.ok) {
     lease.release();
-    throw sysError(created.errno, "socket", `create ${domain} socket`);
+    throw sysError(
+      created.errno,
+      "socket",
+      `create ${kind.domain} ${kind.type} socket`,
+    );
   }
-  return new PosixSysSocket(domain, created.value, lease);
+  return new PosixSysSocket(kind, created.value, lease);
 }
 
 /** One socket: one descriptor, and an `eventfd` to wake its waits. */
 class PosixSysSocket implements SysSocket {
   local: SocketAddr | undefined;
   remote: SocketAddr | undefined;
-  readonly #domain: Domain;
+  readonly #kind: SysSocketKind;
   readonly #fd: number;
   readonly #lease: LibcLease;
   readonly #libc: Libc;
-  /** The `eventfd` that wakes pending polls, made by the first wait. */
-  #wakeFd: number | undefined;
+  /**
+   * The `eventfd` that close() signals, made by the first wait. Nothing
+   * reads it: once signalled, every poll on it returns.
+   */
+  #closedFd: number | undefined;
   /** Polls running on Deno's pool now. */
   #polls = 0;
   #closed = false;
 
-  constructor(domain: Domain, fd: number, lease: LibcLease) {
-    this.#domain = domain;
+  constructor(kind: SysSocketKind, fd: number, lease: LibcLease) {
+    this.#kind = kind;
     this.#fd = fd;
     this.#lease = lease;
     this.#libc = lease.libc;
@@ -166,16 +231,14 @@ class PosixSysSocket implements SysSocket {
   async connect(addr: SocketAddr, signal: AbortSignal): Promise<void> {
     this.#ensureOpen("connect");
     const what = `connect to ${formatAddr(addr)}`;
-    const onAbort = () => this.#wake();
-    signal.addEventListener("abort", onAbort, { once: true });
     try {
-      await this.#connect(addr, signal, what);
+      if (this.#kind.nonblocking) this.#connectOnce(addr, what);
+      else await this.#connectWaiting(addr, signal, what);
     } catch (error) {
-      // A failed connect() gives back a port the kernel chose.
+      // A failed connect() gives back a port the kernel chose; one in
+      // progress has bound the socket.
       if (!this.#closed) this.#readLocal();
       throw error;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
     }
     this.#ensureOpen("connect", true);
     this.#readLocal();
@@ -183,45 +246,103 @@ class PosixSysSocket implements SysSocket {
   }
 
   async accept(): Promise<SysSocket> {
-    const flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
-    for (let waited = false;; waited = true) {
-      this.#ensureOpen("accept", waited);
-      const accepted = sysAccept4(this.#libc, this.#fd, flags);
-      if (accepted.ok) {
-        const sock = new PosixSysSocket(
-          this.#domain,
-          accepted.value,
-          leaseLibc(),
-        );
-        sock.#readLocal();
-        sock.#readRemote();
-        return sock;
-      }
-      if (accepted.errno !== "EAGAIN") {
-        throw sysError(accepted.errno, "accept", "accept a connection");
-      }
-      await this.#wait("accept", POLLIN);
-    }
+    const fd = await this.#whenReady(
+      "accept",
+      POLLIN,
+      "accept a connection",
+      () => sysAccept4(this.#libc, this.#fd, SOCK_NONBLOCK | SOCK_CLOEXEC),
+    );
+    // As accept4(SOCK_NONBLOCK) when the listener is non-blocking.
+    const sock = new PosixSysSocket(this.#kind, fd, leaseLibc());
+    sock.#readLocal();
+    sock.#readRemote();
+    return sock;
   }
 
   async read(buffer: Uint8Array): Promise<number | null> {
-    for (let waited = false;; waited = true) {
-      this.#ensureOpen("recv", waited);
-      const got = sysRecv(this.#libc, this.#fd, buffer, 0);
-      if (got.ok) return got.value === 0 ? null : got.value;
-      if (got.errno !== "EAGAIN") throw sysError(got.errno, "recv", "receive");
-      await this.#wait("recv", POLLIN);
+    const count = await this.#whenReady(
+      "recv",
+      POLLIN,
+      "receive",
+      () => sysRecv(this.#libc, this.#fd, buffer, 0),
+    );
+    return this.#received(count);
+  }
+
+  async readFrom(buffer: Uint8Array): Promise<Received> {
+    const got = await this.#whenReady(
+      "recvfrom",
+      POLLIN,
+      "receive",
+      () => sysRecvfrom(this.#libc, this.#fd, buffer, 0),
+    );
+    return { count: this.#received(got.count), from: got.from };
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    return this.#whenReady(
+      "send",
+      POLLOUT,
+      "send",
+      () => sysSend(this.#libc, this.#fd, data, MSG_NOSIGNAL),
+    );
+  }
+
+  async writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
+    try {
+      return await this.#whenReady(
+        "sendto",
+        POLLOUT,
+        `send to ${formatAddr(addr)}`,
+        () => sysSendto(this.#libc, this.#fd, data, MSG_NOSIGNAL, addr),
+      );
+    } finally {
+      // UDP binds an ephemeral port on its first sendto(), even one that
+      // fails (EPIPE after shutdown).
+      if (!this.#closed && this.#portless()) this.#readLocal();
     }
   }
 
-  async write(data: Uint8Array): Promise<number> {
-    for (let waited = false;; waited = true) {
-      this.#ensureOpen("send", waited);
-      const sent = sysSend(this.#libc, this.#fd, data, MSG_NOSIGNAL);
-      if (sent.ok) return sent.value;
-      if (sent.errno !== "EAGAIN") throw sysError(sent.errno, "send", "send");
-      await this.#wait("send", POLLOUT);
-    }
+  /** Whether the socket has no port of its own (an inet socket unbound). */
+  #portless(): boolean {
+    const local = this.local;
+    return local === undefined || ("port" in local && local.port === 0);
+  }
+
+  disconnect(): Promise<void> {
+    return Promise.try(() => {
+      this.#ensureOpen("disconnect");
+      const done = sysConnectUnspec(this.#libc, this.#fd);
+      if (!done.ok) {
+        throw sysError(done.errno, "disconnect", "connect to AF_UNSPEC");
+      }
+      this.#readLocal();
+      this.#readRemote();
+    });
+  }
+
+  setOption<N extends SettableOptionName>(
+    name: N,
+    value: SocketOptionValues[N],
+  ): void {
+    this.#ensureOpen("setsockopt");
+    const set = setOptionLibc(this.#libc, this.#fd, name, value);
+    if (!set.ok) throw optionError(set.errno, "setsockopt", name);
+  }
+
+  getOption<N extends SocketOptionName>(name: N): SocketOptionValues[N] {
+    this.#ensureOpen("getsockopt");
+    const got = getOptionLibc(this.#libc, this.#fd, name);
+    if (!got.ok) throw optionError(got.errno, "getsockopt", name);
+    return got.value;
+  }
+
+  async ready(what: Readiness, signal: AbortSignal | undefined): Promise<void> {
+    this.#ensureOpen("wait");
+    throwIfAborted("wait", signal);
+    const events = what === "read" ? POLLIN : POLLOUT;
+    // poll(2) may return for an interruption (EINTR): look again.
+    while (!this.#ready(events)) await this.#wait("wait", events, -1, signal);
   }
 
   shutdown(how: ShutdownHow, _keepAddress: boolean): Promise<void> {
@@ -263,9 +384,34 @@ class PosixSysSocket implements SysSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wake();
+    if (this.#closedFd !== undefined) signalEventfd(this.#libc, this.#closedFd);
     sysClose(this.#libc, this.#fd);
     if (this.#polls === 0) this.#release();
+  }
+
+  /**
+   * `connect(2)` once, as on a non-blocking socket: 0 resolves; anything
+   * else is the kernel's errno (`EINPROGRESS` for an attempt that goes on,
+   * then `EALREADY` until it is over, then its outcome once).
+   */
+  #connectOnce(addr: SocketAddr, what: string): void {
+    const tried = sysConnect(this.#libc, this.#fd, addr);
+    if (tried.ok) return;
+    const why = typeof tried.errno === "string"
+      ? NOT_YET[tried.errno]
+      : undefined;
+    if (why === undefined || (tried.errno === "EAGAIN" && !this.#isUnix())) {
+      throw sysError(tried.errno, "connect", what);
+    }
+    throw new SocketError(
+      tried.errno as Errno,
+      "connect",
+      `Cannot ${what} at once: ${tried.errno}; the socket is non-blocking and ${why}`,
+    );
+  }
+
+  #isUnix(): boolean {
+    return this.#kind.domain === "unix";
   }
 
   /**
@@ -274,9 +420,9 @@ class PosixSysSocket implements SysSocket {
    * connected, or the attempt's error (as `SO_ERROR` holds it), and like a
    * blocking `connect` it resets a failed socket so that it can connect
    * again (after reading `SO_ERROR` alone, the next `connect` would give
-   * `ECONNABORTED`).
+   * `ECONNABORTED`). An aborted attempt is stopped with `connect(AF_UNSPEC)`.
    */
-  async #connect(
+  async #connectWaiting(
     addr: SocketAddr,
     signal: AbortSignal,
     what: string,
@@ -285,7 +431,7 @@ class PosixSysSocket implements SysSocket {
       this.#ensureOpen("connect", waited);
       const tried = sysConnect(this.#libc, this.#fd, addr);
       if (tried.ok || tried.errno === "EISCONN") return;
-      if (tried.errno === "EAGAIN" && this.#domain === "unix") {
+      if (tried.errno === "EAGAIN" && this.#isUnix()) {
         // The listener's backlog is full: a blocking connect() would sleep.
         await this.#wait("connect", 0, BACKLOG_RETRY_MS, signal);
         continue;
@@ -304,6 +450,32 @@ class PosixSysSocket implements SysSocket {
         throw error;
       }
     }
+  }
+
+  /**
+   * Makes a call that may have to wait, such as `recv(2)`: again after each
+   * wait for `events` while it answers `EAGAIN`, or, on a non-blocking
+   * socket, never: `EAGAIN` rejects at once.
+   */
+  async #whenReady<T>(
+    op: SocketOp,
+    events: number,
+    what: string,
+    call: () => SysResult<T>,
+  ): Promise<T> {
+    for (let waited = false;; waited = true) {
+      this.#ensureOpen(op, waited);
+      const done = call();
+      if (done.ok) return done.value;
+      if (done.errno !== "EAGAIN") throw sysError(done.errno, op, what);
+      if (this.#kind.nonblocking) throw wouldWait(op, what, events);
+      await this.#wait(op, events);
+    }
+  }
+
+  /** A received count as the contract has it: 0 on a stream is its end. */
+  #received(count: number): number | null {
+    return count === 0 && this.#kind.type === "stream" ? null : count;
   }
 
   /** Whether the socket is ready for `events` now, without waiting. */
@@ -330,9 +502,11 @@ class PosixSysSocket implements SysSocket {
   ): Promise<void> {
     this.#ensureOpen(op, true);
     throwIfAborted(op, signal);
-    const wakeFd = this.#wakeFdFor(op);
+    const closedFd = this.#closedFdFor(op);
+    const aborted = signal && abortWake(this.#libc, op, signal);
     const fds = pollFds([
-      { fd: wakeFd, events: POLLIN },
+      { fd: closedFd, events: POLLIN },
+      { fd: aborted?.fd ?? -1, events: POLLIN },
       { fd: events === 0 ? -1 : this.#fd, events },
     ]);
     this.#polls++;
@@ -341,14 +515,11 @@ class PosixSysSocket implements SysSocket {
       polled = await sysPollAsync(this.#libc, fds, timeout);
     } finally {
       this.#polls--;
+      aborted?.[Symbol.dispose]();
     }
     if (this.#closed) {
       if (this.#polls === 0) this.#release();
       this.#ensureOpen(op, true);
-    }
-    // Not closed: the wake was an abort, spent now.
-    if (pollRevents(fds, 0) & POLLIN) {
-      sysRead(this.#libc, wakeFd, new Uint8Array(8));
     }
     throwIfAborted(op, signal);
     if (!polled.ok && polled.errno !== "EINTR") {
@@ -356,27 +527,17 @@ class PosixSysSocket implements SysSocket {
     }
   }
 
-  /** The socket's `eventfd`, made on first use. */
-  #wakeFdFor(op: SocketOp): number {
-    if (this.#wakeFd !== undefined) return this.#wakeFd;
-    const made = sysEventfd(this.#libc, 0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!made.ok) throw sysError(made.errno, op, `make an eventfd to ${op}`);
-    this.#wakeFd = made.value;
-    return made.value;
-  }
-
-  /** Signals the `eventfd`: every pending poll returns. */
-  #wake(): void {
-    if (this.#wakeFd === undefined) return;
-    const one = new Uint8Array(8);
-    new DataView(one.buffer).setBigUint64(0, 1n, true);
-    sysWrite(this.#libc, this.#wakeFd, one);
+  /** The `eventfd` that close() signals, made on first use. */
+  #closedFdFor(op: SocketOp): number {
+    if (this.#closedFd !== undefined) return this.#closedFd;
+    this.#closedFd = makeEventfd(this.#libc, op);
+    return this.#closedFd;
   }
 
   /** Frees what close() had to keep until the last poll returned. */
   #release(): void {
-    if (this.#wakeFd !== undefined) sysClose(this.#libc, this.#wakeFd);
-    this.#wakeFd = undefined;
+    if (this.#closedFd !== undefined) sysClose(this.#libc, this.#closedFd);
+    this.#closedFd = undefined;
     this.#lease.release();
   }
 
@@ -392,8 +553,8 @@ class PosixSysSocket implements SysSocket {
       "EBADF",
       op,
       waited
-        ? `Cannot finish ${op}(): the socket was closed while the call was in progress`
-        : `Cannot ${op}(): the socket's descriptor is closed`,
+        ? `Cannot finish ${op}(): EBADF; the socket was closed while the call was in progress`
+        : `Cannot ${op}(): EBADF; the socket's descriptor is closed`,
     );
   }
 
@@ -408,13 +569,59 @@ class PosixSysSocket implements SysSocket {
   }
 }
 
+/** A new non-blocking `eventfd`, for `op` to wait on. */
+function makeEventfd(libc: Libc, op: SocketOp): number {
+  const made = sysEventfd(libc, 0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (!made.ok) throw sysError(made.errno, op, `make an eventfd to ${op}`);
+  return made.value;
+}
+
+/** Adds 1 to an `eventfd`'s count: a poll on it returns. */
+function signalEventfd(libc: Libc, fd: number): void {
+  const one = new Uint8Array(8);
+  new DataView(one.buffer).setBigUint64(0, 1n, true);
+  sysWrite(libc, fd, one);
+}
+
+/**
+ * An `eventfd` of one wait's own, which `signal`'s abort signals (a shared
+ * one, read by whichever wait woke first, could leave another aborted wait
+ * asleep). Dispose of it once the poll is over.
+ */
+function abortWake(
+  libc: Libc,
+  op: SocketOp,
+  signal: AbortSignal,
+): { readonly fd: number } & Disposable {
+  const fd = makeEventfd(libc, op);
+  const onAbort = () => signalEventfd(libc, fd);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return {
+    fd,
+    [Symbol.dispose]() {
+      signal.removeEventListener("abort", onAbort);
+      sysClose(libc, fd);
+    },
+  };
+}
+
+/** `EAGAIN` for a call that would wait on a non-blocking socket. */
+function wouldWait(op: SocketOp, what: string, events: number): SocketError {
+  const readiness: Readiness = events === POLLIN ? "read" : "write";
+  return new SocketError(
+    "EAGAIN",
+    op,
+    `Cannot ${what} now: EAGAIN; the call would wait on a non-blocking socket: wait with ready("${readiness}"), then call again`,
+  );
+}
+
 /** Throws `EINTR` when `signal` has aborted the call. */
 function throwIfAborted(op: SocketOp, signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;
   throw new SocketError(
     "EINTR",
     op,
-    `Cannot finish ${op}(): the call was aborted`,
+    `Cannot finish ${op}(): EINTR; the call was aborted (its signal's reason is the cause)`,
     { cause: signal.reason },
   );
 }

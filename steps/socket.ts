@@ -81,6 +81,17 @@ export interface SocketOptions<D extends Domain = Domain> {
    */
   backend?: Backend;
   /**
+   * `O_NONBLOCK`: a call that would wait answers at once, as Linux does,
+   * with `EAGAIN` (`accept`, `recv`, a full `send`), or `EINPROGRESS` for a
+   * TCP `connect` (the attempt goes on; a later `connect()` says
+   * `EALREADY` while it does, then 0 once, or the attempt's error). Wait
+   * for readiness with {@linkcode Socket.wait}. A socket that `accept()`
+   * returns is non-blocking when its listener is.
+   *
+   * @default {false}
+   */
+  nonblocking?: boolean;
+  /**
    * Called after every change of state, to trace a socket's life. Data calls
    * do not change the state, so this costs nothing on the data path.
    */
@@ -124,6 +135,8 @@ export interface Socket<D extends Domain = Domain> extends Disposable {
    * accepted socket's is its listener's).
    */
   readonly backend: Backend;
+  /** Whether the socket is `O_NONBLOCK` (see `socket()`'s `nonblocking`). */
+  readonly nonblocking: boolean;
   /** The socket's state in the machine. */
   readonly state: SocketState;
   /**
@@ -384,12 +397,19 @@ export interface WaitOptions {
 const DEFAULT_RECV = 65536;
 // The events of the calls that carry nothing, made once.
 const ACCEPT: SocketEvent = { type: "ACCEPT" };
+const ACCEPT_NOW: SocketEvent = { type: "ACCEPT", nonblocking: true };
+const RECV_NOW: SocketEvent = { type: "RECV", nonblocking: true };
+const SEEN_CONNECTING: SocketEvent = { type: "SEEN_CONNECTING" };
+const SEEN_CONNECTED: SocketEvent = { type: "SEEN_CONNECTED" };
+const SEEN_CONNECT_FAILED: SocketEvent = { type: "SEEN_CONNECT_FAILED" };
 const SEND: SocketEvent = { type: "SEND" };
 const RECV: SocketEvent = { type: "RECV" };
 const CLOSE: SocketEvent = { type: "CLOSE" };
 const GETSOCKNAME: SocketEvent = { type: "GETSOCKNAME" };
 const GETPEERNAME: SocketEvent = { type: "GETPEERNAME" };
 const DISCONNECT: SocketEvent = { type: "DISCONNECT" };
+/** The signal of a connect() that is never stopped. */
+const NEVER_ABORTED = new AbortController().signal;
 const CLOSED_WHY = "the socket is closed; create a new one with socket()";
 const SEEN_END: SocketEvent = { type: "SEEN_END" };
 const SEEN_RESET: SocketEvent = { type: "SEEN_RESET" };
@@ -437,9 +457,19 @@ function socketGraph(): SocketGraph {
  * `--allow-ffi`, `EOPNOTSUPP` off Linux, or the errno of `socket(2)`.
  */
 export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
-  const { domain, type = "stream", protocol = 0 } = options ?? {};
+  const { domain, type = "stream", protocol = 0, nonblocking = false } =
+    options ?? {};
   checkSocketArgs(domain, type, protocol);
   const backend = checkBackend(options.backend, "socket");
+  if (typeof nonblocking !== "boolean") {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot create a socket with nonblocking ${
+        describe(nonblocking)
+      }: use true or false`,
+    );
+  }
   const graph = socketGraph();
   // The runtime is not told what the peer does: rules whose answer depends
   // on it let the call through to the kernel.
@@ -452,9 +482,8 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
   return new StreamSocket(
     graph,
     start,
-    createSysSocket(backend, { domain, type, nonblocking: false }),
-    backend,
-    options.onTransition,
+    createSysSocket(backend, { domain, type, nonblocking }),
+    { backend, nonblocking, onTransition: options.onTransition },
   );
 }
 
@@ -514,6 +543,13 @@ export function checkSocketArgs(
   }
 }
 
+/** What a runtime socket is made with, besides its node and system side. */
+interface SocketSetup {
+  readonly backend: Backend;
+  readonly nonblocking: boolean;
+  readonly onTransition: ((change: StateChange) => void) | undefined;
+}
+
 /**
  * A socket: where it is in the machine's graph, and its system side. Every
  * call first takes a step in the graph, which refuses it or says where it
@@ -541,22 +577,28 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   readonly #sends = new Turns();
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
+  readonly nonblocking: boolean;
+  /** The events of accept() and recv(), as the blocking mode asks them. */
+  readonly #accept: SocketEvent;
+  readonly #recv: SocketEvent;
 
   constructor(
     graph: SocketGraph,
     node: SocketNode,
     sys: SysSocket,
-    backend: Backend,
-    onTransition: ((change: StateChange) => void) | undefined,
+    setup: SocketSetup,
   ) {
     // The machine started from the domain that types the socket.
     this.domain = node.facts.domain as D;
     this.type = node.facts.type;
-    this.backend = backend;
+    this.backend = setup.backend;
+    this.nonblocking = setup.nonblocking;
+    this.#accept = setup.nonblocking ? ACCEPT_NOW : ACCEPT;
+    this.#recv = setup.nonblocking ? RECV_NOW : RECV;
     this.#graph = graph;
     this.#node = node;
     this.#sys = sys;
-    this.#onTransition = onTransition;
+    this.#onTransition = setup.onTransition;
   }
 
   get state(): SocketState {
@@ -601,14 +643,16 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     await this.#change("connect", {
       type: "CONNECT",
       family: checked.domain,
+      ...(this.nonblocking ? { nonblocking: true } : {}),
       io: { sys: this.#sys, addr: checked.addr },
     });
   }
 
   async accept(options: AcceptOptions = {}): Promise<Socket<D>> {
+    const event = this.#accept;
     let step;
-    while ((step = this.#stepOrWait(ACCEPT)) instanceof Promise) await step;
-    this.#decide("accept", ACCEPT, step);
+    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    this.#decide("accept", event, step);
     let sys: SysSocket;
     try {
       sys = await this.#sys.accept();
@@ -625,13 +669,11 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     });
     // Born connected: the machine went created -> connected at once.
     onTransition?.({ from: "created", to: node.state, op: "accept" });
-    return new StreamSocket<D>(
-      this.#graph,
-      node,
-      sys,
-      this.backend,
+    return new StreamSocket<D>(this.#graph, node, sys, {
+      backend: this.backend,
+      nonblocking: this.nonblocking,
       onTransition,
-    );
+    });
   }
 
   async send(data: Uint8Array): Promise<number> {
@@ -654,9 +696,10 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
       throw this.#badInput("recv", "the buffer must be a non-empty Uint8Array");
     }
+    const event = this.#recv;
     let step;
-    while ((step = this.#stepOrWait(RECV)) instanceof Promise) await step;
-    if (this.#decide("recv", RECV, step).outcome === "ok:eof") return 0;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    if (this.#decide("recv", event, step).outcome === "ok:eof") return 0;
     let n: number | null;
     try {
       n = await this.#sys.read(buffer);
@@ -719,7 +762,8 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const event: SocketEvent = { type: "SENDTO", family: checked.domain };
     let step;
     while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
-    this.#decide("sendto", event, step);
+    // UDP binds an ephemeral port first: the state may change.
+    this.#moveOn("sendto", this.#decide("sendto", event, step));
     return await this.#write("sendto", data, checked.addr);
   }
 
@@ -727,9 +771,10 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     max: number = DEFAULT_RECV,
   ): Promise<{ data: Uint8Array; addr: AddrOf<D> | undefined }> {
     const buffer = this.#recvBuffer("recvfrom", max);
+    const event = this.#recv;
     let step;
-    while ((step = this.#stepOrWait(RECV)) instanceof Promise) await step;
-    if (this.#decide("recvfrom", RECV, step).outcome === "ok:eof") {
+    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    if (this.#decide("recvfrom", event, step).outcome === "ok:eof") {
       return { data: EMPTY, addr: undefined };
     }
     let got;
@@ -773,7 +818,9 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       value,
       this.state,
     );
-    const event: SocketEvent = { type: "SETSOCKOPT", option };
+    const event: SocketEvent = typeof checked === "boolean"
+      ? { type: "SETSOCKOPT", option, on: checked }
+      : { type: "SETSOCKOPT", option };
     let step;
     while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
     this.#decide("setsockopt", event, step);
@@ -969,14 +1016,16 @@ class StreamSocket<D extends Domain> implements Socket<D> {
 
   /**
    * A call whose answer depends on what the machine is not told: the
-   * backend asks the kernel (or looks, as the Deno backend does), and the
-   * state stays. Only `connect()` on a connected or listening unix socket
-   * asks: Linux looks the target up first.
+   * backend asks the kernel (or looks, as the Deno backend does). Two calls
+   * ask: `connect()` on a connected or listening unix socket (Linux looks
+   * the target up first; the state stays), and a non-blocking TCP
+   * `connect()`, whose answer tells the machine how the attempt stands.
    */
-  #ask(op: SocketOp, event: SocketEvent): void {
+  async #ask(op: SocketOp, event: SocketEvent): Promise<void> {
     if (event.type !== "CONNECT" || event.io === undefined) {
       throw new Error(`Cannot ask the kernel about ${op}(): nothing to ask`);
     }
+    if (event.nonblocking) return await this.#connectNow(op, event.io.addr);
     const refusal = this.#sys.connectRefusal(event.io.addr);
     if (refusal !== undefined) throw refusal;
     // The target is live: the socket's own state answers.
@@ -987,10 +1036,49 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     );
   }
 
+  /**
+   * A non-blocking TCP `connect(2)`: one call, whose answer moves the
+   * machine. `EINPROGRESS`: the attempt goes on; 0 (or `EISCONN`): it is
+   * connected; `EALREADY`: nothing new; anything else: it failed, and the
+   * socket is unconnected again, as the kernel leaves it.
+   */
+  async #connectNow(op: SocketOp, addr: SocketAddr): Promise<void> {
+    const from = this.state;
+    try {
+      await this.#sys.connect(addr, NEVER_ABORTED);
+      this.#see(SEEN_CONNECTED, op);
+    } catch (error) {
+      const failure = osError(error, op, `${op}() to ${formatAddr(addr)}`);
+      const code = failure.code;
+      // EALREADY tells the machine nothing: the attempt goes on, as it knew.
+      if (code !== "EALREADY") {
+        this.#see(
+          code === "EINPROGRESS"
+            ? SEEN_CONNECTING
+            : code === "EISCONN"
+            ? SEEN_CONNECTED
+            : SEEN_CONNECT_FAILED,
+          op,
+        );
+      }
+      throw failure.state !== undefined ? failure : new SocketError(
+        code,
+        op,
+        failure.message,
+        { state: from, cause: failure.cause ?? failure },
+      );
+    }
+  }
+
   /** Tells the machine what a read or write of the socket saw. */
   #see(event: SocketEvent, op: SocketOp): void {
     const step = this.#graph.step(this.#node, event);
     if (step.allowed) this.#move(step.next, op);
+  }
+
+  /** Takes an allowed step of a data call, if it leads anywhere new. */
+  #moveOn(op: SocketOp, step: Step & { allowed: true }): void {
+    if (step.next !== this.#node) this.#move(step.next, op);
   }
 
   #move(next: SocketNode, op: SocketOp): void {

@@ -340,7 +340,7 @@ for (const domain of TCP_DOMAINS) {
     const server = await arena.listener(0);
     const first = arena.socket();
     await first.connect(server.getsockname());
-    const sys = posixSocket(domain);
+    const sys = posixSocket({ domain, type: "stream", nonblocking: false });
     try {
       const abort = new AbortController();
       const connecting = sys.connect(server.getsockname(), abort.signal);

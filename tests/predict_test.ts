@@ -597,3 +597,121 @@ Deno.test("predict() refuses an unknown op or type", () => {
       /"dance"/.test(error.message),
   );
 });
+
+// ------------------------------------------------------ socket options
+
+Deno.test("a TCP option is EOPNOTSUPP on a unix socket and ENOPROTOOPT on UDP; an IPv6 option ENOPROTOOPT on inet", () => {
+  expect(["set_nodelay"], ["EOPNOTSUPP"], "unix");
+  expectDgram(["set_nodelay"], ["EOPNOTSUPP"], "unix");
+  expectDgram(["set_nodelay"], ["ENOPROTOOPT"]);
+  expectDgram(["set_nodelay"], ["ENOPROTOOPT"], "inet6");
+  expect(["set_nodelay", "connect", "set_nodelay"], ["ok", "ok", "ok"]);
+  expect(["set_v6only"], ["ENOPROTOOPT"]);
+  expect(["set_v6only"], ["EOPNOTSUPP"], "unix");
+  expectDgram(["set_v6only"], ["ENOPROTOOPT"]);
+  expect(["set_reuseaddr"], ["ok"], "unix");
+  expectDgram(["set_reuseaddr"], ["ok"], "unix");
+});
+
+Deno.test("IPV6_V6ONLY is EINVAL once an inet6 socket holds a port, and can be set again after a failed connect gave the port back", () => {
+  expect(["set_v6only", "bind", "set_v6only"], ["ok", "ok", "EINVAL"], "inet6");
+  expect(["listen", "set_v6only"], ["ok", "EINVAL"], "inet6");
+  expect(["connect", "set_v6only"], ["ok", "EINVAL"], "inet6");
+  expect(
+    ["connect_refused", "set_v6only"],
+    ["ECONNREFUSED", "ok"],
+    "inet6",
+  );
+  expectDgram(["connect", "set_v6only"], ["ok", "EINVAL"], "inet6");
+  expectDgram(["sendto", "set_v6only"], ["ok", "EINVAL"], "inet6");
+});
+
+Deno.test("getsockopt(SO_ERROR) takes the pending error: a refused non-blocking connect then reports ECONNABORTED", () => {
+  assert.deepEqual(
+    predict(["connect_refused", "get_error", "get_error", "connect"], {
+      nonblocking: true,
+    }),
+    ["EINPROGRESS", "ok:ECONNREFUSED", "ok:none", "ECONNABORTED"],
+  );
+  // The peer answers data after its close with a reset: EPIPE pending.
+  expect(
+    ["connect", "peer_close", "send", "get_error", "recv"],
+    ["ok", "ok", "ok", "ok:EPIPE", "ok:eof"],
+  );
+  expect(["get_error", "close", "get_error"], ["ok:none", "ok", "EBADF"]);
+});
+
+Deno.test("every option call on a closed socket is EBADF", () => {
+  for (const op of ["set_reuseaddr", "set_nodelay", "get_error"] as const) {
+    expect(["close", op], ["ok", "EBADF"]);
+    expectDgram(["close", op], ["ok", "EBADF"], "unix");
+  }
+});
+
+// -------------------------------------------------- sendto, disconnect
+
+Deno.test("sendto() on TCP ignores the address and answers as send(); a unix stream socket refuses an address", () => {
+  expect(["sendto"], ["EPIPE"]);
+  expect(["connect", "sendto", "shut_wr", "sendto"], [
+    "ok",
+    "ok",
+    "ok",
+    "EPIPE",
+  ]);
+  expect(["sendto"], ["EOPNOTSUPP"], "unix");
+  expect(["connect", "sendto"], ["ok", "EISCONN"], "unix");
+});
+
+Deno.test("sendto() on an unbound UDP socket binds an ephemeral port first; a datagram socket need not be connected", () => {
+  expectDgram(["sendto", "getsockname"], ["ok", "ok:port>0"]);
+  expectDgram(["sendto", "getsockname"], ["ok", "ok:unnamed"], "unix");
+  expectDgram(["connect", "sendto"], ["ok", "ok"], "unix");
+  expectDgram(["shut_wr", "sendto", "getsockname"], [
+    "ENOTCONN",
+    "EPIPE",
+    "ok:port>0",
+  ]);
+});
+
+Deno.test("disconnect() of a datagram socket forgets its peer; UDP gives back a port the kernel chose", () => {
+  expectDgram(["connect", "disconnect", "getpeername", "getsockname"], [
+    "ok",
+    "ok",
+    "ENOTCONN",
+    "ok:port=0",
+  ]);
+  expectDgram(["bind", "disconnect", "getsockname"], [
+    "ok",
+    "ok",
+    "ok:port=0",
+  ]);
+  // A unix datagram socket keeps its name.
+  expectDgram(["bind", "connect", "disconnect", "getsockname"], [
+    "ok",
+    "ok",
+    "ok",
+    "ok:path",
+  ], "unix");
+});
+
+Deno.test("disconnect() of a TCP connection resets it: the next call reports ECONNRESET, and a new connect starts afresh", () => {
+  expect(["connect", "disconnect", "send", "send"], [
+    "ok",
+    "ok",
+    "ECONNRESET",
+    "EPIPE",
+  ]);
+  expect(["connect", "disconnect", "connect", "send"], [
+    "ok",
+    "ok",
+    "ok",
+    "ok",
+  ]);
+  expect(["listen", "disconnect", "getsockname"], ["ok", "ok", "ok:port>0"]);
+  expect(["listen", "disconnect", "accept"], ["ok", "ok", "EINVAL"]);
+});
+
+Deno.test("disconnect() of a unix stream socket is EINVAL: it takes only unix addresses", () => {
+  expect(["disconnect"], ["EINVAL"], "unix");
+  expect(["connect", "disconnect", "send"], ["ok", "EINVAL", "ok"], "unix");
+});
