@@ -1,6 +1,14 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { SocketAddr } from "../machine/address.ts";
 
+/** The TCP options a connection's own API sets (`Deno.TcpConn`, `node:net`). */
+export interface TcpControls {
+  /** `TCP_NODELAY` */
+  setNoDelay(on: boolean): void;
+  /** `SO_KEEPALIVE` */
+  setKeepAlive(on: boolean): void;
+}
+
 /** A connected stream, whichever API holds it (Deno or `node:net`). */
 export interface Connection {
   /** The local address. */
@@ -13,6 +21,8 @@ export interface Connection {
   write(data: Uint8Array): Promise<number>;
   /** Shuts down the write side: the peer reads end of stream. */
   closeWrite(): Promise<void>;
+  /** For a TCP connection: the options its API sets. */
+  readonly tcp?: TcpControls;
   /** Frees the connection. Never throws; idempotent. */
   close(): void;
 }

@@ -34,6 +34,126 @@
  *   takes a libc look-up (`--allow-ffi`); without it, a socket file is taken
  *   to be live.
  *
+ * Datagram sockets:
+ *
+ * - A unix datagram socket is the posix backend's (libc's `socket(2)` and
+ *   the rest) when `--allow-ffi` is granted: neither Deno nor `node:dgram`
+ *   has one. Without it, `socket()` is refused with `EOPNOTSUPP`.
+ * - A UDP socket is a `node:dgram` socket (see `deno_dgram.ts`), made by
+ *   `bind()`, or by `connect()` and `sendto()` on an unbound socket, which
+ *   bind the wildcard address and an ephemeral port first, as the kernel
+ *   does.
+ * - `connect()` records the peer in the backend: Deno's `node:dgram` never
+ *   calls `connect(2)`, so the kernel's socket stays unconnected. Datagrams
+ *   from other senders reach the process, and the backend drops them; an
+ *   ICMP error (a datagram to a port with nothing bound) is not reported as
+ *   `ECONNREFUSED`. `getsockname()` shows the source address Linux picks:
+ *   the loopback address for a loopback peer; for another peer, what the
+ *   kernel says for a libc socket connected there (`--allow-ffi`), else the
+ *   wildcard address.
+ * - A second `connect()` changes the peer at once; datagrams queued from the
+ *   old one stay queued, as on Linux.
+ * - `disconnect()` forgets the peer, and `getsockname()` shows the bound
+ *   address again. A port the kernel chose (port 0 in `bind()`, or none) is
+ *   given back by closing the `node:dgram` socket; the next call that needs
+ *   a port makes a new one, with the options set so far.
+ * - Received datagrams are queued by the backend, at most 212992 bytes and
+ *   1024 datagrams (a datagram that finds it full is dropped); the kernel's
+ *   `SO_RCVBUF` does not bound this queue.
+ * - `close()` frees the port an event-loop turn later (`node:dgram` closes
+ *   asynchronously); a `bind()` of this process to that port waits for it.
+ * - `shutdown()` is kept by the backend: after `SHUT_RD` a read with nothing
+ *   queued returns 0 (datagrams still queue), after `SHUT_WR` a send fails
+ *   with `EPIPE`; without a peer the bits are set and the call fails with
+ *   `ENOTCONN`, as on Linux.
+ *
+ * Socket options (`deno_options.ts`):
+ *
+ * - Set with Deno's and Node's own calls: `TCP_NODELAY` and `SO_KEEPALIVE` of
+ *   a TCP connection (`Deno.TcpConn`, `node:net`); `SO_BROADCAST` of a UDP
+ *   socket; `SO_REUSEADDR` and `IPV6_V6ONLY` of a UDP socket before it is
+ *   bound (`createSocket()`); `SO_REUSEPORT` of a TCP socket before it is
+ *   bound, with `--unstable-net` only (`Deno.listen()`'s `reusePort`).
+ * - Read from what the backend knows: Linux's value for a new socket, what
+ *   was set, and what Deno set itself: `Deno.listen()` sets `SO_REUSEADDR`
+ *   on every TCP listener (and so on what it accepts), `node:net` on a
+ *   client it binds; Deno and `node:dgram` set `IPV6_V6ONLY` on a socket
+ *   bound to a specific IPv6 address (not `::` nor a v4-mapped one), which
+ *   Linux leaves off. `SO_RCVBUF` and `SO_SNDBUF`, which the kernel doubles
+ *   and clamps, are always read from the kernel.
+ * - Through libc (`--allow-ffi`), everything else: `setsockopt(2)` and
+ *   `getsockopt(2)` on the descriptor that has the socket's addresses
+ *   (`deno_fd.ts`), refused with `EOPNOTSUPP` when several descriptors have
+ *   them (unix connections accepted from one listener). Without
+ *   `--allow-ffi` these are refused with `EOPNOTSUPP`: setting `SO_LINGER`,
+ *   `SO_RCVBUF`, `SO_SNDBUF`, any option Deno has no call for on this
+ *   socket (every option of a unix socket, `SO_BROADCAST` of a TCP one), and
+ *   reading `SO_RCVBUF` and `SO_SNDBUF`. Setting an option to the value the
+ *   backend knows it has is done without a call.
+ * - What was set is applied again to each object that comes to hold the
+ *   socket (a bind reservation, a listener, a connection, a new
+ *   `node:dgram` socket), except `IPV6_V6ONLY`, which only the maker sets.
+ *   An option set before `bind()`, `connect()` or `accept()` makes the first
+ *   is kept until then; options set before `connect()` are applied once
+ *   connected (`SO_RCVBUF` does not size the window offered in the SYN).
+ *   Before that, `getsockopt()` asks a new libc socket of the same kind
+ *   given the same options.
+ * - Refused with `EOPNOTSUPP`, as Deno cannot honour them: `SO_REUSEADDR`
+ *   `false` on a TCP socket before `bind()` (`Deno.listen()` always sets it;
+ *   once bound, libc clears it); `SO_REUSEPORT` `true` before `bind()` on a
+ *   TCP socket without `--unstable-net`, and on a UDP socket.
+ * - `IPV6_V6ONLY` `true` on a TCP socket is had only where Deno sets it
+ *   itself, on a specific IPv6 address: `bind()` of a socket with it to `::`
+ *   or a v4-mapped address is refused with `EOPNOTSUPP`, and `connect()`
+ *   without `bind()` makes a socket without it (`Deno.connect()` takes no
+ *   such option; `getsockopt()` then says `false`).
+ * - `TCP_NODELAY` and `SO_KEEPALIVE` of a bound or listening TCP socket are
+ *   kept by the backend (`getsockopt()` reports them) and set on each
+ *   connection it makes or accepts; the kernel's listener does not have
+ *   them. TCP copies a listener's options to the connections it accepts, and
+ *   so does the backend with the options set on the listener.
+ * - `close()` with `SO_LINGER` on and 0 seconds resets the connection with
+ *   libc's `connect(AF_UNSPEC)` (Deno's close sends FIN first); a linger
+ *   time does not make `close()` wait.
+ * - `SO_ERROR` holds the errors the backend sees: a non-blocking connect's
+ *   failure, a failed background send, a `node:dgram` error.
+ * - `disconnect()` of a TCP socket resets the connection with libc's
+ *   `connect(AF_UNSPEC)` (`--allow-ffi`), else closes it (FIN). A port the
+ *   caller chose is kept (bound again with `Deno.listen()`, a short window
+ *   in which another process could take it); another is given back, and
+ *   `getsockname()` still shows it, as on Linux.
+ *
+ * Non-blocking sockets (`O_NONBLOCK`, see `deno_ahead.ts`):
+ *
+ * - `accept()`: the listener accepts in the background as connections come
+ *   (at most 128 ahead, whatever the backlog), and `accept()` takes the
+ *   first, or says `EAGAIN` when none has come yet: a connection is seen an
+ *   event-loop turn after it is made. The accepted socket is blocking, as
+ *   Linux's `accept()` makes it.
+ * - `recv()` on a TCP socket: the socket reads ahead from the start (one
+ *   read of up to 64 KiB at a time) and `recv()` takes what that brought, or
+ *   says `EAGAIN`: data is seen an event-loop turn after it arrives.
+ * - `send()` on a TCP socket takes all the bytes at once and writes them in
+ *   the background; it says `EAGAIN` while an earlier send is still being
+ *   written (not when the kernel's buffer is full), and a failure of the
+ *   background write is reported by the next `send()` and by `SO_ERROR`.
+ * - `connect()` on a TCP socket says `EINPROGRESS` and connects in the
+ *   background; while that goes on, `connect()` says `EALREADY` and
+ *   `getsockname()` shows no port (Linux shows the one it bound). Then one
+ *   `connect()` answers 0, or the attempt's error (`ECONNABORTED` if
+ *   `SO_ERROR` took it first). A unix `connect()` is made at once, as on
+ *   Linux; a full backlog is waited out instead of `EAGAIN`.
+ * - A UDP `recv()` takes from the backend's queue or says `EAGAIN`; a UDP
+ *   `send()` says `EAGAIN` only while an earlier send is still being made.
+ * - `ready()` (`poll(2)`) waits for the backend's own events, not the
+ *   kernel's: a queued datagram or connection, read-ahead data, end of
+ *   stream or an error for `"read"`; for `"write"`, a connected socket with
+ *   no background send (an unconnected one is ready at once, as Linux's
+ *   `POLLHUP` says; a listener never), a datagram socket with no send being
+ *   made. A failed non-blocking connect is ready for both. A blocking
+ *   socket asked `ready("read")` starts reading or accepting ahead, and its
+ *   reads and accepts take what that brought first.
+ *
  * @module
  */
 import net from "node:net";
@@ -41,16 +161,34 @@ import {
   type Domain,
   formatAddr,
   type InetAddr,
+  isWildcard,
   type SocketAddr,
   type UnixAddr,
   wildcardAddr,
 } from "../machine/address.ts";
-import type { ShutdownHow, SysSocket } from "../machine/effects.ts";
+import type {
+  Readiness,
+  Received,
+  ShutdownHow,
+  SysSocket,
+  SysSocketKind,
+} from "../machine/effects.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
+import type {
+  SettableOptionName,
+  SocketOptionName,
+  SocketOptionValues,
+} from "../machine/options.ts";
 import type { Connection } from "./connection.ts";
+import { AcceptAhead, ReadAhead } from "./deno_ahead.ts";
 import { DenoConnection, DenoListener } from "./deno_connection.ts";
+import { DenoDgramSocket } from "./deno_dgram.ts";
+import { type FdIdentity, ffiGranted, findSocketFd } from "./deno_fd.ts";
+import { DenoOptions, type OptionHolder, unstableNet } from "./deno_options.ts";
+import { Changes, closedError, wouldBlock } from "./deno_wait.ts";
 import {
   AF_UNIX,
+  type Libc,
   openLibc,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
@@ -59,41 +197,105 @@ import {
   sysBindAutobind,
   sysClose,
   sysConnect,
+  sysConnectUnspec,
   sysListen,
   type SysResult,
   sysSocket,
 } from "./libc.ts";
 import { NodeConnection } from "./node_connection.ts";
+import { posixSocket } from "./posix_backend.ts";
 import { Turns } from "./_turns.ts";
-import { osError } from "./os_error.ts";
+import { errnoOf, osError } from "./os_error.ts";
 
 /**
- * Creates the system side of a socket with the Deno backend.
+ * Creates the system side of a socket of `kind` with the Deno backend: a
+ * stream socket held by Deno's objects, a UDP socket by `node:dgram`'s
+ * (`deno_dgram.ts`), a unix datagram socket by the posix backend (with
+ * `--allow-ffi`).
  *
- * @param domain The socket's address family.
+ * @param kind The socket's domain, type and `O_NONBLOCK`.
+ * @throws {SocketError} `EOPNOTSUPP` for a unix datagram socket without
+ * `--allow-ffi`.
  */
-export function denoSocket(domain: Domain): SysSocket {
-  return new DenoSysSocket(domain, undefined);
+export function denoSocket(kind: SysSocketKind): SysSocket {
+  if (kind.type === "stream") return new DenoSysSocket(kind, undefined);
+  if (kind.domain !== "unix") return new DenoDgramSocket(kind);
+  if (ffiGranted()) return posixSocket(kind);
+  throw new SocketError(
+    "EOPNOTSUPP",
+    "socket",
+    'Cannot create a unix datagram socket with the deno backend: EOPNOTSUPP, neither Deno nor node:dgram has unix datagram sockets; run with --allow-ffi (the backend then makes it with libc, as the posix backend does), or use backend: "posix"',
+  );
 }
 
-/** One socket, held as whatever Deno object stands for it right now. */
+/** How the object that holds a stream socket was made. */
+type Made =
+  /** `Deno.listen()`: a bind reservation or a listener. */
+  | "listener"
+  /** A Deno listener's `accept()`. */
+  | "accepted"
+  /** `Deno.connect()`. */
+  | "client"
+  /** `node:net` from a bound address (TCP), or libc's socket (unix). */
+  | "bound client";
+
+/** A connection accepted by a listener, for the socket that will hold it. */
+interface Accepted {
+  readonly connection: Connection;
+  /** The listener's options (TCP copies them to what it accepts). */
+  readonly options: DenoOptions | undefined;
+  /** What the listener's maker set, which the connection inherits. */
+  readonly made: Partial<SocketOptionValues>;
+}
+
+/** A non-blocking connect() going on in the background. */
+interface Attempt {
+  readonly addr: SocketAddr;
+  readonly controller: AbortController;
+  done: boolean;
+  error: SocketError | undefined;
+}
+
+/** One stream socket, held as whatever Deno object stands for it right now. */
 class DenoSysSocket implements SysSocket {
   local: SocketAddr | undefined;
   remote: SocketAddr | undefined;
+  readonly #kind: SysSocketKind;
   readonly #domain: Domain;
+  readonly #options: DenoOptions;
+  readonly #changes = new Changes();
   /** A bind reservation, a listener, or a connection. */
   #held: DenoListener | Connection | undefined;
+  /** What the holder's maker set, beyond Linux's defaults. */
+  #made: Partial<SocketOptionValues> = {};
+  /** The address bind() was given (then connect() starts there). */
+  #bindAddr: SocketAddr | undefined;
   /** Whether bind() chose the local address (then connect() starts there). */
   #bound = false;
+  /** Whether the held listener listens (else it is a bind reservation). */
+  #listening = false;
   #closed = false;
   /** accept() calls take turns at Deno's listener. */
   readonly #accepts = new Turns();
+  /** Non-blocking, or asked ready(): the read or accept kept going. */
+  #readAhead: ReadAhead | undefined;
+  #acceptAhead: AcceptAhead | undefined;
+  /** A non-blocking connect() going on. */
+  #attempt: Attempt | undefined;
+  /** Reads straight from the connection going on now. */
+  #directReads = 0;
+  /** A non-blocking send() still being written. */
+  #writing: Promise<void> | undefined;
+  #shut = { read: false, write: false };
 
-  constructor(domain: Domain, connection: Connection | undefined) {
-    this.#domain = domain;
-    this.#held = connection;
-    this.local = connection?.local;
-    this.remote = connection?.remote;
+  constructor(kind: SysSocketKind, accepted: Accepted | undefined) {
+    this.#kind = kind;
+    this.#domain = kind.domain;
+    this.#options = new DenoOptions(kind, accepted?.options);
+    if (accepted === undefined) return;
+    this.#made = accepted.made;
+    this.#hold(accepted.connection, "accepted");
+    this.remote = accepted.connection.remote;
   }
 
   bind(addr: SocketAddr, connectionOver: boolean): Promise<void> {
@@ -110,8 +312,9 @@ class DenoSysSocket implements SysSocket {
           );
         }
         this.#release();
-        this.#hold(listenAt(addr, undefined, "bind"));
+        this.#hold(this.#listenAt(addr, undefined, "bind"), "listener");
         this.#bound = true;
+        this.#bindAddr = addr;
         return;
       }
       if (this.remote !== undefined) {
@@ -123,8 +326,9 @@ class DenoSysSocket implements SysSocket {
           } with the deno backend: Linux allows it, but Deno gives no access to the socket's file descriptor`,
         );
       }
-      this.#hold(listenAt(addr, undefined, "bind"));
+      this.#hold(this.#listenAt(addr, undefined, "bind"), "listener");
       this.#bound = true;
+      this.#bindAddr = addr;
     });
   }
 
@@ -132,42 +336,44 @@ class DenoSysSocket implements SysSocket {
     return Promise.try(() => {
       const held = this.#held;
       const keep = backlog === undefined || this.#domain === "unix";
-      if (held instanceof DenoListener && keep) return;
-      this.#release();
-      // An unbound TCP socket listens on the wildcard address (autobind).
-      const addr = this.local ??
-        wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0);
-      try {
-        this.#hold(listenAt(addr, backlog, "listen"));
-      } catch (error) {
-        if (!this.#bound) this.local = undefined;
-        throw error;
+      if (!(held instanceof DenoListener && keep)) {
+        this.#release();
+        // An unbound TCP socket listens on the wildcard address (autobind).
+        const addr = this.local ??
+          wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0);
+        try {
+          this.#hold(this.#listenAt(addr, backlog, "listen"), "listener");
+        } catch (error) {
+          if (!this.#bound) this.local = undefined;
+          throw error;
+        }
       }
+      this.#listening = true;
+      // A non-blocking listener takes connections as they come.
+      if (this.#kind.nonblocking) this.#acceptAheadFor().fill();
     });
   }
 
-  async connect(addr: SocketAddr, signal: AbortSignal): Promise<void> {
-    const from = this.#bound ? this.local : undefined;
-    // Connecting binds the address itself: free the bind() reservation.
-    this.#release();
-    let connection: Connection;
-    try {
-      connection = await connectFrom(from, addr, signal);
-    } catch (error) {
-      // Linux gives back a port that the kernel chose for a failed connect.
-      if (!this.#bound) this.local = undefined;
-      throw error;
+  connect(addr: SocketAddr, signal: AbortSignal): Promise<void> {
+    const attempt = this.#attempt;
+    if (attempt !== undefined) {
+      return Promise.try(() => this.#connectAgain(attempt));
     }
-    if (signal.aborted || this.#closed) {
-      connection.close();
-      throw new SocketError(
-        "EBADF",
-        "connect",
-        "Cannot finish connect(): the socket was closed meanwhile",
+    if (this.remote !== undefined) {
+      return Promise.reject(
+        new SocketError(
+          "EISCONN",
+          "connect",
+          `Cannot connect to ${
+            formatAddr(addr)
+          }: EISCONN, the socket is connected`,
+        ),
       );
     }
-    this.#hold(connection);
-    this.remote = connection.remote;
+    if (this.#kind.nonblocking && this.#domain !== "unix") {
+      return Promise.reject(this.#startConnect(addr));
+    }
+    return this.#connect(addr, signal);
   }
 
   /**
@@ -176,6 +382,9 @@ class DenoSysSocket implements SysSocket {
    * all wait and each gets its own connection.
    */
   async accept(): Promise<SysSocket> {
+    if (this.#kind.nonblocking || this.#acceptAhead) {
+      return this.#acceptQueued();
+    }
     const listener = this.#held as DenoListener;
     const turn = this.#accepts.take();
     if (turn) await turn;
@@ -198,15 +407,108 @@ class DenoSysSocket implements SysSocket {
       connection.close();
       throw closedMeanwhile();
     }
-    return new DenoSysSocket(this.#domain, connection);
+    return this.#accepted(connection);
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
-    return (this.#held as Connection).read(buffer);
+    const conn = this.#held as Connection;
+    if (this.#kind.nonblocking) return Promise.try(() => this.#readNow(buffer));
+    const ahead = this.#readAhead;
+    if (ahead === undefined) return this.#readDirect(conn, buffer);
+    return this.#readAfter(ahead, conn, buffer);
+  }
+
+  async readFrom(buffer: Uint8Array): Promise<Received> {
+    const count = await this.read(buffer);
+    // A unix stream gives the sender's name; TCP gives none.
+    const unix = this.#domain === "unix" && count !== null;
+    return { count, from: unix ? this.remote : undefined };
   }
 
   write(data: Uint8Array): Promise<number> {
-    return (this.#held as Connection).write(data);
+    const conn = this.#held as Connection;
+    if (!this.#kind.nonblocking) return conn.write(data);
+    return Promise.try(() => this.#writeNow(conn, data));
+  }
+
+  writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
+    if (this.#domain !== "unix") return this.write(data);
+    // A unix stream takes no address: Linux says why by the socket's state.
+    const connected = this.remote !== undefined;
+    const errno = connected ? "EISCONN" : "EOPNOTSUPP";
+    return Promise.reject(
+      new SocketError(
+        errno,
+        "sendto",
+        `Cannot sendto ${formatAddr(addr)}: ${errno}, ${
+          connected
+            ? "the unix stream socket is connected; use send()"
+            : "a unix stream socket sends only to its peer; connect() first"
+        }`,
+      ),
+    );
+  }
+
+  disconnect(): Promise<void> {
+    return Promise.try(() => this.#disconnect());
+  }
+
+  #disconnect(): void {
+    this.#ensureOpen("disconnect");
+    if (this.#domain === "unix") {
+      throw new SocketError(
+        "EINVAL",
+        "disconnect",
+        "Cannot disconnect() a unix stream socket: EINVAL, as Linux answers connect() with AF_UNSPEC on it",
+      );
+    }
+    const held = this.#held;
+    const port = this.local && "port" in this.local ? this.local.port : 0;
+    if (held !== undefined && !(held instanceof DenoListener)) {
+      resetConnection(held);
+    }
+    this.#release();
+    this.#attempt?.controller.abort();
+    this.#attempt = undefined;
+    this.remote = undefined;
+    this.#listening = false;
+    this.#shut = { read: false, write: false };
+    // Linux keeps a port the caller chose; it shows the port either way.
+    const bindAddr = this.#bindAddr as InetAddr | undefined;
+    const callerPort = this.#bound && bindAddr !== undefined &&
+      bindAddr.port !== 0;
+    this.#bound = callerPort;
+    if (callerPort) {
+      this.#hold(this.#listenAt(bindAddr, undefined, "disconnect"), "listener");
+      return;
+    }
+    const host = bindAddr && !isWildcard(bindAddr)
+      ? bindAddr.hostname
+      : wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0).hostname;
+    this.local = port === 0 ? undefined : { hostname: host, port };
+    this.#options.attach(undefined);
+  }
+
+  setOption<N extends SettableOptionName>(
+    name: N,
+    value: SocketOptionValues[N],
+  ): void {
+    this.#ensureOpen("setsockopt");
+    this.#options.set(name, value);
+  }
+
+  getOption<N extends SocketOptionName>(name: N): SocketOptionValues[N] {
+    this.#ensureOpen("getsockopt");
+    return this.#options.get(name);
+  }
+
+  ready(what: Readiness, signal: AbortSignal | undefined): Promise<void> {
+    return this.#changes.until(
+      "wait",
+      () => this.#isReady(what),
+      () => this.#closed,
+      signal,
+    );
   }
 
   peerName(): SocketAddr {
@@ -253,12 +555,22 @@ class DenoSysSocket implements SysSocket {
     if (held instanceof DenoListener) {
       // SHUT_RD stops a TCP listener; a port the caller chose stays bound.
       this.#release();
-      if (keepAddress) this.#hold(listenAt(held.local, undefined, "shutdown"));
-      else this.local = undefined;
+      this.#listening = false;
+      if (keepAddress) {
+        this.#hold(
+          this.#listenAt(held.local, undefined, "shutdown"),
+          "listener",
+        );
+      } else this.local = undefined;
       return;
     }
+    if (how !== "write") this.#shut.read = true;
+    if (how !== "read") this.#shut.write = true;
+    this.#changes.notify();
     if (how === "read" || held === undefined) return;
     try {
+      // The kernel sends what is queued before the FIN.
+      await this.#writing;
       await (held as Connection).closeWrite();
     } catch (error) {
       throw osError(error, "shutdown", "shut down the write side");
@@ -267,17 +579,402 @@ class DenoSysSocket implements SysSocket {
 
   close(): void {
     this.#closed = true;
+    this.#attempt?.controller.abort();
+    const held = this.#held;
+    if (
+      held !== undefined && !(held instanceof DenoListener) && this.#resets()
+    ) {
+      resetConnection(held);
+    }
     this.#release();
+    this.#changes.notify();
   }
 
-  #hold(held: DenoListener | Connection): void {
+  /** A blocking connect(), waited out. */
+  async #connect(addr: SocketAddr, signal: AbortSignal): Promise<void> {
+    const from = this.#bound ? this.local : undefined;
+    // Connecting binds the address itself: free the bind() reservation.
+    this.#release();
+    let connection: Connection;
+    try {
+      connection = await connectFrom(from, addr, signal);
+    } catch (error) {
+      // Linux gives back a port that the kernel chose for a failed connect.
+      if (!this.#bound) this.local = undefined;
+      throw error;
+    }
+    if (signal.aborted || this.#closed) {
+      connection.close();
+      throw new SocketError(
+        "EBADF",
+        "connect",
+        "Cannot finish connect(): the socket was closed meanwhile",
+      );
+    }
+    this.#hold(connection, from ? "bound client" : "client");
+    this.remote = connection.remote;
+  }
+
+  /**
+   * A non-blocking TCP connect(): the connection is made in the background;
+   * the call says `EINPROGRESS`.
+   */
+  #startConnect(addr: SocketAddr): SocketError {
+    const from = this.#bound ? this.local : undefined;
+    this.#release();
+    const attempt: Attempt = {
+      addr,
+      controller: new AbortController(),
+      done: false,
+      error: undefined,
+    };
+    this.#attempt = attempt;
+    connectFrom(from, addr, attempt.controller.signal).then(
+      (connection) => {
+        if (this.#closed || this.#attempt !== attempt) {
+          connection.close();
+          return;
+        }
+        this.#hold(connection, from ? "bound client" : "client");
+        this.remote = connection.remote;
+      },
+      (error: SocketError) => {
+        if (this.#attempt !== attempt) return;
+        if (!this.#bound) this.local = undefined;
+        attempt.error = error;
+        this.#options.fail(error.code);
+      },
+    ).finally(() => {
+      attempt.done = true;
+      this.#changes.notify();
+    });
+    return new SocketError(
+      "EINPROGRESS",
+      "connect",
+      `Cannot connect to ${
+        formatAddr(addr)
+      } at once: EINPROGRESS, the socket is non-blocking and the connection is being made; wait with ready("write"), then connect() again or read SO_ERROR`,
+    );
+  }
+
+  /**
+   * connect() again after a non-blocking one: `EALREADY` while it goes on;
+   * then, once, 0 if it connected, or its error (`ECONNABORTED` if
+   * `SO_ERROR` took the error first).
+   */
+  #connectAgain(attempt: Attempt): void {
+    const what = `connect to ${formatAddr(attempt.addr)}`;
+    if (!attempt.done) {
+      throw new SocketError(
+        "EALREADY",
+        "connect",
+        `Cannot ${what}: EALREADY, the non-blocking connect() is still in progress; wait with ready("write")`,
+      );
+    }
+    this.#attempt = undefined;
+    const error = attempt.error;
+    if (error === undefined) return;
+    if (this.#options.pending === error.code) {
+      this.#options.takeError();
+      throw error;
+    }
+    throw new SocketError(
+      "ECONNABORTED",
+      "connect",
+      `Cannot ${what}: ECONNABORTED, the non-blocking connect() failed, and SO_ERROR has taken its error`,
+    );
+  }
+
+  /** accept() through the accept-ahead (non-blocking, or asked ready()). */
+  async #acceptQueued(): Promise<SysSocket> {
+    const ahead = this.#acceptAheadFor();
+    if (this.#kind.nonblocking) {
+      this.#ensureOpen("accept");
+      if (!ahead.ready) {
+        ahead.fill();
+        throw wouldBlock("accept", "no connection is queued");
+      }
+    } else {
+      await this.#changes.until("accept", () => {
+        ahead.fill();
+        return ahead.ready || this.#acceptAhead !== ahead;
+      }, () => this.#closed);
+      if (this.#acceptAhead !== ahead) {
+        throw new SocketError(
+          "EINVAL",
+          "accept",
+          "Cannot finish accept(): shutdown() stopped the socket listening meanwhile",
+        );
+      }
+    }
+    let connection: Connection;
+    try {
+      connection = ahead.take();
+    } catch (error) {
+      throw osError(error, "accept", "accept a connection");
+    } finally {
+      ahead.fill();
+    }
+    return this.#accepted(connection);
+  }
+
+  /**
+   * The socket for an accepted connection. It is blocking, as `accept()`
+   * makes it on Linux whatever the listener's `O_NONBLOCK`; TCP copies the
+   * listener's options to it.
+   */
+  #accepted(connection: Connection): SysSocket {
+    const kind = { ...this.#kind, nonblocking: false };
+    const tcp = this.#domain !== "unix";
+    return new DenoSysSocket(kind, {
+      connection,
+      options: tcp ? this.#options : undefined,
+      made: tcp ? this.#made : {},
+    });
+  }
+
+  /** A non-blocking recv(): what the read-ahead has, else `EAGAIN`. */
+  #readNow(buffer: Uint8Array): number | null {
+    this.#ensureOpen("recv");
+    const ahead = this.#readAheadFor(this.#held as Connection);
+    if (!ahead.ready) {
+      ahead.fill();
+      throw wouldBlock("recv", "no data has arrived");
+    }
+    try {
+      return ahead.take(buffer);
+    } finally {
+      ahead.fill();
+    }
+  }
+
+  /** A blocking recv() once a read-ahead exists: it comes first. */
+  async #readAfter(
+    ahead: ReadAhead,
+    conn: Connection,
+    buffer: Uint8Array,
+  ): Promise<number | null> {
+    await this.#changes.until(
+      "recv",
+      () => ahead.ready || !ahead.reading || this.#readAhead !== ahead,
+      () => this.#closed,
+    );
+    return ahead.ready ? ahead.take(buffer) : this.#readDirect(conn, buffer);
+  }
+
+  /**
+   * A read straight from the connection. While one goes on, no read-ahead
+   * starts (it would race it for the data).
+   */
+  async #readDirect(
+    conn: Connection,
+    buffer: Uint8Array,
+  ): Promise<number | null> {
+    this.#directReads++;
+    try {
+      return await conn.read(buffer);
+    } finally {
+      this.#directReads--;
+      if (this.#readAhead) this.#changes.notify();
+    }
+  }
+
+  /**
+   * A non-blocking send(): all of `data` is taken, and written in the
+   * background; `EAGAIN` while an earlier send is still being written.
+   */
+  #writeNow(conn: Connection, data: Uint8Array): number {
+    this.#ensureOpen("send");
+    const failed = this.#options.takeError();
+    if (failed !== undefined) {
+      throw new SocketError(
+        failed,
+        "send",
+        `Cannot send(): ${failed}, an earlier send() failed in the background`,
+      );
+    }
+    if (this.#writing) {
+      throw wouldBlock("send", "an earlier send() is still being written");
+    }
+    const copy = data.slice();
+    this.#writing = writeAll(conn, copy).catch((error) => {
+      if (!this.#closed) this.#options.fail(errnoOf(error));
+    }).finally(() => {
+      this.#writing = undefined;
+      this.#changes.notify();
+    });
+    return data.length;
+  }
+
+  /** Whether a call of `what` kind would not wait now (`poll(2)`). */
+  #isReady(what: Readiness): boolean {
+    const attempt = this.#attempt;
+    // Connecting: neither; failed: both (POLLERR); connected: as below.
+    if (attempt !== undefined && (!attempt.done || attempt.error)) {
+      return attempt.done;
+    }
+    const held = this.#held;
+    if (held instanceof DenoListener && this.#listening) {
+      if (what === "write") return false;
+      const ahead = this.#acceptAheadFor();
+      ahead.fill();
+      return ahead.ready;
+    }
+    // Not connected: every call fails at once (POLLHUP).
+    if (held === undefined || held instanceof DenoListener) return true;
+    if (what === "write") {
+      return this.#writing === undefined || this.#shut.write;
+    }
+    if (this.#shut.read) return true;
+    const ahead = this.#readAheadFor(held);
+    // A read going on takes what comes: it is ready once that read is done.
+    if (this.#directReads > 0 && !ahead.ready) return false;
+    ahead.fill();
+    return ahead.ready;
+  }
+
+  #readAheadFor(conn: Connection): ReadAhead {
+    return this.#readAhead ??= new ReadAhead(
+      conn,
+      () => this.#changes.notify(),
+    );
+  }
+
+  #acceptAheadFor(): AcceptAhead {
+    return this.#acceptAhead ??= new AcceptAhead(
+      this.#held as DenoListener,
+      this.#accepts,
+      () => this.#changes.notify(),
+    );
+  }
+
+  /** `Deno.listen()` with the options that must be there before bind. */
+  #listenAt(
+    addr: SocketAddr,
+    backlog: number | undefined,
+    op: SocketOp,
+  ): DenoListener {
+    // Without --unstable-net, asking Deno for reusePort ends the process.
+    const reusePort = this.#options.value("SO_REUSEPORT") === true &&
+      unstableNet();
+    const v6only = this.#options.value("IPV6_V6ONLY") === true;
+    if (v6only && this.#domain === "inet6" && !specificIpv6(addr as InetAddr)) {
+      throw new SocketError(
+        "EOPNOTSUPP",
+        op,
+        `Cannot ${op === "bind" ? "bind to" : "listen on"} ${
+          formatAddr(addr)
+        } with IPV6_V6ONLY with the deno backend: EOPNOTSUPP, Deno.listen() cannot set it, and sets it itself only on a specific IPv6 address; bind to one such as ::1, or use backend: "posix"`,
+      );
+    }
+    const listener = listenAt(addr, backlog, op, reusePort);
+    const tcp = this.#domain !== "unix";
+    const local = listener.local as InetAddr;
+    this.#made = tcp
+      ? {
+        SO_REUSEADDR: true,
+        SO_REUSEPORT: reusePort,
+        IPV6_V6ONLY: this.#domain === "inet6" && specificIpv6(local),
+      }
+      : {};
+    return listener;
+  }
+
+  #hold(held: DenoListener | Connection, made: Made): void {
     this.#held = held;
     this.local = held.local;
+    if (!(held instanceof DenoListener)) {
+      if (made === "client") this.#made = {};
+      if (made === "bound client") {
+        // node:net binds with SO_REUSEADDR, and IPV6_V6ONLY on a v6 address.
+        const from = this.#bindAddr as InetAddr;
+        this.#made = this.#domain === "unix" ? {} : {
+          SO_REUSEADDR: true,
+          IPV6_V6ONLY: this.#domain === "inet6" && specificIpv6(from),
+        };
+      }
+      // A non-blocking connection reads ahead from the start.
+      if (this.#kind.nonblocking) this.#readAheadFor(held).fill();
+    }
+    this.#options.attach(this.#holder(held, made));
+  }
+
+  /** The holder's side of the socket's options. */
+  #holder(held: DenoListener | Connection, made: Made): OptionHolder {
+    const listener = held instanceof DenoListener;
+    const tcp = listener ? undefined : held.tcp;
+    const inet = this.#domain !== "unix";
+    return {
+      what: listener ? "Deno.listen() listener" : `${made} connection`,
+      made: this.#made,
+      identity: () => ({
+        type: "stream",
+        local: held.local,
+        remote: listener ? undefined : held.remote,
+      }),
+      setNative: (name, value) => {
+        if (name !== "TCP_NODELAY" && name !== "SO_KEEPALIVE") return false;
+        // A listener's are kept for the connections it accepts.
+        if (listener) return inet;
+        if (tcp === undefined) return false;
+        if (name === "TCP_NODELAY") tcp.setNoDelay(value as boolean);
+        else tcp.setKeepAlive(value as boolean);
+        return true;
+      },
+    };
   }
 
   #release(): void {
+    this.#readAhead?.stop();
+    this.#readAhead = undefined;
+    this.#acceptAhead?.stop();
+    this.#acceptAhead = undefined;
     this.#held?.close();
     this.#held = undefined;
+  }
+
+  /** Whether close() resets the connection: `SO_LINGER` on, time 0. */
+  #resets(): boolean {
+    if (!ffiGranted()) return false;
+    const linger = this.#options.value("SO_LINGER");
+    return linger !== undefined && linger.onoff && linger.linger === 0;
+  }
+
+  #ensureOpen(op: SocketOp): void {
+    if (this.#closed) throw closedError(op, false);
+  }
+}
+
+/** Whether Deno sets `IPV6_V6ONLY` on this address: a specific IPv6 one. */
+function specificIpv6(addr: InetAddr): boolean {
+  return !isWildcard(addr) && !addr.hostname.startsWith("::ffff:");
+}
+
+/** Writes all of `data`, as many writes as it takes. */
+async function writeAll(conn: Connection, data: Uint8Array): Promise<void> {
+  for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
+}
+
+/**
+ * Resets a TCP connection, as `connect(AF_UNSPEC)` does and as `close()`
+ * does with `SO_LINGER` 0: through libc, `connect(AF_UNSPEC)` on its
+ * descriptor (Deno's close() would send FIN first). Without `--allow-ffi`
+ * nothing happens here, and closing the connection sends FIN.
+ */
+function resetConnection(conn: Connection): void {
+  if (!ffiGranted() || conn.tcp === undefined) return;
+  let libc: Libc;
+  try {
+    libc = openLibc();
+  } catch {
+    return; // No libc: the connection is closed with FIN.
+  }
+  try {
+    const id = { type: "stream", local: conn.local, remote: conn.remote };
+    const fd = findSocketFd(libc, id as FdIdentity);
+    if (typeof fd === "number") sysConnectUnspec(libc, fd);
+  } finally {
+    libc.close();
   }
 }
 
@@ -285,6 +982,7 @@ function listenAt(
   addr: SocketAddr,
   backlog: number | undefined,
   op: SocketOp,
+  reusePort: boolean,
 ): DenoListener {
   try {
     const listener = "path" in addr
@@ -294,6 +992,8 @@ function listenAt(
         hostname: addr.hostname,
         port: addr.port,
         ...(backlog === undefined ? {} : { tcpBacklog: backlog }),
+        // Only asked for with --unstable-net (see deno_options.ts).
+        ...(reusePort ? { reusePort } : {}),
       });
     return new DenoListener(listener);
   } catch (error) {

@@ -1,6 +1,6 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { SocketAddr } from "../machine/address.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, TcpControls } from "./connection.ts";
 
 /** Converts an address from Deno's API to sockfsm's. */
 export function fromDenoAddr(addr: Deno.Addr): SocketAddr {
@@ -20,6 +20,15 @@ export class DenoConnection implements Connection {
     this.#conn = conn;
     this.local = fromDenoAddr(conn.localAddr);
     this.remote = fromDenoAddr(conn.remoteAddr);
+  }
+
+  get tcp(): TcpControls | undefined {
+    const conn = this.#conn as Partial<Deno.TcpConn>;
+    if (!conn.setNoDelay || !conn.setKeepAlive) return undefined;
+    return {
+      setNoDelay: (on) => conn.setNoDelay!(on),
+      setKeepAlive: (on) => conn.setKeepAlive!(on),
+    };
   }
 
   read(buffer: Uint8Array): Promise<number | null> {

@@ -1,7 +1,7 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { Socket as NodeSocket } from "node:net";
 import type { SocketAddr } from "../machine/address.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, TcpControls } from "./connection.ts";
 
 /**
  * A connection held by a `node:net` socket, read by pulling (`read()` in
@@ -31,6 +31,14 @@ export class NodeConnection implements Connection {
       this.#error = error;
       wake();
     });
+  }
+
+  get tcp(): TcpControls | undefined {
+    if ("path" in this.local) return undefined;
+    return {
+      setNoDelay: (on) => this.#socket.setNoDelay(on),
+      setKeepAlive: (on) => this.#socket.setKeepAlive(on),
+    };
   }
 
   async read(buffer: Uint8Array): Promise<number | null> {

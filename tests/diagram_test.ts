@@ -41,6 +41,10 @@ const CALLS = [
   "CLOSE",
   "GETSOCKNAME",
   "GETPEERNAME",
+  "SETSOCKOPT",
+  "GETSOCKOPT",
+  "SENDTO",
+  "DISCONNECT",
 ] as const;
 
 /** A diagram's Mermaid text, read back. */
@@ -138,6 +142,13 @@ function eventsOf(domain: Domain): SocketEvent[] {
     { type: "CLOSE" },
     { type: "GETSOCKNAME" },
     { type: "GETPEERNAME" },
+    ...(["SO_REUSEADDR", "SO_REUSEPORT", "TCP_NODELAY", "IPV6_V6ONLY"] as const)
+      .map((option): SocketEvent => ({ type: "SETSOCKOPT", option, on: true })),
+    ...(["SO_ERROR", "TCP_NODELAY", "IPV6_V6ONLY"] as const).map(
+      (option): SocketEvent => ({ type: "GETSOCKOPT", option }),
+    ),
+    { type: "SENDTO", family: domain },
+    { type: "DISCONNECT" },
     { type: "PEER_CONNECT" },
     { type: "PEER_CLOSE" },
   ];
