@@ -22,11 +22,13 @@ const clntAddr: InetAddr = { hostname: "127.0.0.1", port: 0 };
 console.log(
   `streamConnection({ srvrAddr: ${formatAddr(srvrAddr)}, clntAddr: ${
     formatAddr(clntAddr)
-  } })`,
+  }, clntOptions: { TCP_NODELAY: true } })`,
 );
 const pair = await streamConnection({
   srvrAddr,
   clntAddr,
+  // Set right after socket(), before bind(): small sends go out at once.
+  clntOptions: { TCP_NODELAY: true },
   onTransition: (role, { op, from, to }) =>
     console.log(`  ${role.padEnd(8)} ${op.padEnd(9)} ${from} -> ${to}`),
 });
@@ -39,7 +41,7 @@ console.log(
 console.log(
   `client ${formatAddr(clntS.getsockname())} <-> server ${
     formatAddr(srvrS.getsockname())
-  }`,
+  }, client TCP_NODELAY ${await clntS.getsockopt("TCP_NODELAY")}`,
 );
 
 await clntS.send(encoder.encode("hello from the client"));
