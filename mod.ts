@@ -82,6 +82,20 @@ export {
   type StreamConnectionStep,
   type StreamRole,
 } from "./steps/stream_connection.ts";
+export type { ConnectionProcedureOptions } from "./steps/_procedure.ts";
+export {
+  type DgramConnection,
+  dgramConnection,
+  type DgramConnectionOptions,
+  type DgramConnectionStep,
+  type DgramRole,
+} from "./steps/dgram_connection.ts";
+export {
+  type GenConnection,
+  genConnection,
+  type GenConnectionOptions,
+  type GenRole,
+} from "./steps/gen_connection.ts";
 export {
   type Op,
   OPS,

@@ -1,11 +1,13 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /**
  * The main job: "Create a connection with connection oriented sockets" on
- * loopback, printed step by step. Run it with `deno task demo`.
+ * loopback, printed step by step; then its datagram twin. Run it with
+ * `deno task demo`.
  *
  * @module
  */
 import {
+  dgramConnection,
   formatAddr,
   type InetAddr,
   SocketError,
@@ -20,11 +22,13 @@ const clntAddr: InetAddr = { hostname: "127.0.0.1", port: 0 };
 console.log(
   `streamConnection({ srvrAddr: ${formatAddr(srvrAddr)}, clntAddr: ${
     formatAddr(clntAddr)
-  } })`,
+  }, clntOptions: { TCP_NODELAY: true } })`,
 );
 const pair = await streamConnection({
   srvrAddr,
   clntAddr,
+  // Set right after socket(), before bind(): small sends go out at once.
+  clntOptions: { TCP_NODELAY: true },
   onTransition: (role, { op, from, to }) =>
     console.log(`  ${role.padEnd(8)} ${op.padEnd(9)} ${from} -> ${to}`),
 });
@@ -37,7 +41,7 @@ console.log(
 console.log(
   `client ${formatAddr(clntS.getsockname())} <-> server ${
     formatAddr(srvrS.getsockname())
-  }`,
+  }, client TCP_NODELAY ${await clntS.getsockopt("TCP_NODELAY")}`,
 );
 
 await clntS.send(encoder.encode("hello from the client"));
@@ -58,3 +62,38 @@ console.log(`server reads end of stream: ${(await srvrS.recv()).length} bytes`);
 clntS.close();
 srvrS.close();
 console.log(`client ${clntS.state}, server ${srvrS.state}`);
+
+console.log();
+console.log(`dgramConnection({ srvrAddr: ${formatAddr(srvrAddr)} })`);
+{
+  using dgram = await dgramConnection({
+    srvrAddr,
+    onTransition: (role, { op, from, to }) =>
+      console.log(`  ${role.padEnd(8)} ${op.padEnd(9)} ${from} -> ${to}`),
+  });
+  console.log(
+    `server at ${formatAddr(dgram.srvrAddr)}, client at ${
+      formatAddr(dgram.clntAddr)
+    }, each connected to the other`,
+  );
+  await dgram.clntS.send(encoder.encode("datagram from the client"));
+  const ping = await dgram.srvrS.recvfrom();
+  console.log(
+    `server received "${decoder.decode(ping.data)}" from ${
+      formatAddr(ping.addr!)
+    }`,
+  );
+  await dgram.srvrS.send(encoder.encode("datagram from the server"));
+  const pong = await dgram.clntS.recvfrom();
+  console.log(
+    `client received "${decoder.decode(pong.data)}" from ${
+      formatAddr(pong.addr!)
+    }`,
+  );
+  console.log(
+    `server's peer ${formatAddr(dgram.srvrS.getpeername())}, client's peer ${
+      formatAddr(dgram.clntS.getpeername())
+    }`,
+  );
+  console.log("closing");
+}

@@ -1,27 +1,21 @@
 // Copyright 2026 the sockfsm authors. MIT license.
-import {
-  type AddrOf,
-  checkAddr,
-  type Domain,
-  type DomainOfAddr,
-  formatAddr,
-  type InetAddr,
-  isWildcard,
-  type SocketAddr,
-  wildcardAddr,
+import type {
+  AddrOf,
+  Domain,
+  DomainOfAddr,
+  InetAddr,
+  SocketAddr,
 } from "../machine/address.ts";
-import type { Errno } from "../machine/errno.ts";
-import { SocketError } from "../machine/errors.ts";
-import { type Backend, checkBackend } from "./backend.ts";
-import { errnoOf } from "./os_error.ts";
 import {
-  article,
-  checkSocketArgs,
-  familyMismatch,
-  type Socket,
-  socket,
-  type StateChange,
-} from "./socket.ts";
+  checkProcedureOptions,
+  type ConnectionProcedureOptions,
+  invalidArgument,
+  type ProcedurePlan,
+  ProcedureSockets,
+  setOptions,
+  stepFailed,
+} from "./_procedure.ts";
+import type { Socket } from "./socket.ts";
 
 /**
  * Where a socket lives: the seed's PCO. Today every socket lives in the
@@ -37,49 +31,27 @@ export type StreamRole = "listener" | "client" | "accepted";
 export type StreamConnectionStep =
   | "check arguments"
   | "create server socket"
+  | "set server options"
   | "bind server"
   | "get server port"
   | "listen"
   | "create client socket"
+  | "set client options"
   | "bind client"
   | "connect client"
   | "accept"
   | "close listener";
 
 /**
- * Options for {@linkcode streamConnection}.
+ * Options for {@linkcode streamConnection}: those of every connection
+ * procedure, and where the client binds and where each end lives.
  *
  * @typeParam A The type of `srvrAddr`, which types the sockets' addresses.
  */
-export interface StreamConnectionOptions<A extends SocketAddr = SocketAddr> {
-  /**
-   * The server's address: where it binds (unless `srvrWild`) and where the
-   * client connects. It must name a specific address; its port may be 0,
-   * and then the returned `srvrAddr` carries the port the kernel chose.
-   */
-  srvrAddr: A;
-  /**
-   * Bind the server to the wildcard address of the domain (`0.0.0.0` or
-   * `::`) with the port of `srvrAddr`. Not for unix sockets.
-   *
-   * @default {false}
-   */
-  srvrWild?: boolean;
+export interface StreamConnectionOptions<A extends SocketAddr = SocketAddr>
+  extends ConnectionProcedureOptions<A, StreamRole> {
   /** Where to bind the client before it connects; absent or null: unbound. */
   clntAddr?: SocketAddr | null;
-  /**
-   * The domain of both sockets.
-   *
-   * @default {the domain of `srvrAddr`}
-   */
-  domain?: DomainOfAddr<A>;
-  /**
-   * The protocol of both sockets: 0, or 6 (`IPPROTO_TCP`) for inet and
-   * inet6.
-   *
-   * @default {0}
-   */
-  proto?: number;
   /**
    * Where the server's sockets live.
    *
@@ -92,17 +64,6 @@ export interface StreamConnectionOptions<A extends SocketAddr = SocketAddr> {
    * @default {"local"}
    */
   clnt?: Pco;
-  /**
-   * What performs the system calls of every socket the procedure makes:
-   * `"deno"`, Deno's network API (needs only `--allow-net`), or `"posix"`,
-   * each call the matching libc call through FFI (needs `--allow-ffi` and
-   * Linux).
-   *
-   * @default {"deno"}
-   */
-  backend?: Backend;
-  /** Called after every change of state of the three sockets. */
-  onTransition?: (role: StreamRole, change: StateChange) => void;
 }
 
 /**
@@ -120,31 +81,27 @@ export interface StreamConnection<D extends Domain = Domain>
   readonly srvrAddr: AddrOf<D>;
 }
 
-interface Plan {
-  readonly domain: Domain;
-  readonly proto: number;
-  readonly srvrAddr: SocketAddr;
-  readonly bindAddr: SocketAddr;
-  readonly clntAddr: SocketAddr | undefined;
-  readonly backend: Backend;
-}
-
 /**
  * Creates a connection with connection-oriented sockets: the procedure of
  * the same name, every step through the socket machine.
  *
- * 1. Create the server socket in `domain`; bind it to `srvrAddr`, or, with
- *    `srvrWild`, to the wildcard address with the port of `srvrAddr`.
+ * 1. Create the server socket in `domain`; set `srvrOptions` on it; bind it
+ *    to `srvrAddr`, or, with `srvrWild`, to the wildcard address with the
+ *    port of `srvrAddr`.
  * 2. If the port of `srvrAddr` is 0, read the assigned port back
  *    (`getsockname`) and report it.
  * 3. Listen, with the default backlog.
- * 4. Create the client socket in `domain`; bind it to `clntAddr` if given.
+ * 4. Create the client socket in `domain`; set `clntOptions` on it; bind it
+ *    to `clntAddr` if given.
  * 5. Start accepting on the server; connect the client to `srvrAddr` with
  *    the real port; wait for the accept to complete.
  * 6. Close the listening socket; the accepted socket becomes `srvrS`.
  *
- * If a step fails, every socket made so far is closed, in reverse order, and
- * the error names the step. `srvrAddr` is not modified.
+ * `srvrOptions` are set on the listening socket; the accepted socket has
+ * what Linux copies from its listener (`SO_KEEPALIVE`, `TCP_NODELAY`,
+ * buffer sizes among them). If a step fails, every socket made so far is
+ * closed, in reverse order, and the error names the step. The caller's
+ * objects are not modified.
  *
  * @example A connected pair on loopback
  * ```ts
@@ -160,10 +117,32 @@ interface Plan {
  * assert.ok(pair.srvrAddr.port > 0); // an inet address: no cast
  * ```
  *
+ * @example Options set before bind(), and refused before any socket
+ * ```ts
+ * import { SocketError, streamConnection } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * using pair = await streamConnection({
+ *   srvrAddr: { hostname: "127.0.0.1", port: 0 },
+ *   backend: "posix",
+ *   clntOptions: { TCP_NODELAY: true },
+ * });
+ * assert.equal(await pair.clntS.getsockopt("TCP_NODELAY"), true);
+ *
+ * await assert.rejects(
+ *   streamConnection({
+ *     srvrAddr: { path: "/tmp/never-made.sock" },
+ *     clntOptions: { TCP_NODELAY: true }, // a unix socket has no TCP level
+ *   }),
+ *   (error: SocketError) =>
+ *     error.step === "check arguments" && error.code === "EOPNOTSUPP",
+ * );
+ * ```
+ *
  * @typeParam A The type of `srvrAddr`: a `{ hostname, port }` address gives
  * inet or inet6 sockets, a `{ path }` unix ones.
  * @param options The addresses, and optionally domain, protocol, wildcard,
- * backend.
+ * socket options, backend.
  * @returns The accepted server socket, the client socket, and the server's
  * real address.
  * @throws {SocketError} Bad options (before any socket exists), or the
@@ -173,25 +152,14 @@ export async function streamConnection<A extends SocketAddr>(
   options: StreamConnectionOptions<A>,
 ): Promise<StreamConnection<DomainOfAddr<A>>> {
   const plan = checkOptions(options);
-  const trace = (role: StreamRole) =>
-    options.onTransition &&
-    ((change: StateChange) => options.onTransition!(role, change));
-  const made: Socket[] = [];
-  const make = (role: StreamRole) => {
-    const sock = socket({
-      domain: plan.domain,
-      protocol: plan.proto,
-      backend: plan.backend,
-      onTransition: trace(role),
-    });
-    made.push(sock);
-    return sock;
-  };
+  const sockets = new ProcedureSockets<StreamRole>(plan, options.onTransition);
   let step: StreamConnectionStep = "create server socket";
   let failed = false;
   let accepting: Promise<Socket> | undefined;
   try {
-    const listener = make("listener");
+    const listener = sockets.create("listener");
+    step = "set server options";
+    await setOptions(listener, plan.srvrOptions);
     step = "bind server";
     await listener.bind(plan.bindAddr);
     let srvrAddr = plan.srvrAddr;
@@ -204,18 +172,20 @@ export async function streamConnection<A extends SocketAddr>(
     await listener.listen();
 
     step = "create client socket";
-    const clntS = make("client");
+    const clntS = sockets.create("client");
+    step = "set client options";
+    await setOptions(clntS, plan.clntOptions);
     if (plan.clntAddr !== undefined) {
       step = "bind client";
       await clntS.bind(plan.clntAddr);
     }
 
-    accepting = listener.accept({ onTransition: trace("accepted") });
+    accepting = listener.accept({ onTransition: sockets.trace("accepted") });
     // Awaited below; if a step fails first, closing the listener ends it, and
     // a connection accepted after the failure is closed at once.
     accepting.then((accepted) => {
       if (failed) accepted.close();
-      else made.push(accepted);
+      else sockets.adopt(accepted);
     }, () => {});
     step = "connect client";
     await clntS.connect(srvrAddr);
@@ -236,103 +206,26 @@ export async function streamConnection<A extends SocketAddr>(
     } as StreamConnection<DomainOfAddr<A>>;
   } catch (error) {
     failed = true;
-    for (const sock of made.reverse()) sock[Symbol.dispose]();
+    sockets.closeAll();
     // Closing the listener ends a pending accept; let it wind down (a
     // backend may still be returning from a wait) before answering.
     await accepting?.then(() => {}, () => {});
-    const why = error instanceof Error ? error.message : String(error);
-    throw new SocketError(
-      errnoOf(error),
-      "streamConnection",
-      `streamConnection() failed at step "${step}": ${why}`,
-      { step, cause: error },
-    );
+    throw stepFailed("streamConnection", step, error);
   }
 }
 
-function checkOptions(options: StreamConnectionOptions): Plan {
-  const invalid = (why: string, code: Errno = "EINVAL") =>
-    new SocketError(
-      code,
-      "streamConnection",
-      `Cannot create a connection: ${why}`,
-      {
-        step: "check arguments",
-      },
-    );
-  if (typeof options !== "object" || options === null) {
-    throw invalid("pass an options object with at least srvrAddr");
-  }
-  const { srvrWild = false, srvr = "local", clnt = "local" } = options;
-  if (options.srvrAddr === undefined || options.srvrAddr === null) {
-    throw invalid(
-      'srvrAddr is required: the server\'s address, such as { hostname: "127.0.0.1", port: 0 }',
-    );
-  }
-  const wrap = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (error) {
-      if (!(error instanceof SocketError)) throw error;
-      throw new SocketError(error.code, "streamConnection", error.message, {
-        step: "check arguments",
-        cause: error,
-      });
-    }
-  };
-  const srvr_ = wrap(() =>
-    checkAddr(options.srvrAddr, "streamConnection", "srvrAddr")
-  );
-  if (isWildcard(srvr_.addr)) {
-    throw invalid(
-      `srvrAddr ${
-        formatAddr(srvr_.addr)
-      } is a wildcard address, which a client cannot connect to; give a specific address and srvrWild: true`,
-    );
-  }
-  const domain = options.domain ?? srvr_.domain;
-  const proto = options.proto ?? 0;
-  wrap(() => checkSocketArgs(domain, "stream", proto));
-  const checkFamily = (what: string, of: Domain) => {
-    const errno = familyMismatch(domain, of);
-    if (errno === undefined) return;
-    throw invalid(
-      `${what} is ${
-        article(of)
-      } address but the domain is ${domain}; make them agree`,
-      errno,
-    );
-  };
-  checkFamily("srvrAddr", srvr_.domain);
-  let clntAddr: SocketAddr | undefined;
-  if (options.clntAddr !== undefined && options.clntAddr !== null) {
-    const clnt_ = wrap(() =>
-      checkAddr(options.clntAddr, "streamConnection", "clntAddr")
-    );
-    checkFamily("clntAddr", clnt_.domain);
-    clntAddr = clnt_.addr;
-  }
-  if (typeof srvrWild !== "boolean") {
-    throw invalid(`srvrWild must be true or false, got ${String(srvrWild)}`);
-  }
-  if (srvrWild && domain === "unix") {
-    throw invalid(
-      "srvrWild applies to inet and inet6; unix sockets have no wildcard address",
-    );
-  }
+function checkOptions(options: StreamConnectionOptions): ProcedurePlan {
+  const plan = checkProcedureOptions(options, "streamConnection", "stream");
+  const { srvr = "local", clnt = "local" } = options;
   for (const [name, pco] of [["srvr", srvr], ["clnt", clnt]] as const) {
     if (pco !== "local") {
-      throw invalid(
+      throw invalidArgument(
+        "streamConnection",
         `${name} must be "local" (the current process), got ${
           JSON.stringify(pco)
         }; other processes are not supported yet`,
       );
     }
   }
-  const backend = wrap(() => checkBackend(options.backend, "streamConnection"));
-  const srvrAddr = srvr_.addr;
-  const bindAddr = srvrWild && "port" in srvrAddr
-    ? wildcardAddr(domain === "inet6" ? "inet6" : "inet", srvrAddr.port)
-    : srvrAddr;
-  return { domain, proto, srvrAddr, bindAddr, clntAddr, backend };
+  return plan;
 }

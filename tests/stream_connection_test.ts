@@ -4,13 +4,11 @@ import net from "node:net";
 import { mock } from "node:test";
 import {
   type Backend,
-  type Domain,
   type InetAddr,
   type Socket,
   type SocketAddr,
   SocketError,
-  type SocketState,
-  type StateChange,
+  type SocketOptionRecord,
   type StreamConnection,
   streamConnection,
   type StreamConnectionOptions,
@@ -20,12 +18,19 @@ import {
 import { libcHolders } from "../steps/libc_lease.ts";
 import { decodeSockaddr, encodeSockaddr } from "../steps/sockaddr.ts";
 import { freePort, freePorts, LOOPBACK, tempDir } from "./_net.ts";
+import {
+  type AddrCase,
+  addrCases,
+  assertProcedureFailedAt,
+  caseAddrs,
+  describeAddrCase,
+  Trace as SharedTrace,
+  WILDCARD,
+} from "./_procedure.ts";
 
 // ---------------------------------------------------------------- helpers
 
 type IpDomain = "inet" | "inet6";
-
-const WILDCARD: Record<IpDomain, string> = { inet: "0.0.0.0", inet6: "::" };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -56,40 +61,7 @@ async function roundTrip(pair: StreamConnection): Promise<void> {
 }
 
 /** Records what `onTransition` reports, by role. */
-class Trace {
-  readonly changes: { role: StreamRole; change: StateChange }[] = [];
-  readonly onTransition = (role: StreamRole, change: StateChange): void => {
-    this.changes.push({ role, change });
-  };
-
-  roles(): Set<StreamRole> {
-    return new Set(this.changes.map(({ role }) => role));
-  }
-
-  /** The states a role went through: its first `from`, then every `to`. */
-  states(role: StreamRole): SocketState[] {
-    const mine = this.changes.filter((entry) => entry.role === role);
-    if (mine.length === 0) return [];
-    return [mine[0].change.from, ...mine.map(({ change }) => change.to)];
-  }
-
-  /** Asserts that the sockets were closed in the reverse of their creation. */
-  assertClosedInReverse(): void {
-    const created = [...this.roles()];
-    const closed = this.changes
-      .filter(({ change }) => change.to === "closed")
-      .map(({ role }) => role);
-    assert.deepEqual(closed, created.reverse());
-  }
-
-  /** Asserts that every socket reported was left closed. */
-  assertAllClosed(): void {
-    assert.ok(this.changes.length > 0, "no transition was reported");
-    for (const role of this.roles()) {
-      assert.equal(this.states(role).at(-1), "closed", `${role} not closed`);
-    }
-  }
-}
+class Trace extends SharedTrace<StreamRole> {}
 
 /** Asserts a failure of streamConnection() at `step` with errno `code`. */
 function assertFailedAt(
@@ -97,19 +69,7 @@ function assertFailedAt(
   step: StreamConnectionStep,
   code: string,
 ): true {
-  assert.ok(error instanceof SocketError, `not a SocketError: ${error}`);
-  assert.equal(error.op, "streamConnection");
-  assert.equal(error.step, step);
-  assert.equal(error.code, code);
-  assert.ok(
-    error.message.includes(`step "${step}"`),
-    `message does not name step "${step}": ${error.message}`,
-  );
-  assert.ok(
-    error.message.includes(code),
-    `message does not name ${code}: ${error.message}`,
-  );
-  return true;
+  return assertProcedureFailedAt(error, "streamConnection", step, code);
 }
 
 type LibcCall = (fd: number, sa: Uint8Array, len: number) => number;
@@ -191,66 +151,17 @@ function watchServerBind(
 
 // ------------------------------------------------- the matrix of connections
 
-interface MatrixCase {
-  domain: Domain;
-  srvrWild: boolean;
-  withClnt: boolean;
-  fixedPort: boolean;
-}
-
-const matrix: MatrixCase[] = [];
-for (const domain of ["inet", "inet6", "unix"] as const) {
-  const ip = domain !== "unix";
-  for (const srvrWild of ip ? [false, true] : [false]) {
-    for (const withClnt of [false, true]) {
-      for (const fixedPort of ip ? [false, true] : [false]) {
-        matrix.push({ domain, srvrWild, withClnt, fixedPort });
-      }
-    }
-  }
-}
-
-function describeCase(c: MatrixCase, backend: Backend): string {
-  const where = c.domain === "unix"
-    ? "unix (path in a temp dir)"
-    : `${c.domain} (${LOOPBACK[c.domain]})`;
-  const server = c.domain === "unix"
-    ? "server bound to its path"
-    : `server ${c.srvrWild ? "bound to the wildcard" : "bound to srvrAddr"} ${
-      c.fixedPort ? "on a fixed port" : "on port 0"
-    }`;
-  const client = c.withClnt
-    ? `client bound to clntAddr${
-      c.domain === "unix" ? "" : c.fixedPort ? " (fixed port)" : " (port 0)"
-    }`
-    : "client unbound";
-  return `streamConnection() with the ${backend} backend over ${where}, ${server}, ${client}: ` +
-    "returns a connected pair that carries data both ways";
+function describeCase(c: AddrCase, backend: Backend): string {
+  return `streamConnection() with the ${backend} backend over ${
+    describeAddrCase(c, "client unbound")
+  }: returns a connected pair that carries data both ways`;
 }
 
 for (const backend of BACKENDS) {
-  for (const c of matrix) {
+  for (const c of addrCases()) {
     Deno.test(describeCase(c, backend), async () => {
       await using dir = c.domain === "unix" ? await tempDir() : undefined;
-      let srvrAddr: SocketAddr;
-      let clntAddr: SocketAddr | undefined;
-      let fixedPort = 0;
-      if (c.domain === "unix") {
-        srvrAddr = { path: `${dir!.path}/srvr.sock` };
-        if (c.withClnt) clntAddr = { path: `${dir!.path}/clnt.sock` };
-      } else {
-        const hostname = LOOPBACK[c.domain];
-        // A port free on the address the server really binds to.
-        const ports = freePorts(
-          c.srvrWild ? WILDCARD[c.domain] : hostname,
-          2,
-        );
-        fixedPort = c.fixedPort ? ports[0] : 0;
-        srvrAddr = { hostname, port: fixedPort };
-        if (c.withClnt) {
-          clntAddr = { hostname, port: c.fixedPort ? ports[1] : 0 };
-        }
-      }
+      const { srvrAddr, clntAddr, fixedPort } = caseAddrs(c, dir?.path);
       const callerSrvrAddr = structuredClone(srvrAddr);
       const callerClntAddr = structuredClone(clntAddr);
       const trace = new Trace();
@@ -524,6 +435,60 @@ const badInputs: BadInput[] = [
     },
     code: "EINVAL",
     message: /clnt must be "local".*got "remote"/,
+  },
+  {
+    what: "srvrOptions that is not a record",
+    options: {
+      srvrAddr: { hostname: "127.0.0.1", port: 0 },
+      srvrOptions: "SO_KEEPALIVE" as unknown as SocketOptionRecord,
+    },
+    code: "EINVAL",
+    message: /srvrOptions must be a record of option names and values/,
+  },
+  {
+    what: "an unknown option in clntOptions",
+    options: {
+      srvrAddr: { hostname: "127.0.0.1", port: 0 },
+      clntOptions: { TCP_CORK: true } as SocketOptionRecord,
+    },
+    code: "ENOPROTOOPT",
+    message: /In clntOptions: .*no option "TCP_CORK".*TCP_NODELAY/,
+  },
+  {
+    what: "a bad TCP_NODELAY value in clntOptions",
+    options: {
+      srvrAddr: { hostname: "127.0.0.1", port: 0 },
+      clntOptions: { TCP_NODELAY: "yes" as unknown as boolean },
+    },
+    code: "EINVAL",
+    message: /In clntOptions: Cannot set TCP_NODELAY to "yes": it takes true/,
+  },
+  {
+    what: "a bad SO_LINGER value in srvrOptions",
+    options: {
+      srvrAddr: { hostname: "127.0.0.1", port: 0 },
+      srvrOptions: { SO_LINGER: { onoff: true, linger: -1 } },
+    },
+    code: "EINVAL",
+    message: /In srvrOptions: Cannot set SO_LINGER.*onoff: boolean, linger/,
+  },
+  {
+    what: "TCP_NODELAY on a unix socket",
+    options: {
+      srvrAddr: { path: `${NO_DIR}/srvr.sock` },
+      srvrOptions: { TCP_NODELAY: true },
+    },
+    code: "EOPNOTSUPP",
+    message: /In srvrOptions: Cannot set TCP_NODELAY on a unix stream socket/,
+  },
+  {
+    what: "IPV6_V6ONLY on an inet socket",
+    options: {
+      srvrAddr: { hostname: "127.0.0.1", port: 0 },
+      clntOptions: { IPV6_V6ONLY: true },
+    },
+    code: "ENOPROTOOPT",
+    message: /In clntOptions: Cannot set IPV6_V6ONLY on an inet stream socket/,
   },
 ];
 
@@ -808,6 +773,54 @@ for (const backend of BACKENDS) {
     } finally {
       redirect.restore();
     }
+  });
+}
+
+// ---------------------------------------------------------- socket options
+
+for (const backend of BACKENDS) {
+  Deno.test(`streamConnection() with the ${backend} backend sets clntOptions on the client, and srvrOptions on the listener, which the accepted socket inherits`, async () => {
+    const trace = new Trace();
+    using pair = await streamConnection({
+      srvrAddr: { hostname: "127.0.0.1", port: 0 },
+      srvrOptions: { SO_KEEPALIVE: true, TCP_NODELAY: true },
+      clntOptions: { TCP_NODELAY: true, SO_RCVBUF: 65536 },
+      backend,
+      onTransition: trace.onTransition,
+    });
+    assert.equal(await pair.clntS.getsockopt("TCP_NODELAY"), true);
+    assert.equal(await pair.clntS.getsockopt("SO_RCVBUF"), 2 * 65536);
+    assert.equal(await pair.clntS.getsockopt("SO_KEEPALIVE"), false);
+    // Linux copies the listener's options to the sockets it accepts.
+    assert.equal(await pair.srvrS.getsockopt("SO_KEEPALIVE"), true);
+    assert.equal(await pair.srvrS.getsockopt("TCP_NODELAY"), true);
+    await roundTrip(pair);
+    // Options do not change a socket's state.
+    assert.deepEqual(trace.states("listener").slice(0, 3), [
+      "created",
+      "binding",
+      "bound",
+    ]);
+  });
+
+  Deno.test(`streamConnection() with the ${backend} backend sets the options before bind(): IPV6_V6ONLY, which a socket with a port refuses, is on at both ends`, async () => {
+    const [clntPort] = freePorts("::1");
+    using pair = await streamConnection({
+      srvrAddr: { hostname: "::1", port: 0 },
+      clntAddr: { hostname: "::1", port: clntPort },
+      srvrOptions: { IPV6_V6ONLY: true },
+      clntOptions: { IPV6_V6ONLY: true },
+      backend,
+    });
+    // Once bound, the machine refuses it, as Linux does.
+    await assert.rejects(
+      pair.clntS.setsockopt("IPV6_V6ONLY", false),
+      (error: unknown) =>
+        error instanceof SocketError && error.code === "EINVAL",
+    );
+    assert.equal(await pair.clntS.getsockopt("IPV6_V6ONLY"), true);
+    assert.equal(await pair.srvrS.getsockopt("IPV6_V6ONLY"), true);
+    await roundTrip(pair);
   });
 }
 
