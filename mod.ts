@@ -73,6 +73,7 @@ export {
   socket,
   type SocketOptions,
   type StateChange,
+  type WaitOptions,
 } from "./steps/socket.ts";
 export {
   type Pco,
