@@ -6,7 +6,15 @@ import type { SocketNode } from "./graph.ts";
 import type { SocketView } from "./explore.ts";
 import { type KernelName, kernelProfile } from "./kernel.ts";
 import { modelGraph, modelStart, predictStep, type Result } from "./predict.ts";
+import type { SocketEvent } from "./socket_machine.ts";
 import { type Path, type Property, walk, type WalkReport } from "./walk.ts";
+
+/** `setsockopt(SO_LINGER, { onoff: 1, linger: 0 })`. */
+const LINGER_0: SocketEvent = {
+  type: "SETSOCKOPT",
+  option: "SO_LINGER",
+  resets: true,
+};
 
 /**
  * A call of one of the three sockets of `streamConnection()`: the listener,
@@ -23,8 +31,10 @@ export type ConnectionOp =
   | "client.connect"
   | "client.getpeername"
   | "client.close"
+  | "client.set_linger0"
   | "accepted.getpeername"
-  | "accepted.close";
+  | "accepted.close"
+  | "accepted.set_linger0";
 
 /** Every {@linkcode ConnectionOp}, in a fixed order. */
 export const CONNECTION_OPS: readonly ConnectionOp[] = [
@@ -36,8 +46,10 @@ export const CONNECTION_OPS: readonly ConnectionOp[] = [
   "client.connect",
   "client.getpeername",
   "client.close",
+  "client.set_linger0",
   "accepted.getpeername",
   "accepted.close",
+  "accepted.set_linger0",
 ];
 
 /** The three sockets, as the model sees them. */
@@ -50,9 +62,10 @@ export interface ConnectionView {
   readonly accepted: SocketView | undefined;
   /**
    * The client's connection while it waits in the listener's queue:
-   * `"queued"`, or `"queuedClosed"` once the client closed it.
+   * `"queued"`, `"queuedClosed"` once the client closed it, or
+   * `"queuedReset"` once it closed it with `SO_LINGER` 0.
    */
-  readonly queue: "none" | "queued" | "queuedClosed";
+  readonly queue: "none" | "queued" | "queuedClosed" | "queuedReset";
 }
 
 /** Options for {@linkcode exploreConnection} and {@linkcode predictConnection}. */
@@ -160,6 +173,8 @@ class ConnectionModel {
           });
           if (queue === "queuedClosed") {
             accepted = predictStep(accepted, "peer_close").node;
+          } else if (queue === "queuedReset") {
+            accepted = this.#reset(accepted);
           }
           queue = "none";
         }
@@ -192,16 +207,32 @@ class ConnectionModel {
         break;
       }
       case "client.close": {
+        const resets = client.facts.lingerReset;
         const step = predictStep(client, "close");
         client = step.node;
         result = step.result;
         if (result === "ok") {
+          // SO_LINGER 0: the close resets the connection, FIN otherwise.
           if (accepted !== undefined) {
-            accepted = predictStep(accepted, "peer_close").node;
+            accepted = resets
+              ? this.#reset(accepted)
+              : predictStep(accepted, "peer_close").node;
           } else if (queue === "queued") {
-            queue = "queuedClosed";
+            queue = resets ? "queuedReset" : "queuedClosed";
           }
         }
+        break;
+      }
+      case "client.set_linger0":
+      case "accepted.set_linger0": {
+        const step = this.#graph.step(
+          role === "client" ? client : accepted!,
+          LINGER_0,
+        );
+        // No call is in flight in the model: a refusal carries its errno.
+        result = step.allowed || step.waits ? "ok" : step.errno;
+        if (step.allowed && role === "client") client = step.next;
+        if (step.allowed && role === "accepted") accepted = step.next;
         break;
       }
       case "accepted.getpeername": {
@@ -215,20 +246,25 @@ class ConnectionModel {
         break;
       }
       case "accepted.close": {
+        const resets = accepted!.facts.lingerReset;
         const step = predictStep(accepted!, "close");
         accepted = step.node;
         result = step.result;
-        if (result === "ok") client = predictStep(client, "peer_close").node;
+        if (result === "ok") {
+          client = resets
+            ? this.#reset(client)
+            : predictStep(client, "peer_close").node;
+        }
         break;
       }
     }
     return { node: this.#view(listener, client, accepted, queue), result };
   }
 
-  /** The client's connection reset by its peer's end being torn down. */
-  #reset(client: SocketNode): SocketNode {
-    const step = this.#graph.step(client, { type: "PEER_RESET" });
-    return step.allowed ? step.next : client;
+  /** A socket's connection reset by its peer's end being torn down. */
+  #reset(sock: SocketNode): SocketNode {
+    const step = this.#graph.step(sock, { type: "PEER_RESET" });
+    return step.allowed ? step.next : sock;
   }
 
   #view(

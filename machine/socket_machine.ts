@@ -144,7 +144,13 @@ export type SocketEvent =
    * `setsockopt(2)`: the rules read the option's name (and so its level),
    * and whether a boolean option is turned on.
    */
-  | { type: "SETSOCKOPT"; option: SocketOptionName; on?: boolean }
+  | {
+    type: "SETSOCKOPT";
+    option: SocketOptionName;
+    on?: boolean;
+    /** `SO_LINGER` with `onoff` and `linger: 0`: close() will reset. */
+    resets?: boolean;
+  }
   /** `getsockopt(2)`; `SO_ERROR` takes the pending error. */
   | { type: "GETSOCKOPT"; option: SocketOptionName }
   /** `sendto(2)`: data to an address of `family`. */
@@ -265,6 +271,11 @@ export interface SocketContext {
    * end (`SEEN_END`, `SEEN_RESET`); always `"none"` in the model.
    */
   readonly seen: "none" | "end" | "reset";
+  /**
+   * `SO_LINGER` is on with a linger of 0, on a TCP socket: `close()` resets
+   * the connection (the peer reads `ECONNRESET`) instead of sending FIN.
+   */
+  readonly lingerReset: boolean;
 }
 
 /** Whether the machine is told what the socket's environment does. */
@@ -497,7 +508,7 @@ function optionCalls<
       ...OPTION_LEVEL_CHECKS,
       REUSEPORT_UNIX,
       ...v6only,
-      { target: self, ...answer("ok") },
+      { target: self, actions: "noteLinger", ...answer("ok") },
     ],
     // What getsockopt() reads is the caller's to see: no outcome of its own.
     GETSOCKOPT: [
@@ -1648,6 +1659,14 @@ export const socketMachine = setup({
     clearQueue: assign({ backlog: 0 }),
     markUnread: assign({ unread: true }),
     takeError: assign({ error: undefined }),
+    /** SO_LINGER { onoff: true, linger: 0 } makes a TCP close() reset. */
+    noteLinger: assign({
+      lingerReset: ({ context, event }) =>
+        event.type === "SETSOCKOPT" && event.option === "SO_LINGER"
+          ? event.resets === true && context.domain !== "unix" &&
+            context.type === "stream"
+          : context.lingerReset,
+    }),
     /** A TCP connect() starts afresh, with no error pending. */
     clearTcpError: assign({
       error: ({ context }) =>
@@ -1723,6 +1742,7 @@ export const socketMachine = setup({
     kernel: input.kernel ?? kernelProfile(DEFAULT_KERNEL).behaviour,
     environment: input.environment ?? "modelled",
     seen: "none",
+    lingerReset: false,
   }),
   initial: "created",
   // The environment's events, where a state says nothing more specific.

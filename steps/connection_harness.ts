@@ -20,12 +20,22 @@ import {
 } from "./_harness_sockets.ts";
 import {
   type Libc,
+  SO_LINGER,
   SOCK_STREAM,
+  SOL_SOCKET,
   sysBind,
   sysConnect,
   sysGetpeername,
   sysListen,
+  type SysResult,
+  sysSetsockopt,
 } from "./libc.ts";
+
+/** `setsockopt(fd, SOL_SOCKET, SO_LINGER, { l_onoff: 1, l_linger: 0 })`. */
+function lingerZero(libc: Libc, fd: number): SysResult<void> {
+  const linger = new Uint8Array(new Int32Array([1, 0]).buffer);
+  return sysSetsockopt(libc, fd, SOL_SOCKET, SO_LINGER, linger);
+}
 
 /** Each role's descriptors live in a range of their own, above the harness's. */
 const HIGH_FD = { listener: 1000, client: 2000, accepted: 3000 } as const;
@@ -88,12 +98,17 @@ class ConnectionScenario implements Disposable {
         return describeName(sysGetpeername(libc, this.#client));
       case "client.close":
         return answerOf(sockets.close(this.#client));
+      case "client.set_linger0":
+        return answerOf(lingerZero(libc, this.#client));
       case "accepted.getpeername":
         if (this.#accepted === undefined) return "noop";
         return describeName(sysGetpeername(libc, this.#accepted));
       case "accepted.close":
         if (this.#accepted === undefined) return "noop";
         return answerOf(sockets.close(this.#accepted));
+      case "accepted.set_linger0":
+        if (this.#accepted === undefined) return "noop";
+        return answerOf(lingerZero(libc, this.#accepted));
     }
   }
 

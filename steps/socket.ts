@@ -820,9 +820,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       value,
       this.state,
     );
-    const event: SocketEvent = typeof checked === "boolean"
-      ? { type: "SETSOCKOPT", option, on: checked }
-      : { type: "SETSOCKOPT", option };
+    const event = setsockoptEvent(option as N, checked);
     let step;
     while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
     this.#decide("setsockopt", event, step);
@@ -1153,6 +1151,24 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       state: this.state,
     });
   }
+}
+
+/**
+ * The machine's event for `setsockopt(option, value)`: whether a boolean
+ * option is turned on, and whether `SO_LINGER` makes close() reset.
+ */
+function setsockoptEvent<N extends SettableOptionName>(
+  option: N,
+  value: SocketOptionValues[N],
+): SocketEvent {
+  if (typeof value === "boolean") {
+    return { type: "SETSOCKOPT", option, on: value };
+  }
+  if (option === "SO_LINGER") {
+    const { onoff, linger } = value as SocketOptionValues["SO_LINGER"];
+    return { type: "SETSOCKOPT", option, resets: onoff && linger === 0 };
+  }
+  return { type: "SETSOCKOPT", option };
 }
 
 /** "an inet", "an inet6", "a unix". */

@@ -129,3 +129,63 @@ Deno.test("exploreConnection() counts at depth 3 match a plain enumeration", () 
   assert.equal(report.sequences, sequences);
   assert.equal(report.illegal, illegal);
 });
+
+Deno.test("SO_LINGER 0 makes close() reset a TCP connection: the peer's getpeername() is ENOTCONN, where after a FIN it still answers", () => {
+  const connected = [
+    "listener.listen",
+    "client.connect",
+    "listener.accept",
+  ] as const;
+  expect([...connected, "client.close", "accepted.getpeername"], [
+    "ok",
+    "ok",
+    "ok",
+    "ok",
+    "ok:port>0",
+  ]);
+  expect(
+    [
+      ...connected,
+      "client.set_linger0",
+      "client.close",
+      "accepted.getpeername",
+    ],
+    ["ok", "ok", "ok", "ok", "ok", "ENOTCONN"],
+  );
+  expect(
+    [
+      ...connected,
+      "accepted.set_linger0",
+      "accepted.close",
+      "client.getpeername",
+    ],
+    ["ok", "ok", "ok", "ok", "ok", "ENOTCONN"],
+  );
+});
+
+Deno.test("a connection that SO_LINGER 0 reset before the accept is accepted reset", () => {
+  expect([
+    "listener.listen",
+    "client.connect",
+    "client.set_linger0",
+    "client.close",
+    "listener.accept",
+    "accepted.getpeername",
+  ], ["ok", "ok", "ok", "ok", "ok", "ENOTCONN"]);
+});
+
+Deno.test("SO_LINGER 0 changes nothing for a unix connection, which has no reset", () => {
+  expect(
+    [
+      "listener.bind",
+      "listener.listen",
+      "client.connect",
+      "listener.accept",
+      "client.set_linger0",
+      "client.close",
+      "accepted.getpeername",
+    ],
+    ["ok", "ok", "ok", "ok", "ok", "ok", "ok:unnamed"],
+    "unix",
+  );
+});

@@ -82,6 +82,7 @@ function contexts(domain: Domain): SocketContext[] {
     kernel: kernelProfile("classic").behaviour,
     environment: "modelled",
     seen: "none",
+    lingerReset: false,
   };
   const dgram: SocketContext = { ...base, type: "dgram" };
   const sticky = kernelProfile("sticky").behaviour;
