@@ -172,6 +172,7 @@ function callsOf(domain: Domain): readonly SocketEvent[] {
     ),
     { type: "SENDTO", family: domain },
     { type: "DISCONNECT" },
+    { type: "POLL" },
   ];
 }
 
@@ -394,7 +395,7 @@ export function socketDiagram(options: DiagramOptions): SocketDiagram {
  * The lines that say what a state refuses or defers: `"ACCEPT: EINVAL"`,
  * `"SEND: sometimes EPIPE"` (the state lets it through in some snapshots),
  * `"BIND: waits"` (it waits for the call in flight). When three calls or
- * more share an answer and at most three calls do not, one line says it for
+ * more share an answer and at most four calls do not, one line says it for
  * all (`"every call: EBADF"`, `"every call but CLOSE and GETSOCKNAME:
  * waits"`), followed by the lines of the calls refused otherwise.
  *
@@ -433,7 +434,7 @@ export function refusalLines(state: DiagramState): string[] {
   const others = CALLS.filter((call) =>
     texts[state.refused.findIndex((r) => r.call === call)] !== common
   );
-  if (count < 3 || others.length > 3) return lines;
+  if (count < 3 || others.length > 4) return lines;
   const but = others.length === 0
     ? ""
     : ` but ${others.slice(0, -1).join(", ")}${

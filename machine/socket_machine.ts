@@ -157,6 +157,11 @@ export type SocketEvent =
   | { type: "SENDTO"; family: Domain }
   /** `connect(2)` with `AF_UNSPEC`: dissolve the association. */
   | { type: "DISCONNECT" }
+  /**
+   * `poll(2)` for readiness: any open socket, whatever its state (the call
+   * takes no lock, so it never waits for a call in flight).
+   */
+  | { type: "POLL" }
   | { type: "PEER_CONNECT" }
   | { type: "PEER_CLOSE" }
   | { type: "PEER_RESET" }
@@ -694,6 +699,7 @@ function everyCall<T>(answer: T): Record<SocketEventType, T> {
     GETSOCKOPT: answer,
     SENDTO: answer,
     DISCONNECT: answer,
+    POLL: answer,
     PEER_CONNECT: answer,
     PEER_CLOSE: answer,
     PEER_RESET: answer,
@@ -751,6 +757,7 @@ function inFlight<T extends "binding" | "opening" | "shuttingDown">(
     CLOSE: "closed",
     GETSOCKNAME: self,
     GETPEERNAME: peerName(self),
+    POLL: self,
   } as const;
 }
 
@@ -1302,6 +1309,7 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
     ],
     CLOSE: "closed",
     GETSOCKNAME: self,
+    POLL: self,
     GETPEERNAME: peerName(self),
     PEER_CLOSE: [
       ...dgramConnected(self).PEER_CLOSE,
@@ -1816,6 +1824,7 @@ export const socketMachine = setup({
         SHUTDOWN: unconnectedShutdown("created"),
         CLOSE: "closed",
         GETSOCKNAME: "created",
+        POLL: "created",
       },
     },
     binding: {
@@ -1878,6 +1887,7 @@ export const socketMachine = setup({
         SHUTDOWN: unconnectedShutdown("bound"),
         CLOSE: "closed",
         GETSOCKNAME: "bound",
+        POLL: "bound",
       },
     },
     opening: {
@@ -1951,6 +1961,7 @@ export const socketMachine = setup({
         ...optionCalls("listening", ...v6onlyHeld),
         CLOSE: "closed",
         GETSOCKNAME: "listening",
+        POLL: "listening",
         PEER_CONNECT: [
           // A unix listener shut for reading refuses new connections.
           {
@@ -2017,6 +2028,7 @@ export const socketMachine = setup({
         ...optionCalls("connecting", ...v6onlyHeld),
         CLOSE: "closed",
         GETSOCKNAME: "connecting",
+        POLL: "connecting",
         GETPEERNAME: reject(
           "ENOTCONN",
           "the socket has no peer yet; await connect() first",
@@ -2083,6 +2095,7 @@ export const socketMachine = setup({
         },
         CLOSE: "closed",
         GETSOCKNAME: "connectRefused",
+        POLL: "connectRefused",
         GETPEERNAME: reject("ENOTCONN", CONNECT_FAILED),
       },
     },

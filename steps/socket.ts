@@ -411,7 +411,7 @@ const GETPEERNAME: SocketEvent = { type: "GETPEERNAME" };
 const DISCONNECT: SocketEvent = { type: "DISCONNECT" };
 /** The signal of a connect() that is never stopped. */
 const NEVER_ABORTED = new AbortController().signal;
-const CLOSED_WHY = "the socket is closed; create a new one with socket()";
+const POLL: SocketEvent = { type: "POLL" };
 const SEEN_END: SocketEvent = { type: "SEEN_END" };
 const SEEN_RESET: SocketEvent = { type: "SEEN_RESET" };
 const EMPTY = new Uint8Array(0);
@@ -861,14 +861,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw this.#badInput("wait", '"signal" must be an AbortSignal');
     }
-    if (this.state === "closed") {
-      throw new SocketError(
-        "EBADF",
-        "wait",
-        `Cannot wait(): EBADF, ${CLOSED_WHY}`,
-        { state: this.state },
-      );
-    }
+    this.#allow("wait", POLL);
     try {
       await this.#sys.ready(what, signal);
     } catch (error) {

@@ -45,6 +45,7 @@ const CALLS = [
   "GETSOCKOPT",
   "SENDTO",
   "DISCONNECT",
+  "POLL",
 ] as const;
 
 /** A diagram's Mermaid text, read back. */
@@ -149,6 +150,7 @@ function eventsOf(domain: Domain): SocketEvent[] {
     ),
     { type: "SENDTO", family: domain },
     { type: "DISCONNECT" },
+    { type: "POLL" },
     { type: "PEER_CONNECT" },
     { type: "PEER_CLOSE" },
   ];
@@ -288,6 +290,7 @@ Deno.test("toMermaid() draws the completion of every in-flight effect", () => {
     "GETSOCKOPT",
     "SENDTO",
     "DISCONNECT",
+    "POLL",
   ]);
   for (const state of ["created", "binding", "listening", "shutRdWr"]) {
     assert.deepEqual(triggers(state, "closed"), ["CLOSE"]);
@@ -350,7 +353,7 @@ Deno.test("toMermaid() notes the errnos the machine refuses calls with", () => {
   // A call made while bind() is in flight waits for it; getsockname and
   // getpeername answer at once, as the state before.
   assert.deepEqual(parsedStream.notes.get("binding"), [
-    "every call but CLOSE, GETSOCKNAME and GETPEERNAME: waits",
+    "every call but CLOSE, GETSOCKNAME, GETPEERNAME and POLL: waits",
     "GETPEERNAME: sometimes ENOTCONN",
   ]);
 });
