@@ -262,7 +262,14 @@ class DenoSysSocket implements SysSocket {
   remote: SocketAddr | undefined;
   readonly #kind: SysSocketKind;
   readonly #domain: Domain;
-  readonly #options: DenoOptions;
+  /**
+   * The socket's options, made on first use (a socket whose options are
+   * never touched pays nothing for them); `#inherited` are its listener's.
+   */
+  #options: DenoOptions | undefined;
+  readonly #inherited: DenoOptions | undefined;
+  /** Who made the Deno object held now, for its options. */
+  #heldBy: Made | undefined;
   readonly #changes = new Changes();
   /** A bind reservation, a listener, or a connection. */
   #held: DenoListener | Connection | undefined;
@@ -291,7 +298,7 @@ class DenoSysSocket implements SysSocket {
   constructor(kind: SysSocketKind, accepted: Accepted | undefined) {
     this.#kind = kind;
     this.#domain = kind.domain;
-    this.#options = new DenoOptions(kind, accepted?.options);
+    this.#inherited = accepted?.options;
     if (accepted === undefined) return;
     this.#made = accepted.made;
     this.#hold(accepted.connection, "accepted");
@@ -486,7 +493,7 @@ class DenoSysSocket implements SysSocket {
       ? bindAddr.hostname
       : wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0).hostname;
     this.local = port === 0 ? undefined : { hostname: host, port };
-    this.#options.attach(undefined);
+    this.#options?.attach(undefined);
   }
 
   setOption<N extends SettableOptionName>(
@@ -494,12 +501,12 @@ class DenoSysSocket implements SysSocket {
     value: SocketOptionValues[N],
   ): void {
     this.#ensureOpen("setsockopt");
-    this.#options.set(name, value);
+    this.#opts().set(name, value);
   }
 
   getOption<N extends SocketOptionName>(name: N): SocketOptionValues[N] {
     this.#ensureOpen("getsockopt");
-    return this.#options.get(name);
+    return this.#opts().get(name);
   }
 
   ready(what: Readiness, signal: AbortSignal | undefined): Promise<void> {
@@ -642,7 +649,7 @@ class DenoSysSocket implements SysSocket {
         if (this.#attempt !== attempt) return;
         if (!this.#bound) this.local = undefined;
         attempt.error = error;
-        this.#options.fail(error.code);
+        this.#opts().fail(error.code);
       },
     ).finally(() => {
       attempt.done = true;
@@ -674,7 +681,7 @@ class DenoSysSocket implements SysSocket {
     this.#attempt = undefined;
     const error = attempt.error;
     if (error === undefined) return;
-    if (this.#options.pending === error.code) {
+    if (this.#options?.pending === error.code) {
       this.#options.takeError();
       throw error;
     }
@@ -766,18 +773,22 @@ class DenoSysSocket implements SysSocket {
    * A read straight from the connection. While one goes on, no read-ahead
    * starts (it would race it for the data).
    */
-  async #readDirect(
+  #readDirect(
     conn: Connection,
     buffer: Uint8Array,
   ): Promise<number | null> {
     this.#directReads++;
-    try {
-      return await conn.read(buffer);
-    } finally {
-      this.#directReads--;
-      if (this.#readAhead) this.#changes.notify();
-    }
+    const read = conn.read(buffer);
+    // Counted down without wrapping the read: this is the data path.
+    read.then(this.#directDone, this.#directDone);
+    return read;
   }
+
+  /** A direct read is over: a readiness wait may be answered now. */
+  readonly #directDone = (): void => {
+    this.#directReads--;
+    if (this.#readAhead) this.#changes.notify();
+  };
 
   /**
    * A non-blocking send(): all of `data` is taken, and written in the
@@ -785,7 +796,7 @@ class DenoSysSocket implements SysSocket {
    */
   #writeNow(conn: Connection, data: Uint8Array): number {
     this.#ensureOpen("send");
-    const failed = this.#options.takeError();
+    const failed = this.#options?.takeError();
     if (failed !== undefined) {
       throw new SocketError(
         failed,
@@ -798,7 +809,7 @@ class DenoSysSocket implements SysSocket {
     }
     const copy = data.slice();
     this.#writing = writeAll(conn, copy).catch((error) => {
-      if (!this.#closed) this.#options.fail(errnoOf(error));
+      if (!this.#closed) this.#opts().fail(errnoOf(error));
     }).finally(() => {
       this.#writing = undefined;
       this.#changes.notify();
@@ -855,9 +866,9 @@ class DenoSysSocket implements SysSocket {
     op: SocketOp,
   ): DenoListener {
     // Without --unstable-net, asking Deno for reusePort ends the process.
-    const reusePort = this.#options.value("SO_REUSEPORT") === true &&
+    const reusePort = this.#options?.value("SO_REUSEPORT") === true &&
       unstableNet();
-    const v6only = this.#options.value("IPV6_V6ONLY") === true;
+    const v6only = this.#options?.value("IPV6_V6ONLY") === true;
     if (v6only && this.#domain === "inet6" && !specificIpv6(addr as InetAddr)) {
       throw new SocketError(
         "EOPNOTSUPP",
@@ -896,7 +907,22 @@ class DenoSysSocket implements SysSocket {
       // A non-blocking connection reads ahead from the start.
       if (this.#kind.nonblocking) this.#readAheadFor(held).fill();
     }
-    this.#options.attach(this.#holder(held, made));
+    this.#heldBy = made;
+    // What the caller set (or the listener, for an accepted socket) is
+    // applied to the new object; untouched options cost nothing.
+    if (this.#options !== undefined || this.#inherited?.anySet) {
+      this.#opts().attach(this.#holder(held, made));
+    }
+  }
+
+  /** The socket's options, made (for what is held now) on first use. */
+  #opts(): DenoOptions {
+    if (this.#options !== undefined) return this.#options;
+    const options = new DenoOptions(this.#kind, this.#inherited);
+    this.#options = options;
+    const held = this.#held;
+    if (held !== undefined) options.attach(this.#holder(held, this.#heldBy!));
+    return options;
   }
 
   /** The holder's side of the socket's options. */
@@ -935,9 +961,11 @@ class DenoSysSocket implements SysSocket {
 
   /** Whether close() resets the connection: `SO_LINGER` on, time 0. */
   #resets(): boolean {
-    if (!ffiGranted()) return false;
-    const linger = this.#options.value("SO_LINGER");
-    return linger !== undefined && linger.onoff && linger.linger === 0;
+    const linger = this.#options?.value("SO_LINGER");
+    if (linger === undefined || !linger.onoff || linger.linger !== 0) {
+      return false;
+    }
+    return ffiGranted();
   }
 
   #ensureOpen(op: SocketOp): void {

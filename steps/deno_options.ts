@@ -119,6 +119,11 @@ export class DenoOptions {
     this.#know(undefined);
   }
 
+  /** Whether the caller set any option. */
+  get anySet(): boolean {
+    return this.#set.size > 0;
+  }
+
   /** What the caller set `name` to, if anything. */
   value<N extends SettableOptionName>(
     name: N,

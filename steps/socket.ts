@@ -641,12 +641,14 @@ class StreamSocket<D extends Domain> implements Socket<D> {
 
   async connect(addr: SocketAddr): Promise<void> {
     const checked = checkAddr(addr, "connect", "the address");
-    await this.#change("connect", {
-      type: "CONNECT",
-      family: checked.domain,
-      ...(this.nonblocking ? { nonblocking: true } : {}),
-      io: { sys: this.#sys, addr: checked.addr },
-    });
+    const family = checked.domain;
+    const io = { sys: this.#sys, addr: checked.addr };
+    await this.#change(
+      "connect",
+      this.nonblocking
+        ? { type: "CONNECT", family, nonblocking: true, io }
+        : { type: "CONNECT", family, io },
+    );
   }
 
   async accept(options: AcceptOptions = {}): Promise<Socket<D>> {
