@@ -440,18 +440,13 @@ class DenoSysSocket implements SysSocket {
 
   writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
     if (this.#domain !== "unix") return this.write(data);
-    // A unix stream takes no address: Linux says why by the socket's state.
-    const connected = this.remote !== undefined;
-    const errno = connected ? "EISCONN" : "EOPNOTSUPP";
+    // The machine refuses sendto() on a unix stream (EISCONN, EOPNOTSUPP)
+    // before any call: reaching here is a defect of the caller.
     return Promise.reject(
-      new SocketError(
-        errno,
-        "sendto",
-        `Cannot sendto ${formatAddr(addr)}: ${errno}, ${
-          connected
-            ? "the unix stream socket is connected; use send()"
-            : "a unix stream socket sends only to its peer; connect() first"
-        }`,
+      new Error(
+        `Cannot sendto ${
+          formatAddr(addr)
+        } on a unix stream socket: the socket machine refuses it first`,
       ),
     );
   }

@@ -1,6 +1,14 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /** Helpers the network tests share. */
-import type { Socket } from "../mod.ts";
+import {
+  detectKernel,
+  type KernelName,
+  type Op,
+  predict,
+  type PredictOptions,
+  type Result,
+  type Socket,
+} from "../mod.ts";
 
 /** The loopback address of each IP domain. */
 export const LOOPBACK: Readonly<Record<"inet" | "inet6", string>> = {
@@ -96,4 +104,18 @@ export async function recvAll(sock: Socket): Promise<Uint8Array> {
     at += chunk.length;
   }
   return all;
+}
+
+let kernel: KernelName | undefined;
+
+/**
+ * What `predict()` says of `ops` under the running kernel's profile
+ * (detected once), to check a runtime outcome against the model.
+ */
+export async function predictHere(
+  ops: readonly Op[],
+  options: Omit<PredictOptions, "kernel"> = {},
+): Promise<Result[]> {
+  kernel ??= await detectKernel();
+  return predict(ops, { ...options, kernel });
 }

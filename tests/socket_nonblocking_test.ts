@@ -5,26 +5,15 @@
  * says, and `wait()` waits for readiness without a busy loop.
  */
 import assert from "node:assert/strict";
-import {
-  type Backend,
-  detectKernel,
-  type KernelName,
-  type Op,
-  predict,
-  socket,
-  SocketError,
-} from "../mod.ts";
-import { freePort, settlesWithin, within } from "./_net.ts";
+import { type Backend, type Op, socket, SocketError } from "../mod.ts";
+import { freePort, predictHere, settlesWithin, within } from "./_net.ts";
 
 const BACKENDS = ["deno", "posix"] as const satisfies readonly Backend[];
 const PROMPT = 2_000;
 const LOOPBACK = { hostname: "127.0.0.1", port: 0 };
 
-let kernel: KernelName | undefined;
-
-async function model(ops: Op[], type: "stream" | "dgram" = "stream") {
-  kernel ??= await detectKernel();
-  return predict(ops, { nonblocking: true, type, kernel });
+function model(ops: Op[], type: "stream" | "dgram" = "stream") {
+  return predictHere(ops, { nonblocking: true, type });
 }
 
 function rejectsWith(code: string) {

@@ -7,26 +7,20 @@
 import assert from "node:assert/strict";
 import {
   type Backend,
-  detectKernel,
   type Domain,
-  type KernelName,
   type Op,
-  predict,
   type Socket,
   socket,
   SocketError,
   type SocketType,
 } from "../mod.ts";
-import { LOOPBACK, within } from "./_net.ts";
+import { LOOPBACK, predictHere, within } from "./_net.ts";
 
 const BACKENDS = ["deno", "posix"] as const satisfies readonly Backend[];
 const PROMPT = 2_000;
 
-let kernel: KernelName | undefined;
-
-async function model(domain: Domain, type: SocketType, ops: Op[]) {
-  kernel ??= await detectKernel();
-  return predict(ops, { domain, type, kernel });
+function model(domain: Domain, type: SocketType, ops: Op[]) {
+  return predictHere(ops, { domain, type });
 }
 
 /** A connected TCP pair on loopback; the listener is closed. */
