@@ -1,5 +1,9 @@
 // Copyright 2026 the sockfsm authors. MIT license.
+import type { ProcedureStep } from "../steps/_procedure.ts";
 import type { Errno } from "./errno.ts";
+import type { SocketState } from "./socket_machine.ts";
+
+export type { ProcedureStep };
 
 /** The socket calls and procedures a {@linkcode SocketError} can name. */
 export type SocketOp =
@@ -26,10 +30,13 @@ export type SocketOp =
 
 /** Options for the {@linkcode SocketError} constructor. */
 export interface SocketErrorOptions {
-  /** The state the socket was in when the call was made, if any. */
-  state?: string;
+  /**
+   * The state the socket was in when the call was made. Left out only where
+   * there is no socket: `socket()` itself, and pure functions.
+   */
+  state?: SocketState | undefined;
   /** For a procedure, the step that failed (`"connect client"`). */
-  step?: string;
+  step?: ProcedureStep | undefined;
   /** The error that caused this one. */
   cause?: unknown;
 }
@@ -62,10 +69,13 @@ export class SocketError extends Error {
   readonly code: Errno;
   /** The call or procedure that failed. */
   readonly op: SocketOp;
-  /** The socket's state when the call was made, if there was a socket. */
-  readonly state: string | undefined;
+  /**
+   * The socket's state when the call was made; `undefined` only where there
+   * was no socket (`socket()` itself, pure functions).
+   */
+  readonly state: SocketState | undefined;
   /** The step of a procedure that failed, if a procedure failed. */
-  readonly step: string | undefined;
+  readonly step: ProcedureStep | undefined;
 
   /**
    * Constructs a new instance.

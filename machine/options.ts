@@ -9,6 +9,7 @@
  */
 import type { Errno } from "./errno.ts";
 import { SocketError, type SocketOp } from "./errors.ts";
+import type { SocketState } from "./socket_machine.ts";
 
 /**
  * `SO_LINGER`: whether `close()` lingers, and for how many seconds. With
@@ -135,7 +136,7 @@ export function isOptionName(name: unknown): name is SocketOptionName {
 export function checkOptionName(
   name: unknown,
   op: "setsockopt" | "getsockopt",
-  state: string,
+  state: SocketState,
 ): SocketOptionName {
   const settable = op === "setsockopt";
   if (isOptionName(name) && (!settable || isSettable(name))) return name;
@@ -165,7 +166,7 @@ export function isSettable(name: SocketOptionName): name is SettableOptionName {
 export function checkOptionValue<N extends SettableOptionName>(
   name: N,
   value: unknown,
-  state: string,
+  state: SocketState,
   op: SocketOp = "setsockopt",
 ): SocketOptionValues[N] {
   const invalid = (takes: string) =>

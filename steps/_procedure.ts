@@ -39,6 +39,11 @@ import {
   type StateChange,
 } from "./socket.ts";
 
+/** The steps of the connection procedures, as a failure names them. */
+export type ProcedureStep =
+  | import("./stream_connection.ts").StreamConnectionStep
+  | import("./dgram_connection.ts").DgramConnectionStep;
+
 /**
  * The options every connection procedure takes.
  *
@@ -376,7 +381,7 @@ export async function setOptions(
 /** The error of a procedure that failed at `step`, with the errno of why. */
 export function stepFailed(
   op: ProcedureOp,
-  step: string,
+  step: ProcedureStep,
   error: unknown,
 ): SocketError {
   const why = error instanceof Error ? error.message : String(error);
@@ -384,6 +389,10 @@ export function stepFailed(
     errnoOf(error),
     op,
     `${op}() failed at step "${step}": ${why}`,
-    { step, cause: error },
+    {
+      state: error instanceof SocketError ? error.state : undefined,
+      step,
+      cause: error,
+    },
   );
 }
