@@ -205,7 +205,7 @@ import {
 import { NodeConnection } from "./node_connection.ts";
 import { posixSocket } from "./posix_backend.ts";
 import { Turns } from "./_turns.ts";
-import { errnoOf, osError } from "./os_error.ts";
+import { errnoOf, libcUnavailable, osError } from "./os_error.ts";
 
 /**
  * Creates the system side of a socket of `kind` with the Deno backend: a
@@ -1021,7 +1021,7 @@ function listenAt(
     return new DenoListener(listener);
   } catch (error) {
     const verb = op === "bind" ? "bind to" : "listen on";
-    throw osError(error, op, `${verb} ${formatAddr(addr)}`);
+    throw osError(error, op, `${verb} ${formatAddr(addr)}`, { addr });
   }
 }
 
@@ -1031,6 +1031,16 @@ async function connectFrom(
   signal: AbortSignal,
 ): Promise<Connection> {
   const from = local ? ` from ${formatAddr(local)}` : "";
+  const what = `connect to ${formatAddr(remote)}${from}`;
+  if ("port" in remote && remote.port === 0) {
+    // Neither Deno nor node:net takes port 0; Linux sends the SYN, and
+    // nothing can listen on port 0 to answer it.
+    throw new SocketError(
+      "ECONNREFUSED",
+      "connect",
+      `Cannot ${what}: ECONNREFUSED, nothing can listen on port 0 (Linux refuses the connection); connect to the port the server's getsockname() shows`,
+    );
+  }
   try {
     if (local !== undefined) {
       return "path" in local
@@ -1038,7 +1048,7 @@ async function connectFrom(
         : await connectTcpFrom(local, remote as InetAddr, signal);
     }
     const conn = "path" in remote
-      ? await Deno.connect({ transport: "unix", path: remote.path })
+      ? await connectUnix(remote, signal)
       : await Deno.connect({
         hostname: remote.hostname,
         port: remote.port,
@@ -1046,9 +1056,32 @@ async function connectFrom(
       });
     return new DenoConnection(conn);
   } catch (error) {
-    throw osError(error, "connect", `connect to ${formatAddr(remote)}${from}`);
+    throw osError(error, "connect", what, { addr: remote });
   }
 }
+
+/**
+ * `Deno.connect()` to a unix path, waiting out a full backlog as a blocking
+ * `connect(2)` would (Deno's non-blocking connect answers `EAGAIN` at once):
+ * again after a backoff of 1 ms, doubling up to 50 ms, until it connects,
+ * fails otherwise, or `signal` (close()) stops it.
+ */
+async function connectUnix(
+  remote: UnixAddr,
+  signal: AbortSignal,
+): Promise<Deno.UnixConn> {
+  for (let delay = 1;; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
+    try {
+      return await Deno.connect({ transport: "unix", path: remote.path });
+    } catch (error) {
+      if (errnoOf(error) !== "EAGAIN") throw error;
+    }
+    await retryDelay(signal, delay);
+  }
+}
+
+/** The longest wait between two tries at a full unix backlog. */
+const MAX_RETRY_MS = 50;
 
 /** A TCP connection from a chosen local address, through `node:net`. */
 function connectTcpFrom(
@@ -1097,19 +1130,24 @@ async function connectUnixFrom(
   remote: UnixAddr,
   signal: AbortSignal,
 ): Promise<NodeConnection> {
-  using libc = openLibc();
+  using libc = openUnixClientLibc(local, remote);
   const flags = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
   const fd = orThrow(sysSocket(libc, AF_UNIX, flags, 0), "socket");
+  let bound = false;
   try {
     orThrow(sysBind(libc, fd, local), "bind");
-    for (;;) {
+    bound = true;
+    for (let delay = 1;; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
       const connected = sysConnect(libc, fd, remote);
       if (connected.ok) break;
       if (connected.errno !== "EAGAIN") orThrow(connected, "connect");
-      await retryDelay(signal);
+      await retryDelay(signal, delay);
     }
   } catch (error) {
     sysClose(libc, fd);
+    // The socket file this bind made is not the socket's: the socket is
+    // bound again as before connect() (listen() makes it anew).
+    if (bound) removeSocketFile(local.path);
     throw error;
   }
   const socket = new net.Socket({ fd, readable: true, writable: true });
@@ -1123,13 +1161,42 @@ function orThrow<T>(result: SysResult<T>, call: string): T {
   });
 }
 
-function retryDelay(signal: AbortSignal): Promise<void> {
+/**
+ * libc for a unix client bound before connecting; without `--allow-ffi`,
+ * the `EACCES` that asks for that flag alone (the others were granted, or
+ * bind() would have failed).
+ */
+function openUnixClientLibc(local: UnixAddr, remote: UnixAddr): Libc {
+  try {
+    return openLibc();
+  } catch (error) {
+    throw libcUnavailable(
+      error,
+      `Cannot connect to ${formatAddr(remote)} from ${
+        formatAddr(local)
+      } with the deno backend`,
+      'use backend: "posix", or connect() without bind() (Deno cannot bind a unix client)',
+      "connect",
+    );
+  }
+}
+
+/** Removes a socket file this backend made, if it is still there. */
+function removeSocketFile(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Gone already, or not ours to remove: listen() will say.
+  }
+}
+
+function retryDelay(signal: AbortSignal, ms: number): Promise<void> {
   signal.throwIfAborted();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
       resolve();
-    }, 5);
+    }, ms);
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal.reason);

@@ -13,6 +13,7 @@ export class NodeConnection implements Connection {
   readonly remote: SocketAddr;
   #socket: NodeSocket;
   #error: Error | undefined;
+  #closed = false;
   #wake: (() => void) | undefined;
 
   constructor(socket: NodeSocket, local: SocketAddr, remote: SocketAddr) {
@@ -43,6 +44,8 @@ export class NodeConnection implements Connection {
 
   async read(buffer: Uint8Array): Promise<number | null> {
     for (;;) {
+      // Closed (before or during the read): EBADF, as a Deno.Conn's read.
+      if (this.#closed) throw closedConnection();
       const chunk: Uint8Array | null = this.#socket.read();
       if (chunk !== null) {
         const n = Math.min(chunk.length, buffer.length);
@@ -61,9 +64,21 @@ export class NodeConnection implements Connection {
     return new Promise((resolve, reject) =>
       this.#socket.write(
         data.slice(),
-        (error) => error ? reject(error) : resolve(data.length),
+        (error) =>
+          error ? reject(this.#writeError(error)) : resolve(data.length),
       )
     );
+  }
+
+  /**
+   * Why a write failed. When the socket is destroyed under a pending write
+   * (a reset seen by a read, or close()), Node.js answers `ECANCELED` or
+   * `ERR_STREAM_DESTROYED`; the kernel's answer is the reset itself
+   * (`ECONNRESET`), or `EBADF` for a closed socket.
+   */
+  #writeError(error: Error): Error {
+    if (this.#closed) return closedConnection();
+    return this.#error ?? error;
   }
 
   closeWrite(): Promise<void> {
@@ -71,6 +86,12 @@ export class NodeConnection implements Connection {
   }
 
   close(): void {
+    this.#closed = true;
     this.#socket.destroy();
   }
+}
+
+/** The error of a read or write whose connection was closed meanwhile. */
+function closedConnection(): Error {
+  return new Deno.errors.BadResource("The connection was closed (EBADF)");
 }

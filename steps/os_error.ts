@@ -1,6 +1,8 @@
 // Copyright 2026 the sockfsm authors. MIT license.
+import type { InetAddr, SocketAddr } from "../machine/address.ts";
 import { type Errno, errnoName, isErrno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
+import type { SocketState } from "../machine/socket_machine.ts";
 
 /** Errno names for Deno's error classes that carry no `os error` number. */
 const DENO_ERRORS: Readonly<Record<string, Errno>> = {
@@ -23,16 +25,86 @@ const DENO_ERRORS: Readonly<Record<string, Errno>> = {
   WouldBlock: "EAGAIN",
 };
 
-/** What to do about the commonest errors. */
+/** What to do about the commonest errors, on an inet address. */
 const ADVICE: Partial<Record<Errno, string>> = {
   EADDRINUSE: "another socket holds this address; use another port, or port 0",
   EADDRNOTAVAIL:
     "the address is not one of this machine's addresses; use a local one such as 127.0.0.1",
   ECONNREFUSED: "nothing is listening there; start the server first",
+  EACCES:
+    "the kernel denied it (ports below 1024 need privileges, a unix path needs write access to its directory)",
+};
+
+/** What to do about them on a unix path, where there is no port. */
+const UNIX_ADVICE: Partial<Record<Errno, string>> = {
+  EADDRINUSE:
+    "a file already exists at that path (a stale socket file, if nothing listens there); remove it, or use another path",
+  ECONNREFUSED:
+    "nothing listens at that socket file (a stale one?); start the server first",
   ENOENT: "there is no socket file at that path; bind and listen there first",
   EACCES:
-    "permission denied; run with --allow-net (and --allow-read --allow-write for unix paths)",
+    "the kernel denied it (a unix path needs search access to its directories, and write access to the socket file or its directory)",
 };
+
+/** What a failed call was about: the socket's state and the address. */
+export interface OsErrorContext {
+  /** The socket's state when the call was made. */
+  readonly state?: SocketState | undefined;
+  /** The address the call was given, for advice that fits it. */
+  readonly addr?: SocketAddr | undefined;
+}
+
+/**
+ * `error` with the socket's `state` at the call, if it has none yet; a
+ * {@linkcode SocketError} is otherwise passed through unchanged.
+ */
+export function withState(
+  error: SocketError,
+  state: SocketState,
+): SocketError {
+  if (error.state !== undefined) return error;
+  return new SocketError(error.code, error.op, error.message, {
+    state,
+    step: error.step,
+    cause: error.cause ?? error,
+  });
+}
+
+/**
+ * The `EACCES` of a call that Deno's permissions do not allow, as both
+ * backends give it: the Deno backend when Deno refuses the call, the posix
+ * backend when it asks Deno's permissions before the system call.
+ *
+ * @param op The socket call.
+ * @param what What the call was doing, such as `"connect to [::1]:80"`.
+ * @param addr The address Deno's permissions were asked about.
+ * @param context The socket's state.
+ */
+export function permissionDenied(
+  op: SocketOp,
+  what: string,
+  addr: SocketAddr,
+  context: OsErrorContext = {},
+): SocketError {
+  const why = "path" in addr
+    ? `Deno's permissions do not grant read and write access to "${addr.path}"; run with --allow-read=${addr.path} --allow-write=${addr.path} (or wider --allow-read --allow-write)`
+    : `Deno's permissions do not grant net access to "${
+      netHost(addr)
+    }"; run with --allow-net=${netHost(addr)} (or a wider --allow-net)`;
+  return new SocketError("EACCES", op, `Cannot ${what}: EACCES, ${why}`, {
+    state: context.state,
+  });
+}
+
+/**
+ * How Deno's permissions name an inet address: `127.0.0.1:80`, `[::1]:80`
+ * (what `Deno.listen()` and `Deno.connect()` ask for).
+ */
+export function netHost(addr: InetAddr): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
 
 /** The errno name of an error from Deno, Node.js or libc, or `EIO`. */
 export function errnoOf(error: unknown): Errno {
@@ -51,41 +123,59 @@ export function errnoOf(error: unknown): Errno {
 
 /**
  * Wraps an error from the operating system as a {@linkcode SocketError} whose
- * message says what failed, the errno, and what to do.
+ * message says what failed, the errno, and what to do. A `SocketError` is
+ * passed through, given `context.state` if it has no state.
  *
  * @param error What Deno, Node.js or libc threw.
  * @param op The socket call.
  * @param what What the call was doing, such as `"bind to 127.0.0.1:80"`.
+ * @param context The socket's state at the call, and the address it was
+ * given (a unix path gets advice about paths, not ports).
  */
 export function osError(
   error: unknown,
   op: SocketOp,
   what: string,
+  context: OsErrorContext = {},
 ): SocketError {
-  if (error instanceof SocketError) return error;
+  const { state, addr } = context;
+  if (error instanceof SocketError) {
+    return state === undefined ? error : withState(error, state);
+  }
+  if (error instanceof Deno.errors.NotCapable && addr !== undefined) {
+    // Deno's sandbox, not the kernel: the message both backends give.
+    return permissionDenied(op, what, addr, context);
+  }
   const code = errnoOf(error);
   const detail = error instanceof Error ? ` (${error.message})` : "";
-  const advice = ADVICE[code] ? `; ${ADVICE[code]}` : "";
+  const hint = error instanceof Deno.errors.NotCapable
+    ? "Deno's permissions deny it; grant what Deno's message names"
+    : addr !== undefined && "path" in addr
+    ? UNIX_ADVICE[code]
+    : ADVICE[code] ?? UNIX_ADVICE[code];
+  const advice = hint ? `; ${hint}` : "";
   return new SocketError(
     code,
     op,
     `Cannot ${what}: ${code}${detail}${advice}`,
-    { cause: error },
+    { state, cause: error },
   );
 }
 
 /**
- * Why libc could not be opened, as a `socket`-level error: `EOPNOTSUPP` off
- * Linux, `EACCES` without `--allow-ffi`.
+ * Why libc could not be opened, as an error of `op` (`socket` by default):
+ * `EOPNOTSUPP` off Linux, `EACCES` without `--allow-ffi`.
  *
  * @param error What `openLibc()` threw.
  * @param prefix What could not be done ("Cannot create a socket with ...").
  * @param instead What to do instead, besides granting `--allow-ffi`.
+ * @param op The call that needed libc.
  */
 export function libcUnavailable(
   error: unknown,
   prefix: string,
   instead: string,
+  op: SocketOp = "socket",
 ): SocketError {
   const code = errnoOf(error);
   const why = code === "EOPNOTSUPP"
@@ -95,7 +185,7 @@ export function libcUnavailable(
     : `libc.so.6 could not be opened (${
       error instanceof Error ? error.message : String(error)
     })`;
-  return new SocketError(code, "socket", `${prefix}: ${why}`, {
+  return new SocketError(code, op, `${prefix}: ${code}, ${why}`, {
     cause: error,
   });
 }

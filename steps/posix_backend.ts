@@ -2,8 +2,12 @@
 /**
  * The exact backend: every effect is the one matching libc call, made
  * through Deno's FFI on a real, non-blocking socket descriptor. Needs
- * `--allow-ffi` and Linux (`libc.so.6`); with FFI, Deno's `--allow-net`,
- * `--allow-read` and `--allow-write` checks no longer apply to these calls.
+ * `--allow-ffi` and Linux (`libc.so.6`). FFI would bypass Deno's sandbox, so
+ * before each `bind`, `connect`, `sendto` and `listen` the backend asks
+ * Deno's permissions for what `Deno.listen()` and `Deno.connect()` would
+ * need (net access to `host:port`, read and write access to a unix path),
+ * and refuses with the same `EACCES` as the Deno backend: `--allow-ffi`
+ * does not widen `--allow-net`.
  *
  * - `socket` makes a `SOCK_STREAM` or `SOCK_DGRAM` socket of the kind's
  *   domain; the descriptor is always non-blocking, and the kind's
@@ -53,6 +57,7 @@ import {
   type Domain,
   formatAddr,
   type SocketAddr,
+  wildcardAddr,
 } from "../machine/address.ts";
 import type {
   Readiness,
@@ -108,7 +113,12 @@ import {
   sysWrite,
 } from "./libc.ts";
 import { leaseLibc, type LibcLease } from "./libc_lease.ts";
-import { libcUnavailable, osError } from "./os_error.ts";
+import {
+  libcUnavailable,
+  netHost,
+  osError,
+  permissionDenied,
+} from "./os_error.ts";
 import {
   getOptionLibc,
   optionError,
@@ -209,10 +219,10 @@ class PosixSysSocket implements SysSocket {
   bind(addr: SocketAddr): Promise<void> {
     return Promise.try(() => {
       this.#ensureOpen("bind");
+      const what = `bind to ${formatAddr(addr)}`;
+      checkPermission("bind", what, addr);
       const bound = sysBind(this.#libc, this.#fd, addr);
-      if (!bound.ok) {
-        throw sysError(bound.errno, "bind", `bind to ${formatAddr(addr)}`);
-      }
+      if (!bound.ok) throw sysError(bound.errno, "bind", what, addr);
       this.#readLocal();
     });
   }
@@ -220,7 +230,14 @@ class PosixSysSocket implements SysSocket {
   listen(backlog: number | undefined): Promise<void> {
     return Promise.try(() => {
       this.#ensureOpen("listen");
-      const listening = sysListen(this.#libc, this.#fd, backlog ?? SOMAXCONN);
+      const at = this.#listensAt();
+      if (at !== undefined) {
+        checkPermission("listen", `listen on ${formatAddr(at)}`, at);
+      }
+      // An i32 for FFI: -0 is 0, and Linux caps a backlog at SOMAXCONN's
+      // sysctl anyway.
+      const n = Math.min(backlog ?? SOMAXCONN, 0x7fffffff) || 0;
+      const listening = sysListen(this.#libc, this.#fd, n);
       if (!listening.ok) {
         throw sysError(listening.errno, "listen", "listen");
       }
@@ -231,6 +248,7 @@ class PosixSysSocket implements SysSocket {
   async connect(addr: SocketAddr, signal: AbortSignal): Promise<void> {
     this.#ensureOpen("connect");
     const what = `connect to ${formatAddr(addr)}`;
+    checkPermission("connect", what, addr);
     try {
       if (this.#kind.nonblocking) this.#connectOnce(addr, what);
       else await this.#connectWaiting(addr, signal, what);
@@ -293,6 +311,7 @@ class PosixSysSocket implements SysSocket {
   }
 
   async writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
+    checkPermission("sendto", `send to ${formatAddr(addr)}`, addr);
     try {
       return await this.#whenReady(
         "sendto",
@@ -305,6 +324,23 @@ class PosixSysSocket implements SysSocket {
       // fails (EPIPE after shutdown).
       if (!this.#closed && this.#portless()) this.#readLocal();
     }
+  }
+
+  /**
+   * The address `listen(2)` makes the socket listen on, as Deno's
+   * permissions name it: the bound one, or for an unbound inet socket the
+   * wildcard address and port 0 (the kernel binds an ephemeral port);
+   * `undefined` for a unix socket with no path (an abstract name, which
+   * touches no file).
+   */
+  #listensAt(): SocketAddr | undefined {
+    const local = this.local;
+    if (local !== undefined && "path" in local) {
+      return local.path === "" ? undefined : local;
+    }
+    if (local !== undefined && local.port !== 0) return local;
+    if (this.#isUnix()) return undefined;
+    return wildcardAddr(this.#kind.domain === "inet6" ? "inet6" : "inet", 0);
   }
 
   /** Whether the socket has no port of its own (an inet socket unbound). */
@@ -373,8 +409,9 @@ class PosixSysSocket implements SysSocket {
     this.#ensureOpen("connect");
     // Connected or listening, the socket never waits here: Linux answers at
     // once (a full queue at a live target would be EAGAIN on this fd).
-    const tried = sysConnect(this.#libc, this.#fd, addr);
     const what = `connect to ${formatAddr(addr)}`;
+    if (!granted(addr)) return permissionDenied("connect", what, addr);
+    const tried = sysConnect(this.#libc, this.#fd, addr);
     if (tried.ok) {
       return new SocketError(
         "EIO",
@@ -630,11 +667,35 @@ function throwIfAborted(op: SocketOp, signal: AbortSignal | undefined): void {
   );
 }
 
+/**
+ * Refuses `op` on `addr` with `EACCES` unless Deno's permissions grant it,
+ * as Deno's own `Deno.listen()` and `Deno.connect()` would: net access to
+ * `host:port` (`[v6]:port`), or read and write access to a unix path. FFI
+ * bypasses Deno's sandbox, so the backend asks before each system call that
+ * names an address; `querySync()` never prompts.
+ */
+function checkPermission(op: SocketOp, what: string, addr: SocketAddr): void {
+  if (granted(addr)) return;
+  throw permissionDenied(op, what, addr);
+}
+
+function granted(addr: SocketAddr): boolean {
+  const { permissions } = Deno;
+  if (!("path" in addr)) {
+    const host = netHost(addr);
+    return permissions.querySync({ name: "net", host }).state === "granted";
+  }
+  const path = addr.path;
+  return permissions.querySync({ name: "read", path }).state === "granted" &&
+    permissions.querySync({ name: "write", path }).state === "granted";
+}
+
 /** A failed system call as a {@linkcode SocketError} that names its errno. */
 function sysError(
   errno: Errno | number,
   op: SocketOp,
   what: string,
+  addr?: SocketAddr,
 ): SocketError {
   if (typeof errno === "number") {
     return new SocketError(
@@ -643,17 +704,11 @@ function sysError(
       `Cannot ${what}: the kernel answered errno ${errno}, which sockfsm does not name`,
     );
   }
-  if (errno === "EACCES") {
-    // Not Deno's permission: the kernel's (a port below 1024, a unix path).
-    return new SocketError(
-      errno,
-      op,
-      `Cannot ${what}: EACCES; the kernel denied it (ports below 1024 need privileges, a unix path needs write access to its directory)`,
-    );
-  }
+  // EACCES is the kernel's here (Deno's permissions were asked first).
   return osError(
     Object.assign(new Error(`${op}(2) failed`), { code: errno }),
     op,
     what,
+    { addr },
   );
 }

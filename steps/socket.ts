@@ -35,7 +35,7 @@ import {
 import { type Backend, checkBackend, createSysSocket } from "./backend.ts";
 import { runningKernel } from "./detect_kernel.ts";
 import { Turns } from "./_turns.ts";
-import { osError } from "./os_error.ts";
+import { osError, withState } from "./os_error.ts";
 import { socketReadable, socketWritable } from "./socket_streams.ts";
 import { effectSettled, sysEffects } from "./sys_effects.ts";
 
@@ -615,7 +615,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   }
 
   async bind(addr: SocketAddr): Promise<void> {
-    const checked = checkAddr(addr, "bind", "the address");
+    const checked = this.#checkAddr(addr, "bind");
     await this.#change("bind", {
       type: "BIND",
       family: checked.domain,
@@ -640,7 +640,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   }
 
   async connect(addr: SocketAddr): Promise<void> {
-    const checked = checkAddr(addr, "connect", "the address");
+    const checked = this.#checkAddr(addr, "connect");
     const family = checked.domain;
     const io = { sys: this.#sys, addr: checked.addr };
     await this.#change(
@@ -750,7 +750,12 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   getpeername(): AddrOf<D> {
     const step = this.#allow("getpeername", GETPEERNAME);
     // Whether the connection is over, only the kernel knows.
-    return this.#own(step.asks ? this.#sys.peerName() : this.#sys.remote!);
+    if (!step.asks) return this.#own(this.#sys.remote!);
+    try {
+      return this.#own(this.#sys.peerName());
+    } catch (error) {
+      throw this.#ioError("getpeername", error);
+    }
   }
 
   /** A copy of an address of the socket's own domain, the caller's to keep. */
@@ -762,7 +767,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (!(data instanceof Uint8Array)) {
       throw this.#badInput("sendto", "data must be a Uint8Array");
     }
-    const checked = checkAddr(addr, "sendto", "the address");
+    const checked = this.#checkAddr(addr, "sendto");
     const event: SocketEvent = { type: "SENDTO", family: checked.domain };
     let step;
     while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
@@ -1022,7 +1027,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     }
     if (event.nonblocking) return await this.#connectNow(op, event.io.addr);
     const refusal = this.#sys.connectRefusal(event.io.addr);
-    if (refusal !== undefined) throw refusal;
+    if (refusal !== undefined) throw withState(refusal, this.state);
     // The target is live: the socket's own state answers.
     const own = this.#graph.step(this.#node, { ...event, target: "live" });
     this.#decide(op, event, own);
@@ -1093,11 +1098,22 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         { state: this.state },
       );
     }
-    const failure = osError(error, op, `${op}() on a ${this.state} socket`);
+    const failure = osError(error, op, `${op}() on a ${this.state} socket`, {
+      state: this.state,
+    });
     if (failure.code === "ECONNRESET" || failure.code === "EPIPE") {
       this.#see(SEEN_RESET, op);
     }
     return failure;
+  }
+
+  /** `checkAddr()` for `op`, its error given the socket's state. */
+  #checkAddr(addr: SocketAddr, op: SocketOp): ReturnType<typeof checkAddr> {
+    try {
+      return checkAddr(addr, op, "the address");
+    } catch (error) {
+      throw error instanceof SocketError ? withState(error, this.state) : error;
+    }
   }
 
   /**
