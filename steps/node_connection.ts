@@ -14,6 +14,8 @@ export class NodeConnection implements Connection {
   #socket: NodeSocket;
   #error: Error | undefined;
   #closed = false;
+  /** Whether the socket's error was reported (then writes are EPIPE). */
+  #reported = false;
   #wake: (() => void) | undefined;
 
   constructor(socket: NodeSocket, local: SocketAddr, remote: SocketAddr) {
@@ -53,7 +55,10 @@ export class NodeConnection implements Connection {
         if (n < chunk.length) this.#socket.unshift(chunk.subarray(n));
         return n;
       }
-      if (this.#error) throw this.#error;
+      // A reset is reported once, as the kernel's pending error; then the
+      // stream is over.
+      const failed = this.#takeError();
+      if (failed) throw failed;
       if (this.#socket.readableEnded || this.#socket.destroyed) return null;
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
@@ -73,12 +78,21 @@ export class NodeConnection implements Connection {
   /**
    * Why a write failed. When the socket is destroyed under a pending write
    * (a reset seen by a read, or close()), Node.js answers `ECANCELED` or
-   * `ERR_STREAM_DESTROYED`; the kernel's answer is the reset itself
-   * (`ECONNRESET`), or `EBADF` for a closed socket.
+   * `ERR_STREAM_DESTROYED`; the kernel answers with the reset itself
+   * (`ECONNRESET`) once, then `EPIPE`, and `EBADF` for a closed socket.
    */
   #writeError(error: Error): Error {
     if (this.#closed) return closedConnection();
-    return this.#error ?? error;
+    if (this.#reported) return brokenPipe();
+    return this.#takeError() ?? error;
+  }
+
+  /** The socket's error (a reset), the first time it is asked for. */
+  #takeError(): Error | undefined {
+    if (this.#reported) return undefined;
+    const error = this.#error ?? this.#socket.errored ?? undefined;
+    if (error) this.#reported = true;
+    return error as Error | undefined;
   }
 
   closeWrite(): Promise<void> {
@@ -89,6 +103,11 @@ export class NodeConnection implements Connection {
     this.#closed = true;
     this.#socket.destroy();
   }
+}
+
+/** A write after the connection's error was reported: `EPIPE`. */
+function brokenPipe(): Error {
+  return Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
 }
 
 /** The error of a read or write whose connection was closed meanwhile. */

@@ -986,7 +986,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         throw new SocketError(
           "EBADF",
           op,
-          `Cannot finish ${op}(): the socket was closed while the call was in progress`,
+          `Cannot finish ${op}(): EBADF, the socket was closed while the call was in progress`,
           { state: from },
         );
       }
@@ -1094,7 +1094,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       return new SocketError(
         "EBADF",
         op,
-        `Cannot finish ${op}(): the socket was closed while the call was in progress`,
+        `Cannot finish ${op}(): EBADF, the socket was closed while the call was in progress`,
         { state: this.state },
       );
     }
