@@ -45,7 +45,7 @@ import {
   sysGetsockname,
   sysSocket,
 } from "./libc.ts";
-import { errnoOf, osError } from "./os_error.ts";
+import { errnoOf, granted, osError, permissionDenied } from "./os_error.ts";
 import { decodeSockaddr, encodeSockaddr } from "./sockaddr.ts";
 
 /**
@@ -250,6 +250,12 @@ export class DenoDgramSocket implements SysSocket {
 
   /** Makes and binds the `node:dgram` socket, with the options set so far. */
   #open(addr: InetAddr, op: SocketOp): Promise<dgram.Socket> {
+    // node:dgram throws Deno's refusal where no one can catch it: ask first.
+    if (!granted(addr)) {
+      return Promise.reject(
+        permissionDenied(op, `bind to ${formatAddr(addr)}`, addr),
+      );
+    }
     const reuseAddr = this.#options.value("SO_REUSEADDR") === true;
     const ipv6Only = this.#options.value("IPV6_V6ONLY") === true;
     const socket = dgram.createSocket({

@@ -33,10 +33,19 @@ const ADVICE: Partial<Record<Errno, string>> = {
   ECONNREFUSED: "nothing is listening there; start the server first",
   EACCES:
     "the kernel denied it (ports below 1024 need privileges, a unix path needs write access to its directory)",
+  ECONNRESET: "the peer reset the connection; connect again",
+  EMFILE:
+    "the process has no file descriptor left; close the sockets and files it no longer needs, or raise its limit (ulimit -n)",
+  ENETUNREACH: "there is no route to that network; use a reachable address",
 };
 
-/** What to do about them on a unix path, where there is no port. */
+/**
+ * What to do about them on a unix path, where there is no port nor an IP
+ * address: the same where the advice is not about either.
+ */
 const UNIX_ADVICE: Partial<Record<Errno, string>> = {
+  ...ADVICE,
+  EADDRNOTAVAIL: undefined,
   EADDRINUSE:
     "a file already exists at that path (a stale socket file, if nothing listens there); remove it, or use another path",
   ECONNREFUSED:
@@ -97,6 +106,36 @@ export function permissionDenied(
 }
 
 /**
+ * Refuses `op` on `addr` with `EACCES` unless Deno's permissions grant it,
+ * as Deno's own `Deno.listen()` and `Deno.connect()` would: net access to
+ * `host:port` (`[v6]:port`), or read and write access to a unix path. FFI
+ * bypasses Deno's sandbox, so the posix backend asks before each system
+ * call that names an address; `querySync()` never prompts.
+ *
+ * @throws {SocketError} `EACCES`, from {@linkcode permissionDenied}.
+ */
+export function checkPermission(
+  op: SocketOp,
+  what: string,
+  addr: SocketAddr,
+): void {
+  if (granted(addr)) return;
+  throw permissionDenied(op, what, addr);
+}
+
+/** Whether Deno's permissions grant what a call on `addr` needs. */
+export function granted(addr: SocketAddr): boolean {
+  const { permissions } = Deno;
+  if (!("path" in addr)) {
+    const host = netHost(addr);
+    return permissions.querySync({ name: "net", host }).state === "granted";
+  }
+  const path = addr.path;
+  return permissions.querySync({ name: "read", path }).state === "granted" &&
+    permissions.querySync({ name: "write", path }).state === "granted";
+}
+
+/**
  * How Deno's permissions name an inet address: `127.0.0.1:80`, `[::1]:80`
  * (what `Deno.listen()` and `Deno.connect()` ask for).
  */
@@ -152,7 +191,7 @@ export function osError(
     ? "Deno's permissions deny it; grant what Deno's message names"
     : addr !== undefined && "path" in addr
     ? UNIX_ADVICE[code]
-    : ADVICE[code] ?? UNIX_ADVICE[code];
+    : ADVICE[code] ?? (code === "ENOENT" ? UNIX_ADVICE.ENOENT : undefined);
   const advice = hint ? `; ${hint}` : "";
   return new SocketError(
     code,

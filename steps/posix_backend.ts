@@ -114,8 +114,9 @@ import {
 } from "./libc.ts";
 import { leaseLibc, type LibcLease } from "./libc_lease.ts";
 import {
+  checkPermission,
+  granted,
   libcUnavailable,
-  netHost,
   osError,
   permissionDenied,
 } from "./os_error.ts";
@@ -665,29 +666,6 @@ function throwIfAborted(op: SocketOp, signal: AbortSignal | undefined): void {
     `Cannot finish ${op}(): EINTR; the call was aborted (its signal's reason is the cause)`,
     { cause: signal.reason },
   );
-}
-
-/**
- * Refuses `op` on `addr` with `EACCES` unless Deno's permissions grant it,
- * as Deno's own `Deno.listen()` and `Deno.connect()` would: net access to
- * `host:port` (`[v6]:port`), or read and write access to a unix path. FFI
- * bypasses Deno's sandbox, so the backend asks before each system call that
- * names an address; `querySync()` never prompts.
- */
-function checkPermission(op: SocketOp, what: string, addr: SocketAddr): void {
-  if (granted(addr)) return;
-  throw permissionDenied(op, what, addr);
-}
-
-function granted(addr: SocketAddr): boolean {
-  const { permissions } = Deno;
-  if (!("path" in addr)) {
-    const host = netHost(addr);
-    return permissions.querySync({ name: "net", host }).state === "granted";
-  }
-  const path = addr.path;
-  return permissions.querySync({ name: "read", path }).state === "granted" &&
-    permissions.querySync({ name: "write", path }).state === "granted";
 }
 
 /** A failed system call as a {@linkcode SocketError} that names its errno. */
