@@ -205,7 +205,12 @@ import {
 import { NodeConnection } from "./node_connection.ts";
 import { posixSocket } from "./posix_backend.ts";
 import { Turns } from "./_turns.ts";
-import { errnoOf, libcUnavailable, osError } from "./os_error.ts";
+import {
+  checkPermission,
+  errnoOf,
+  libcUnavailable,
+  osError,
+} from "./os_error.ts";
 
 /**
  * Creates the system side of a socket of `kind` with the Deno backend: a
@@ -1130,6 +1135,8 @@ async function connectUnixFrom(
   remote: UnixAddr,
   signal: AbortSignal,
 ): Promise<NodeConnection> {
+  // libc is past Deno's sandbox: ask as Deno.connect() would.
+  checkPermission("connect", `connect to ${formatAddr(remote)}`, remote);
   using libc = openUnixClientLibc(local, remote);
   const flags = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
   const fd = orThrow(sysSocket(libc, AF_UNIX, flags, 0), "socket");

@@ -82,35 +82,44 @@ export function withState(
 /**
  * The `EACCES` of a call that Deno's permissions do not allow, as both
  * backends give it: the Deno backend when Deno refuses the call, the posix
- * backend when it asks Deno's permissions before the system call.
+ * backend when it asks Deno's permissions before the system call. It names
+ * each permission that is missing and the flag that grants it.
  *
  * @param op The socket call.
  * @param what What the call was doing, such as `"connect to [::1]:80"`.
  * @param addr The address Deno's permissions were asked about.
- * @param context The socket's state.
+ * @param context The socket's state, and Deno's own refusal, if any.
  */
 export function permissionDenied(
   op: SocketOp,
   what: string,
   addr: SocketAddr,
-  context: OsErrorContext = {},
+  context: OsErrorContext & { readonly denied?: Error } = {},
 ): SocketError {
-  const why = "path" in addr
-    ? `Deno's permissions do not grant read and write access to "${addr.path}"; run with --allow-read=${addr.path} --allow-write=${addr.path} (or wider --allow-read --allow-write)`
-    : `Deno's permissions do not grant net access to "${
-      netHost(addr)
-    }"; run with --allow-net=${netHost(addr)} (or a wider --allow-net)`;
+  const missing = needs(addr).filter((need) => !isGranted(need));
+  const why = missing.length === 0
+    ? `Deno's permissions deny it (${context.denied?.message}); grant what that names`
+    : `Deno's permissions do not grant ${
+      missing.map((need) => `${need.name} access to "${target(need)}"`)
+        .join(" and ")
+    }; run with ${
+      missing.map((need) => `--allow-${need.name}=${target(need)}`).join(" ")
+    } (or ${
+      missing.length > 1 ? "wider ones" : `a wider --allow-${missing[0].name}`
+    })`;
   return new SocketError("EACCES", op, `Cannot ${what}: EACCES, ${why}`, {
     state: context.state,
+    cause: context.denied,
   });
 }
 
 /**
- * Refuses `op` on `addr` with `EACCES` unless Deno's permissions grant it,
- * as Deno's own `Deno.listen()` and `Deno.connect()` would: net access to
- * `host:port` (`[v6]:port`), or read and write access to a unix path. FFI
- * bypasses Deno's sandbox, so the posix backend asks before each system
- * call that names an address; `querySync()` never prompts.
+ * Refuses `op` on `addr` with `EACCES` unless Deno's permissions grant what
+ * Deno's own `Deno.listen()` and `Deno.connect()` ask for: net access to
+ * `host:port` (`[v6]:port`); for a unix path, read and write access to it
+ * and net access to `unix:<path>`. FFI bypasses Deno's sandbox, so the
+ * posix backend asks before each system call that names an address;
+ * `querySync()` never prompts.
  *
  * @throws {SocketError} `EACCES`, from {@linkcode permissionDenied}.
  */
@@ -127,12 +136,35 @@ export function checkPermission(
 export function granted(addr: SocketAddr): boolean {
   const { permissions } = Deno;
   if (!("path" in addr)) {
+    // The hot path: one query, no allocation beyond the host's name.
     const host = netHost(addr);
     return permissions.querySync({ name: "net", host }).state === "granted";
   }
+  return needs(addr).every(isGranted);
+}
+
+/** The permissions Deno asks for before a call on `addr`. */
+function needs(addr: SocketAddr): Deno.PermissionDescriptor[] {
+  if (!("path" in addr)) return [{ name: "net", host: netHost(addr) }];
   const path = addr.path;
-  return permissions.querySync({ name: "read", path }).state === "granted" &&
-    permissions.querySync({ name: "write", path }).state === "granted";
+  return [
+    { name: "read", path },
+    { name: "write", path },
+    { name: "net", host: `unix:${path}` },
+  ];
+}
+
+function isGranted(need: Deno.PermissionDescriptor): boolean {
+  return Deno.permissions.querySync(need).state === "granted";
+}
+
+/** What a permission names: a host or a path. */
+function target(need: Deno.PermissionDescriptor): string {
+  if (need.name === "net") return need.host ?? "";
+  if (need.name === "read" || need.name === "write") {
+    return String(need.path ?? "");
+  }
+  return "";
 }
 
 /**
@@ -183,7 +215,7 @@ export function osError(
   }
   if (error instanceof Deno.errors.NotCapable && addr !== undefined) {
     // Deno's sandbox, not the kernel: the message both backends give.
-    return permissionDenied(op, what, addr, context);
+    return permissionDenied(op, what, addr, { state, denied: error });
   }
   const code = errnoOf(error);
   const detail = error instanceof Error ? ` (${error.message})` : "";

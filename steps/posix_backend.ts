@@ -5,8 +5,8 @@
  * `--allow-ffi` and Linux (`libc.so.6`). FFI would bypass Deno's sandbox, so
  * before each `bind`, `connect`, `sendto` and `listen` the backend asks
  * Deno's permissions for what `Deno.listen()` and `Deno.connect()` would
- * need (net access to `host:port`, read and write access to a unix path),
- * and refuses with the same `EACCES` as the Deno backend: `--allow-ffi`
+ * need (net access to `host:port`; for a unix path, read and write access
+ * to it and net access to `unix:<path>`), and refuses with the same `EACCES` as the Deno backend: `--allow-ffi`
  * does not widen `--allow-net`.
  *
  * - `socket` makes a `SOCK_STREAM` or `SOCK_DGRAM` socket of the kind's

@@ -88,7 +88,7 @@ Deno.test({
     );
     assert.match(
       answerOf(answers, "posix", "bind unix").message!,
-      /--allow-read=\S+s\.sock --allow-write=\S+s\.sock/,
+      /--allow-read=(\S+s\.sock) --allow-write=\1 --allow-net=unix:\1 /,
     );
     for (const call of ["sendto ::1", "connect udp ::1"]) {
       const posix = answerOf(answers, "posix", call);
