@@ -33,6 +33,16 @@
  *   behind it `ECONNREFUSED`. Telling a stale socket file from a live one
  *   takes a libc look-up (`--allow-ffi`); without it, a socket file is taken
  *   to be live.
+ * - A blocking unix `connect()` to a listener whose backlog is full waits,
+ *   as on Linux, by trying again (`Deno.connect()` answers `EAGAIN` at
+ *   once) after 1 ms, doubling to 50 ms, until it connects, fails otherwise,
+ *   or `close()` stops it: the connection is made up to 50 ms after the
+ *   listener accepts, where the kernel wakes the `connect()` at once.
+ * - `connect()` to port 0 is `ECONNREFUSED`, as Linux answers, without a
+ *   call: neither Deno nor `node:net` takes port 0.
+ * - A unix client bound before `connect()` whose `connect()` fails leaves no
+ *   socket file of its libc socket behind, so that `listen()` can bind the
+ *   path again, as the kernel's socket, still bound, listens there.
  *
  * Datagram sockets:
  *
