@@ -53,6 +53,7 @@ export {
   isErrno,
 } from "./machine/errno.ts";
 export {
+  type ProcedureStep,
   SocketError,
   type SocketErrorOptions,
   type SocketOp,

@@ -121,7 +121,7 @@ export function permissionDenied(
  * posix backend asks before each system call that names an address;
  * `querySync()` never prompts.
  *
- * @throws {SocketError} `EACCES`, from {@linkcode permissionDenied}.
+ * @throws {SocketError} `EACCES`, from `permissionDenied()`.
  */
 export function checkPermission(
   op: SocketOp,
