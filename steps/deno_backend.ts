@@ -40,9 +40,9 @@
  *   listener accepts, where the kernel wakes the `connect()` at once.
  * - `connect()` to port 0 is `ECONNREFUSED`, as Linux answers, without a
  *   call: neither Deno nor `node:net` takes port 0.
- * - A unix client bound before `connect()` whose `connect()` fails leaves no
- *   socket file of its libc socket behind, so that `listen()` can bind the
- *   path again, as the kernel's socket, still bound, listens there.
+ * - When the `connect()` of a unix client bound before it fails, the socket
+ *   file that its libc socket made is removed: `listen()` then listens at
+ *   the path, as the kernel's socket, still bound to it, would.
  *
  * Datagram sockets:
  *
