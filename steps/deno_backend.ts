@@ -218,8 +218,10 @@ import { Turns } from "./_turns.ts";
 import {
   checkPermission,
   errnoOf,
+  granted,
   libcUnavailable,
   osError,
+  permissionDenied,
 } from "./os_error.ts";
 
 /**
@@ -536,6 +538,14 @@ class DenoSysSocket implements SysSocket {
 
   connectRefusal(addr: SocketAddr): SocketError | undefined {
     if (!("path" in addr)) return undefined;
+    // The look-up below is libc's, past Deno's sandbox: ask first.
+    if (!granted(addr)) {
+      return permissionDenied(
+        "connect",
+        `connect to ${formatAddr(addr)}`,
+        addr,
+      );
+    }
     const what = `Cannot connect to ${formatAddr(addr)}`;
     let info: Deno.FileInfo;
     try {

@@ -37,6 +37,8 @@ export interface SandboxArgs {
   readonly v6udp: number;
   /** A directory the child may not read or write. */
   readonly dir: string;
+  /** A path where the child may listen (read, write, net `unix:`). */
+  readonly own: string;
 }
 
 /** The arguments of the `noffi` scenario. */
@@ -140,6 +142,12 @@ async function sandbox(args: SandboxArgs): Promise<Answer[]> {
         "connect unix",
         (s) => s.connect({ path: `${args.dir}/s.sock` }),
       ),
+      await answer(backend, "connect unix from a listener", async () => {
+        using sock = socket({ domain: "unix", backend });
+        await sock.bind({ path: args.own });
+        await sock.listen();
+        await sock.connect({ path: `${args.dir}/s.sock` });
+      }),
       await fresh(
         backend,
         "inet6",

@@ -53,15 +53,23 @@ Deno.test({
     });
     await udp.bind({ hostname: "::1", port: 0 });
     await using denied = await tempDir();
+    await using mine = await tempDir();
+    const own = `${mine.path}/own.sock`;
     const args: SandboxArgs = {
       allowed: allowed.getsockname().port,
       other: other.getsockname().port,
       v6: v6.getsockname().port,
       v6udp: udp.getsockname().port,
       dir: denied.path,
+      own,
     };
     const answers = await runChild(
-      ["--allow-ffi", `--allow-net=127.0.0.1:${args.allowed}`],
+      [
+        "--allow-ffi",
+        `--allow-net=127.0.0.1:${args.allowed},unix:${own}`,
+        `--allow-read=${own}`,
+        `--allow-write=${own}`,
+      ],
       "sandbox",
       args,
     );
@@ -74,6 +82,17 @@ Deno.test({
       "bind unix",
       "connect unix",
     ];
+    const listening = answerOf(
+      answers,
+      "posix",
+      "connect unix from a listener",
+    );
+    assert.equal(listening.code, "EACCES", listening.message);
+    assert.equal(listening.state, "listening");
+    assert.equal(
+      answerOf(answers, "deno", "connect unix from a listener").message,
+      listening.message,
+    );
     for (const call of refused) {
       const posix = answerOf(answers, "posix", call);
       const deno = answerOf(answers, "deno", call);
