@@ -15,7 +15,7 @@ import {
   type ProcedureStep,
   socket,
   type SocketAddr,
-  SocketError,
+  type SocketError,
   type SocketState,
   type SocketType,
   type StateChange,
