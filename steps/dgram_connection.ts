@@ -114,7 +114,11 @@ interface DgramPlan extends ProcedurePlan {
  * 5. If `srvrConnect`, connect the server to the client's address.
  *
  * If a step fails, every socket made so far is closed, in reverse order, and
- * the error names the step. The caller's objects are not modified.
+ * the error names the step. The caller's objects are not modified. An abort
+ * of `signal`, and an `onTransition` that throws, end it as they end
+ * {@linkcode streamConnection}: every socket closed, and the rejection
+ * `ECANCELED` (`ETIMEDOUT` for `AbortSignal.timeout()`) naming the step, or
+ * the tracer's exception, unchanged.
  *
  * @example Datagrams both ways
  * ```ts
@@ -153,11 +157,29 @@ interface DgramPlan extends ProcedurePlan {
  *
  * @typeParam A The type of `srvrAddr`: a `{ hostname, port }` address gives
  * inet or inet6 sockets, a `{ path }` unix ones.
+ * @example Refused before any socket, with a signal aborted already
+ * ```ts
+ * import { dgramConnection, type SocketError } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(
+ *   dgramConnection({
+ *     srvrAddr: { hostname: "127.0.0.1", port: 0 },
+ *     signal: AbortSignal.abort(),
+ *   }),
+ *   (error: SocketError) =>
+ *     error.code === "ECANCELED" && error.step === "check arguments",
+ * );
+ * ```
+ *
  * @param options The addresses, and optionally domain, protocol, wildcard,
- * which ends connect, socket options, backend.
+ * which ends connect, socket options, backend, tracer and signal.
  * @returns The two sockets and their real addresses.
- * @throws {SocketError} Bad options (before any socket exists), or the
- * failed step, with its errno in `code` and its name in `step`.
+ * @throws {SocketError} Bad options, an unknown option or an aborted
+ * signal (before any socket exists, `step: "check arguments"`); the failed
+ * step, with its errno in `code`, its name in `step` and its socket's
+ * state in `state`; or `ECANCELED`/`ETIMEDOUT` when `signal` aborts.
+ * @throws {unknown} What `onTransition` threw, unchanged.
  */
 export async function dgramConnection<A extends SocketAddr>(
   options: DgramConnectionOptions<A>,

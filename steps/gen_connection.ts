@@ -124,9 +124,11 @@ export type GenConnection<
  * @param options `type`, and the options of the procedure it picks.
  * @returns That procedure's pair, with `type`.
  * @throws {SocketError} `ESOCKTNOSUPPORT` for another `type`, `EINVAL` for
- * `srvrConnect` or `clntConnect` with `"stream"` (these with `op:
- * "genConnection"`, before any socket exists); else as the procedure picked
- * (its name in `op`).
+ * an option neither procedure takes, or for one of the other type's
+ * (`srvrConnect` or `clntConnect` with `"stream"`, `srvr` or `clnt` with
+ * `"dgram"`) (these with `op: "genConnection"`, before any socket exists);
+ * else as the procedure picked (its name in `op`), `signal` and
+ * `onTransition` included.
  */
 export async function genConnection<
   A extends SocketAddr,

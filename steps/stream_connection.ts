@@ -103,6 +103,13 @@ export interface StreamConnection<D extends Domain = Domain>
  * closed, in reverse order, and the error names the step. The caller's
  * objects are not modified.
  *
+ * An abort of `signal` stops the procedure at once, at whichever step it
+ * is (a connect or an accept that waits included), closes every socket it
+ * made, and rejects with `ECANCELED` (`ETIMEDOUT` for
+ * `AbortSignal.timeout()`) naming that step. An `onTransition` that throws
+ * never reaches the socket machine: the step completes, every socket is
+ * closed, and the procedure rejects with the tracer's exception, unchanged.
+ *
  * @example A connected pair on loopback
  * ```ts
  * import { streamConnection } from "@sockfsm/sockfsm";
@@ -139,14 +146,39 @@ export interface StreamConnection<D extends Domain = Domain>
  * );
  * ```
  *
+ * @example Bounded by a signal
+ * ```ts
+ * import { type SocketError, streamConnection } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * const controller = new AbortController();
+ * await assert.rejects(
+ *   streamConnection({
+ *     srvrAddr: { hostname: "127.0.0.1", port: 0 },
+ *     signal: controller.signal,
+ *     onTransition(role, change) {
+ *       if (role === "listener" && change.to === "listening") {
+ *         controller.abort(); // stop before the client exists
+ *       }
+ *     },
+ *   }),
+ *   (error: SocketError) =>
+ *     error.code === "ECANCELED" && error.step === "listen" &&
+ *     error.state === "listening",
+ * );
+ * ```
+ *
  * @typeParam A The type of `srvrAddr`: a `{ hostname, port }` address gives
  * inet or inet6 sockets, a `{ path }` unix ones.
  * @param options The addresses, and optionally domain, protocol, wildcard,
- * socket options, backend.
+ * socket options, backend, tracer and signal.
  * @returns The accepted server socket, the client socket, and the server's
  * real address.
- * @throws {SocketError} Bad options (before any socket exists), or the
- * failed step, with its errno in `code` and its name in `step`.
+ * @throws {SocketError} Bad options, an unknown option or an aborted
+ * signal (before any socket exists, `step: "check arguments"`); the failed
+ * step, with its errno in `code`, its name in `step` and its socket's
+ * state in `state`; or `ECANCELED`/`ETIMEDOUT` when `signal` aborts.
+ * @throws {unknown} What `onTransition` threw, unchanged.
  */
 export async function streamConnection<A extends SocketAddr>(
   options: StreamConnectionOptions<A>,
