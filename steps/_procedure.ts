@@ -418,9 +418,9 @@ function checkOptionRecord(
  * One run of a procedure: the step it is at and that step's socket, the
  * sockets it has made, in order, each traced under its role, and why it
  * must stop, if anything says so (the caller's tracer threw, or the signal
- * aborted). The procedure calls {@linkcode ProcedureRun.at} at each step,
- * which throws once the run must stop, {@linkcode ProcedureRun.fail} when
- * a step throws, and {@linkcode ProcedureRun.done} before it returns.
+ * aborted). The procedure calls `at()` at each step, which throws once the
+ * run must stop, `fail()` when a step throws, and `done()` before it
+ * returns.
  *
  * Without a signal a run adds no listener and no promise; without a tracer
  * it wraps nothing.
