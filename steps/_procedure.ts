@@ -550,9 +550,11 @@ export class ProcedureRun<R extends string, S extends ProcedureStep> {
    */
   #abort(reason: unknown): void {
     this.#onAbort = undefined;
-    if (this.#stop !== undefined) return;
-    const error = cancelled(this.#op, this.#step, this.#sock?.state, reason);
-    this.#stop = { error };
+    // After a tracer's exception the procedure still rejects with that,
+    // but a step that waits is stopped now rather than left to complete.
+    this.#stop ??= {
+      error: cancelled(this.#op, this.#step, this.#sock?.state, reason),
+    };
     this.#failed = true;
     queueMicrotask(() => this.#closeAll());
   }

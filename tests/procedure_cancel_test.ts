@@ -649,6 +649,45 @@ for (const backend of BACKENDS) {
   });
 }
 
+for (const backend of BACKENDS) {
+  Deno.test(`streamConnection() with the ${backend} backend whose tracer threw while the connect waits still stops at the signal's abort, and rejects with the tracer's error`, async () => {
+    using full = await fullListener();
+    const redirect = redirectConnect(backend, full.port, false);
+    const controller = new AbortController();
+    const thrown = new Error("the tracer's");
+    const trace = new Trace<string>();
+    const fds = openFds();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await assert.rejects(
+        within(
+          WAIT_MS,
+          streamConnection({
+            srvrAddr: { hostname: "127.0.0.1", port: 0 },
+            backend,
+            signal: controller.signal,
+            onTransition: (role, change) => {
+              trace.onTransition(role, change);
+              if (role === "client" && change.to === "connecting") {
+                timer = setTimeout(() => controller.abort(), 200);
+                throw thrown;
+              }
+            },
+          }),
+          "streamConnection() whose tracer threw",
+        ),
+        (error) => error === thrown,
+      );
+    } finally {
+      clearTimeout(timer);
+      redirect.restore();
+    }
+    assert.equal(controller.signal.aborted, true);
+    trace.assertAllClosed();
+    await assertFdsBack(fds);
+  });
+}
+
 // ------------------------------------------------ one signal, many procedures
 
 Deno.test("streamConnection() and dgramConnection() stop listening to their signal when they end: 10,000 procedures leave no listener on one long-lived signal", async () => {
