@@ -1,10 +1,12 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /**
  * What the connection procedures (`streamConnection()`, `dgramConnection()`)
- * share: their common options, checked before any socket exists; the
- * sockets they make, traced by role and closed in reverse order on failure;
+ * share: their common options, checked before any socket exists; the run
+ * of a procedure, which knows the step it is at, traces its sockets by role
+ * (keeping a tracer's exception out of the socket machine), and closes them
+ * in reverse order when a step fails, the signal aborts or the tracer threw;
  * the socket options they set right after `socket()`; and the error that
- * names the step that failed.
+ * names the step.
  *
  * @module
  */
@@ -27,7 +29,11 @@ import {
   type SettableOptionName,
   type SocketOptionRecord,
 } from "../machine/options.ts";
-import { socketMachine, type SocketType } from "../machine/socket_machine.ts";
+import {
+  socketMachine,
+  type SocketState,
+  type SocketType,
+} from "../machine/socket_machine.ts";
 import { type Backend, checkBackend } from "./backend.ts";
 import { errnoOf } from "./os_error.ts";
 import {
@@ -38,6 +44,15 @@ import {
   socket,
   type StateChange,
 } from "./socket.ts";
+import type { DgramConnectionStep } from "./dgram_connection.ts";
+import type { StreamConnectionStep } from "./stream_connection.ts";
+
+/**
+ * The steps of the connection procedures, as a failure names them
+ * (`error.step`): those of `streamConnection()` and of `dgramConnection()`
+ * (`genConnection()` runs one of the two).
+ */
+export type ProcedureStep = StreamConnectionStep | DgramConnectionStep;
 
 /** The steps of the connection procedures, as a failure names them. */
 export type ProcedureStep =
@@ -101,8 +116,31 @@ export interface ConnectionProcedureOptions<
   srvrOptions?: SocketOptionRecord;
   /** As `srvrOptions`, for the client's socket. */
   clntOptions?: SocketOptionRecord;
-  /** Called after every change of state of the procedure's sockets. */
+  /**
+   * Called after every change of state of the procedure's sockets, with the
+   * role of the socket that changed.
+   *
+   * If it throws while the procedure runs, the exception does not reach the
+   * socket machine: the procedure records the first one, lets the step in
+   * progress complete, closes every socket it made (in reverse order), and
+   * rejects with that exception, unchanged (not wrapped in a
+   * {@linkcode SocketError}). Once the procedure has returned, the sockets
+   * call it as `socket()`'s `onTransition`.
+   */
   onTransition?: (role: R, change: StateChange) => void;
+  /**
+   * Stops the procedure when aborted, wherever it is (a `connect()` that
+   * would wait minutes for the kernel to give up, an `accept()` that
+   * waits): it closes every socket it made, in reverse order, and rejects
+   * with a {@linkcode SocketError} naming the step it was at (`step`, and
+   * `state`, the state of that step's socket), with code `ECANCELED`, or
+   * `ETIMEDOUT` when the reason is a `DOMException` named `"TimeoutError"`
+   * (`AbortSignal.timeout(ms)`), and the signal's reason as `cause`. An
+   * already-aborted signal is refused before any socket exists, at step
+   * `"check arguments"`. The procedure stops listening to the signal when
+   * it ends, so one signal can serve any number of procedures.
+   */
+  signal?: AbortSignal;
 }
 
 /** The procedures, as a {@linkcode SocketError} names them. */
@@ -129,7 +167,23 @@ export interface ProcedurePlan {
   readonly backend: Backend;
   readonly srvrOptions: OptionList;
   readonly clntOptions: OptionList;
+  /** The caller's signal, if any (checked to be an `AbortSignal`). */
+  readonly signal: AbortSignal | undefined;
 }
+
+/** The options every procedure takes, in the order the message lists them. */
+const COMMON_KEYS = [
+  "srvrAddr",
+  "srvrWild",
+  "clntAddr",
+  "domain",
+  "proto",
+  "backend",
+  "srvrOptions",
+  "clntOptions",
+  "onTransition",
+  "signal",
+] as const;
 
 /** A refusal of a procedure's arguments, before any socket exists. */
 export function invalidArgument(
@@ -176,7 +230,8 @@ export function checkFlag(
 
 /**
  * Checks the options every procedure takes, for sockets of `type`, before
- * any socket exists.
+ * any socket exists: no key but those and the procedure's own (`keys`), and
+ * the value of each.
  *
  * @throws {SocketError} With `step: "check arguments"`, the errno the first
  * call that would see the mistake gives, and what to do.
@@ -187,9 +242,28 @@ export function checkProcedureOptions<R extends string>(
   },
   op: ProcedureOp,
   type: SocketType,
+  keys: readonly string[],
 ): ProcedurePlan {
   if (typeof options !== "object" || options === null) {
     throw invalidArgument(op, "pass an options object with at least srvrAddr");
+  }
+  checkKeys(op, options, keys);
+  const { signal, onTransition } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalidArgument(
+      op,
+      `signal must be an AbortSignal, such as AbortSignal.timeout(5000), got ${
+        describe(signal)
+      }`,
+    );
+  }
+  if (onTransition !== undefined && typeof onTransition !== "function") {
+    throw invalidArgument(
+      op,
+      `onTransition must be a function (role, change) => void, got ${
+        describe(onTransition)
+      }`,
+    );
   }
   if (options.srvrAddr === undefined || options.srvrAddr === null) {
     throw invalidArgument(
@@ -255,7 +329,32 @@ export function checkProcedureOptions<R extends string>(
     backend,
     srvrOptions: checkOptionRecord(options.srvrOptions, "srvrOptions", kind),
     clntOptions: checkOptionRecord(options.clntOptions, "clntOptions", kind),
+    signal,
   };
+}
+
+/**
+ * Refuses an own key of `options` that is neither an option every
+ * procedure takes nor one of `keys`, the procedure's own.
+ */
+export function checkKeys(
+  op: ProcedureOp,
+  options: object,
+  keys: readonly string[],
+): void {
+  const known = [...COMMON_KEYS, ...keys];
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const hint = key === "timeout"
+      ? "; to bound the procedure, pass signal: AbortSignal.timeout(ms)"
+      : "";
+    throw invalidArgument(
+      op,
+      `unknown option ${JSON.stringify(key)}; the options are ${
+        known.join(", ")
+      }${hint}`,
+    );
+  }
 }
 
 let graph: SocketGraph | undefined;
@@ -321,26 +420,79 @@ function checkOptionRecord(
 }
 
 /**
- * The sockets a procedure has made, in order: each traced under its role,
- * all closed in reverse order when a step fails.
+ * One run of a procedure: the step it is at and that step's socket, the
+ * sockets it has made, in order, each traced under its role, and why it
+ * must stop, if anything says so (the caller's tracer threw, or the signal
+ * aborted). The procedure calls `at()` at each step, which throws once the
+ * run must stop, `fail()` when a step throws, and `done()` before it
+ * returns.
+ *
+ * Without a signal a run adds no listener and no promise; without a tracer
+ * it wraps nothing.
  */
-export class ProcedureSockets<R extends string> {
+export class ProcedureRun<R extends string, S extends ProcedureStep> {
+  readonly #op: ProcedureOp;
   readonly #plan: ProcedurePlan;
   readonly #onTransition: ((role: R, change: StateChange) => void) | undefined;
   readonly #made: Socket[] = [];
+  #step: S;
+  /** The socket the step works on, once there is one. */
+  #sock: Socket | undefined;
+  /** The first reason to stop: what the procedure rejects with. */
+  #stop: { readonly error: unknown } | undefined;
+  /** Set once the procedure has returned: the sockets are the caller's. */
+  #returned = false;
+  /** Set once the procedure has failed: a socket made late is closed. */
+  #failed = false;
+  /** The listener on the caller's signal, while the run listens. */
+  #onAbort: (() => void) | undefined;
 
   constructor(
+    op: ProcedureOp,
     plan: ProcedurePlan,
     onTransition: ((role: R, change: StateChange) => void) | undefined,
+    first: S,
   ) {
+    this.#op = op;
     this.#plan = plan;
     this.#onTransition = onTransition;
+    this.#step = first;
+    const { signal } = plan;
+    if (signal === undefined) return;
+    if (signal.aborted) {
+      throw cancelled(op, "check arguments", undefined, signal.reason);
+    }
+    this.#onAbort = () => this.#abort(signal.reason);
+    signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
-  /** What traces the socket of `role`, if anything does. */
+  /**
+   * Enters `step`, whose socket is `sock`; throws why the run must stop, if
+   * something said so during the step before.
+   */
+  at(step: S, sock?: Socket): void {
+    if (this.#stop !== undefined) throw this.#stop.error;
+    this.#step = step;
+    this.#sock = sock;
+  }
+
+  /**
+   * What traces the socket of `role`, if the caller gave a tracer: the
+   * caller's, called with the role. While the procedure runs, an exception
+   * it throws is recorded (the first one), never thrown into the socket
+   * machine.
+   */
   trace(role: R): ((change: StateChange) => void) | undefined {
     const onTransition = this.#onTransition;
-    return onTransition && ((change) => onTransition(role, change));
+    if (onTransition === undefined) return undefined;
+    return (change) => {
+      if (this.#returned) return onTransition(role, change);
+      try {
+        onTransition(role, change);
+      } catch (error) {
+        this.#stop ??= { error };
+      }
+    };
   }
 
   /** Creates a socket of the plan's kind (`socket(2)`) for `role`. */
@@ -353,19 +505,114 @@ export class ProcedureSockets<R extends string> {
       onTransition: this.trace(role),
     });
     this.#made.push(sock);
+    this.#sock = sock;
     return sock;
   }
 
-  /** Counts a socket made otherwise (an accepted one) as the procedure's. */
+  /**
+   * Counts a socket made otherwise (an accepted one) as the procedure's,
+   * or closes it at once if the procedure has failed or must stop.
+   */
   adopt(sock: Socket): void {
-    this.#made.push(sock);
+    if (this.#failed) sock.close();
+    else this.#made.push(sock);
+  }
+
+  /**
+   * Ends a run that succeeded: throws why it must stop instead, if
+   * anything said so; else stops listening to the signal and hands the
+   * sockets to the caller.
+   */
+  done(): void {
+    if (this.#stop !== undefined) throw this.#stop.error;
+    this.#unlisten();
+    this.#returned = true;
+  }
+
+  /**
+   * Ends a run whose step threw `error`: closes every socket made so far,
+   * the last made first, and returns what the procedure rejects with: the
+   * tracer's exception, unchanged, or the cancellation, if either came
+   * first; else the step's failure.
+   */
+  fail(error: unknown): unknown {
+    this.#failed = true;
+    this.#unlisten();
+    const reason = this.#stop?.error ??
+      stepFailed(this.#op, this.#step, error);
+    // A tracer that throws while the sockets close changes nothing now.
+    this.#stop ??= { error: reason };
+    this.#closeAll();
+    return reason;
+  }
+
+  /**
+   * The signal aborted: the run must stop at the step it is at. The
+   * sockets are closed a microtask later, so that no socket is closed in
+   * the middle of one of its own calls (an abort from a tracer comes from
+   * inside one); a call that waits then rejects with `EBADF`, and the
+   * procedure rejects with the cancellation.
+   */
+  #abort(reason: unknown): void {
+    this.#onAbort = undefined;
+    // After a tracer's exception the procedure still rejects with that,
+    // but a step that waits is stopped now rather than left to complete.
+    this.#stop ??= {
+      error: cancelled(this.#op, this.#step, this.#sock?.state, reason),
+    };
+    this.#failed = true;
+    queueMicrotask(() => this.#closeAll());
+  }
+
+  #unlisten(): void {
+    if (this.#onAbort === undefined) return;
+    this.#plan.signal?.removeEventListener("abort", this.#onAbort);
+    this.#onAbort = undefined;
   }
 
   /** Closes every socket made so far, the last made first. */
-  closeAll(): void {
+  #closeAll(): void {
     for (const sock of this.#made.reverse()) sock[Symbol.dispose]();
     this.#made.length = 0;
   }
+}
+
+/**
+ * The error of a procedure stopped by its signal at `step`: `ETIMEDOUT`
+ * for the reason `AbortSignal.timeout()` gives, else `ECANCELED`.
+ */
+function cancelled(
+  op: ProcedureOp,
+  step: ProcedureStep,
+  state: SocketState | undefined,
+  reason: unknown,
+): SocketError {
+  const timedOut = reason instanceof DOMException &&
+    reason.name === "TimeoutError";
+  const message = timedOut
+    ? `${op}() failed at step "${step}": ETIMEDOUT, its signal timed out; every socket it made is closed; allow more time, or check that the server can be reached`
+    : `${op}() failed at step "${step}": ECANCELED, its signal was aborted; every socket it made is closed`;
+  return new SocketError(timedOut ? "ETIMEDOUT" : "ECANCELED", op, message, {
+    state,
+    step,
+    cause: reason,
+  });
+}
+
+/**
+ * Disposes every socket of a pair, even if one throws (a tracer may), and
+ * then throws the first exception.
+ */
+export function disposeAll(sockets: readonly Socket[]): void {
+  let first: { error: unknown } | undefined;
+  for (const sock of sockets) {
+    try {
+      sock[Symbol.dispose]();
+    } catch (error) {
+      first ??= { error };
+    }
+  }
+  if (first !== undefined) throw first.error;
 }
 
 /** Sets checked options on a socket (`setsockopt(2)`), in order. */
@@ -378,7 +625,10 @@ export async function setOptions(
   }
 }
 
-/** The error of a procedure that failed at `step`, with the errno of why. */
+/**
+ * The error of a procedure that failed at `step`, with the errno of why,
+ * and the state the step's call found its socket in.
+ */
 export function stepFailed(
   op: ProcedureOp,
   step: ProcedureStep,

@@ -12,11 +12,12 @@ import {
   checkFlag,
   checkProcedureOptions,
   type ConnectionProcedureOptions,
+  disposeAll,
   type ProcedurePlan,
-  ProcedureSockets,
+  ProcedureRun,
   setOptions,
-  stepFailed,
 } from "./_procedure.ts";
+import { errnoOf } from "./os_error.ts";
 import type { Socket } from "./socket.ts";
 
 /** The sockets of {@linkcode dgramConnection}, for tracing. */
@@ -113,7 +114,11 @@ interface DgramPlan extends ProcedurePlan {
  * 5. If `srvrConnect`, connect the server to the client's address.
  *
  * If a step fails, every socket made so far is closed, in reverse order, and
- * the error names the step. The caller's objects are not modified.
+ * the error names the step. The caller's objects are not modified. An abort
+ * of `signal`, and an `onTransition` that throws, end it as they end
+ * {@linkcode streamConnection}: every socket closed, and the rejection
+ * `ECANCELED` (`ETIMEDOUT` for `AbortSignal.timeout()`) naming the step, or
+ * the tracer's exception, unchanged.
  *
  * @example Datagrams both ways
  * ```ts
@@ -152,51 +157,81 @@ interface DgramPlan extends ProcedurePlan {
  *
  * @typeParam A The type of `srvrAddr`: a `{ hostname, port }` address gives
  * inet or inet6 sockets, a `{ path }` unix ones.
+ * @example Refused before any socket, with a signal aborted already
+ * ```ts
+ * import { dgramConnection, type SocketError } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(
+ *   dgramConnection({
+ *     srvrAddr: { hostname: "127.0.0.1", port: 0 },
+ *     signal: AbortSignal.abort(),
+ *   }),
+ *   (error: SocketError) =>
+ *     error.code === "ECANCELED" && error.step === "check arguments",
+ * );
+ * ```
+ *
  * @param options The addresses, and optionally domain, protocol, wildcard,
- * which ends connect, socket options, backend.
+ * which ends connect, socket options, backend, tracer and signal.
  * @returns The two sockets and their real addresses.
- * @throws {SocketError} Bad options (before any socket exists), or the
- * failed step, with its errno in `code` and its name in `step`.
+ * @throws {SocketError} Bad options, an unknown option or an aborted
+ * signal (before any socket exists, `step: "check arguments"`); the failed
+ * step, with its errno in `code`, its name in `step` and its socket's
+ * state in `state`; or `ECANCELED`/`ETIMEDOUT` when `signal` aborts.
+ * @throws {unknown} What `onTransition` threw, unchanged.
  */
 export async function dgramConnection<A extends SocketAddr>(
   options: DgramConnectionOptions<A>,
 ): Promise<DgramConnection<DomainOfAddr<A>>> {
   const plan = checkOptions(options);
-  const sockets = new ProcedureSockets<DgramRole>(plan, options.onTransition);
-  let step: DgramConnectionStep = "create server socket";
-  /** The unix path the procedure made up, once the client holds it. */
+  const run = new ProcedureRun<DgramRole, DgramConnectionStep>(
+    "dgramConnection",
+    plan,
+    options.onTransition,
+    "create server socket",
+  );
+  /** The unix path the procedure made up, once the client may hold it. */
   let madeUp: string | undefined;
   try {
-    const srvrS = sockets.create("server");
-    step = "set server options";
+    const srvrS = run.create("server");
+    run.at("set server options", srvrS);
     await setOptions(srvrS, plan.srvrOptions);
-    step = "bind server";
+    run.at("bind server", srvrS);
     await srvrS.bind(plan.bindAddr);
     let srvrAddr = plan.srvrAddr;
     if ("port" in srvrAddr && srvrAddr.port === 0) {
-      step = "get server port";
+      run.at("get server port", srvrS);
       const { port } = srvrS.getsockname() as InetAddr;
       srvrAddr = { ...srvrAddr, port };
     }
 
-    step = "create client socket";
-    const clntS = sockets.create("client");
-    step = "set client options";
+    run.at("create client socket");
+    const clntS = run.create("client");
+    run.at("set client options", clntS);
     await setOptions(clntS, plan.clntOptions);
-    step = "bind client";
-    await clntS.bind(plan.clntAddr);
+    run.at("bind client", clntS);
+    // A bind stopped by the signal may have made the file: it is ours to
+    // remove, unless the path was taken (then the file is someone else's).
     if (plan.madeUpPath) madeUp = (plan.clntAddr as { path: string }).path;
-    step = "get client address";
+    try {
+      await clntS.bind(plan.clntAddr);
+    } catch (error) {
+      if (errnoOf(error) === "EADDRINUSE") madeUp = undefined;
+      throw error;
+    }
+    run.at("get client address", clntS);
     const clntAddr = clntS.getsockname();
 
     if (plan.clntConnect) {
-      step = "connect client";
+      run.at("connect client", clntS);
       await clntS.connect(srvrAddr);
     }
     if (plan.srvrConnect) {
-      step = "connect server";
+      run.at("connect server", srvrS);
       await srvrS.connect(clntAddr);
     }
+    run.done();
     const path = madeUp;
     // The domain follows srvrAddr's type, which checkOptions() enforced.
     return {
@@ -205,21 +240,26 @@ export async function dgramConnection<A extends SocketAddr>(
       srvrAddr,
       clntAddr,
       [Symbol.dispose]() {
-        clntS[Symbol.dispose]();
-        srvrS[Symbol.dispose]();
-        removeName(path);
+        try {
+          disposeAll([clntS, srvrS]);
+        } finally {
+          removeName(path);
+        }
       },
     } as DgramConnection<DomainOfAddr<A>>;
   } catch (error) {
-    sockets.closeAll();
+    const failure = run.fail(error);
     removeName(madeUp);
-    throw stepFailed("dgramConnection", step, error);
+    throw failure;
   }
 }
 
 function checkOptions(options: DgramConnectionOptions): DgramPlan {
   const op = "dgramConnection";
-  const plan = checkProcedureOptions(options, op, "dgram");
+  const plan = checkProcedureOptions(options, op, "dgram", [
+    "clntConnect",
+    "srvrConnect",
+  ]);
   checkFlag(op, "clntConnect", options.clntConnect);
   checkFlag(op, "srvrConnect", options.srvrConnect);
   const connects = {

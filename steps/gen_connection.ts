@@ -3,7 +3,7 @@ import type { Domain, DomainOfAddr, SocketAddr } from "../machine/address.ts";
 import { describe } from "../machine/options.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
 import { SocketError } from "../machine/errors.ts";
-import { invalidArgument } from "./_procedure.ts";
+import { checkKeys, invalidArgument } from "./_procedure.ts";
 import {
   type DgramConnection,
   dgramConnection,
@@ -124,9 +124,11 @@ export type GenConnection<
  * @param options `type`, and the options of the procedure it picks.
  * @returns That procedure's pair, with `type`.
  * @throws {SocketError} `ESOCKTNOSUPPORT` for another `type`, `EINVAL` for
- * `srvrConnect` or `clntConnect` with `"stream"` (these with `op:
- * "genConnection"`, before any socket exists); else as the procedure picked
- * (its name in `op`).
+ * an option neither procedure takes, or for one of the other type's
+ * (`srvrConnect` or `clntConnect` with `"stream"`, `srvr` or `clnt` with
+ * `"dgram"`) (these with `op: "genConnection"`, before any socket exists);
+ * else as the procedure picked (its name in `op`), `signal` and
+ * `onTransition` included.
  */
 export async function genConnection<
   A extends SocketAddr,
@@ -140,22 +142,19 @@ export async function genConnection<
       "pass an options object with at least type and srvrAddr",
     );
   }
+  checkKeys("genConnection", options, [
+    "type",
+    ...STREAM_ONLY,
+    ...DGRAM_ONLY,
+  ]);
   const { type, ...rest } = options;
   if (type === "dgram") {
+    refuseOthers(rest, STREAM_ONLY, "stream", "dgram");
     const pair = await dgramConnection(rest as DgramConnectionOptions<A>);
     return typed(pair, "dgram") as GenConnection<T, DomainOfAddr<A>>;
   }
   if (type === "stream") {
-    for (const name of ["srvrConnect", "clntConnect"] as const) {
-      const value = (rest as DgramConnectionOptions)[name];
-      if (value === undefined) continue;
-      throw invalidArgument(
-        "genConnection",
-        `${name} applies to datagram sockets (a stream client always connects, and its server accepts), got ${name}: ${
-          describe(value)
-        } with type "stream"; leave it out, or use type "dgram"`,
-      );
-    }
+    refuseOthers(rest, DGRAM_ONLY, "dgram", "stream");
     const pair = await streamConnection(rest as StreamConnectionOptions<A>);
     return typed(pair, "stream") as GenConnection<T, DomainOfAddr<A>>;
   }
@@ -167,6 +166,38 @@ export async function genConnection<
     }: use "stream" or "dgram"`,
     { step: "check arguments" },
   );
+}
+
+/** The options only {@linkcode streamConnection} takes. */
+const STREAM_ONLY = ["srvr", "clnt"] as const;
+/** The options only {@linkcode dgramConnection} takes. */
+const DGRAM_ONLY = ["srvrConnect", "clntConnect"] as const;
+
+/**
+ * Refuses, for sockets of type `type`, an option (given, not undefined)
+ * that only the procedure for `other` takes.
+ */
+function refuseOthers(
+  options: object,
+  names: readonly string[],
+  other: SocketType,
+  type: SocketType,
+): void {
+  for (const name of names) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    const [sockets, why] = other === "dgram"
+      ? ["datagram", "a stream client always connects, and its server accepts"]
+      : ["stream", "where each end lives; a datagram pair is made here"];
+    throw invalidArgument(
+      "genConnection",
+      `${name} applies to ${sockets} sockets (${why}), got ${name}: ${
+        describe(value)
+      } with type ${JSON.stringify(type)}; leave it out, or use type ${
+        JSON.stringify(other)
+      }`,
+    );
+  }
 }
 
 /** `pair` with its `type`, disposed as `pair` is. */

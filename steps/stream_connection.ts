@@ -9,11 +9,11 @@ import type {
 import {
   checkProcedureOptions,
   type ConnectionProcedureOptions,
+  disposeAll,
   invalidArgument,
   type ProcedurePlan,
-  ProcedureSockets,
+  ProcedureRun,
   setOptions,
-  stepFailed,
 } from "./_procedure.ts";
 import type { Socket } from "./socket.ts";
 
@@ -103,6 +103,13 @@ export interface StreamConnection<D extends Domain = Domain>
  * closed, in reverse order, and the error names the step. The caller's
  * objects are not modified.
  *
+ * An abort of `signal` stops the procedure at once, at whichever step it
+ * is (a connect or an accept that waits included), closes every socket it
+ * made, and rejects with `ECANCELED` (`ETIMEDOUT` for
+ * `AbortSignal.timeout()`) naming that step. An `onTransition` that throws
+ * never reaches the socket machine: the step completes, every socket is
+ * closed, and the procedure rejects with the tracer's exception, unchanged.
+ *
  * @example A connected pair on loopback
  * ```ts
  * import { streamConnection } from "@sockfsm/sockfsm";
@@ -139,83 +146,110 @@ export interface StreamConnection<D extends Domain = Domain>
  * );
  * ```
  *
+ * @example Bounded by a signal
+ * ```ts
+ * import { type SocketError, streamConnection } from "@sockfsm/sockfsm";
+ * import assert from "node:assert/strict";
+ *
+ * const controller = new AbortController();
+ * await assert.rejects(
+ *   streamConnection({
+ *     srvrAddr: { hostname: "127.0.0.1", port: 0 },
+ *     signal: controller.signal,
+ *     onTransition(role, change) {
+ *       if (role === "listener" && change.to === "listening") {
+ *         controller.abort(); // stop before the client exists
+ *       }
+ *     },
+ *   }),
+ *   (error: SocketError) =>
+ *     error.code === "ECANCELED" && error.step === "listen" &&
+ *     error.state === "listening",
+ * );
+ * ```
+ *
  * @typeParam A The type of `srvrAddr`: a `{ hostname, port }` address gives
  * inet or inet6 sockets, a `{ path }` unix ones.
  * @param options The addresses, and optionally domain, protocol, wildcard,
- * socket options, backend.
+ * socket options, backend, tracer and signal.
  * @returns The accepted server socket, the client socket, and the server's
  * real address.
- * @throws {SocketError} Bad options (before any socket exists), or the
- * failed step, with its errno in `code` and its name in `step`.
+ * @throws {SocketError} Bad options, an unknown option or an aborted
+ * signal (before any socket exists, `step: "check arguments"`); the failed
+ * step, with its errno in `code`, its name in `step` and its socket's
+ * state in `state`; or `ECANCELED`/`ETIMEDOUT` when `signal` aborts.
+ * @throws {unknown} What `onTransition` threw, unchanged.
  */
 export async function streamConnection<A extends SocketAddr>(
   options: StreamConnectionOptions<A>,
 ): Promise<StreamConnection<DomainOfAddr<A>>> {
   const plan = checkOptions(options);
-  const sockets = new ProcedureSockets<StreamRole>(plan, options.onTransition);
-  let step: StreamConnectionStep = "create server socket";
-  let failed = false;
+  const run = new ProcedureRun<StreamRole, StreamConnectionStep>(
+    "streamConnection",
+    plan,
+    options.onTransition,
+    "create server socket",
+  );
   let accepting: Promise<Socket> | undefined;
   try {
-    const listener = sockets.create("listener");
-    step = "set server options";
+    const listener = run.create("listener");
+    run.at("set server options", listener);
     await setOptions(listener, plan.srvrOptions);
-    step = "bind server";
+    run.at("bind server", listener);
     await listener.bind(plan.bindAddr);
     let srvrAddr = plan.srvrAddr;
     if ("port" in srvrAddr && srvrAddr.port === 0) {
-      step = "get server port";
+      run.at("get server port", listener);
       const { port } = listener.getsockname() as InetAddr;
       srvrAddr = { ...srvrAddr, port };
     }
-    step = "listen";
+    run.at("listen", listener);
     await listener.listen();
 
-    step = "create client socket";
-    const clntS = sockets.create("client");
-    step = "set client options";
+    run.at("create client socket");
+    const clntS = run.create("client");
+    run.at("set client options", clntS);
     await setOptions(clntS, plan.clntOptions);
     if (plan.clntAddr !== undefined) {
-      step = "bind client";
+      run.at("bind client", clntS);
       await clntS.bind(plan.clntAddr);
     }
 
-    accepting = listener.accept({ onTransition: sockets.trace("accepted") });
+    accepting = listener.accept({ onTransition: run.trace("accepted") });
     // Awaited below; if a step fails first, closing the listener ends it, and
     // a connection accepted after the failure is closed at once.
-    accepting.then((accepted) => {
-      if (failed) accepted.close();
-      else sockets.adopt(accepted);
-    }, () => {});
-    step = "connect client";
+    accepting.then((accepted) => run.adopt(accepted), () => {});
+    run.at("connect client", clntS);
     await clntS.connect(srvrAddr);
-    step = "accept";
+    run.at("accept", listener);
     const srvrS = await accepting;
 
-    step = "close listener";
+    run.at("close listener", listener);
     listener.close();
+    run.done();
     // The domain follows srvrAddr's type, which checkOptions() enforced.
     return {
       srvrS,
       clntS,
       srvrAddr,
       [Symbol.dispose]() {
-        clntS[Symbol.dispose]();
-        srvrS[Symbol.dispose]();
+        disposeAll([clntS, srvrS]);
       },
     } as StreamConnection<DomainOfAddr<A>>;
   } catch (error) {
-    failed = true;
-    sockets.closeAll();
+    const failure = run.fail(error);
     // Closing the listener ends a pending accept; let it wind down (a
     // backend may still be returning from a wait) before answering.
     await accepting?.then(() => {}, () => {});
-    throw stepFailed("streamConnection", step, error);
+    throw failure;
   }
 }
 
 function checkOptions(options: StreamConnectionOptions): ProcedurePlan {
-  const plan = checkProcedureOptions(options, "streamConnection", "stream");
+  const plan = checkProcedureOptions(options, "streamConnection", "stream", [
+    "srvr",
+    "clnt",
+  ]);
   const { srvr = "local", clnt = "local" } = options;
   for (const [name, pco] of [["srvr", srvr], ["clnt", clnt]] as const) {
     if (pco !== "local") {

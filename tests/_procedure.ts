@@ -1,14 +1,23 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /** Helpers the tests of the connection procedures share. */
 import assert from "node:assert/strict";
+import net from "node:net";
 import { mock } from "node:test";
 import {
+  type Backend,
   type Domain,
+  formatAddr,
+  type Socket,
+  socket,
   type SocketAddr,
   SocketError,
   type SocketState,
+  type SocketType,
   type StateChange,
 } from "../mod.ts";
+import { openLibc } from "../steps/libc.ts";
+import { libcHolders } from "../steps/libc_lease.ts";
+import { decodeSockaddr, encodeSockaddr } from "../steps/sockaddr.ts";
 import { freePorts, LOOPBACK } from "./_net.ts";
 
 /** Records what a procedure's `onTransition` reports, by role. */
@@ -194,4 +203,197 @@ export async function assertRefusedUpFront(
   } finally {
     watch.restore();
   }
+}
+
+// ------------------------------------------- watching and steering libc
+
+/** A libc call that takes a descriptor and a socket address. */
+type LibcCall = (fd: number, sa: Uint8Array, len: number) => number;
+
+/** What the posix backend asked of libc, and how to stop watching. */
+export interface LibcSpy {
+  /** The addresses passed to `bind(2)`, in order. */
+  readonly binds: SocketAddr[];
+  /**
+   * The descriptors and addresses passed to `connect(2)`, in order
+   * (`AF_UNSPEC` left out). One connect() may call it more than once.
+   */
+  readonly connects: { fd: number; addr: SocketAddr }[];
+  restore(): void;
+}
+
+/**
+ * Watches the libc calls of the posix backend: wraps `bind` and `connect`
+ * in the library that the first posix socket of the test opens. With
+ * `redirectPort`, every inet and inet6 `connect(2)` goes to that port.
+ */
+export function spyLibc(redirectPort?: number): LibcSpy {
+  assert.equal(libcHolders(), 0, "libc is open already: nothing to watch");
+  const binds: SocketAddr[] = [];
+  const connects: { fd: number; addr: SocketAddr }[] = [];
+  const original = Deno.dlopen;
+  const dlopen = mock.method(
+    Deno,
+    "dlopen",
+    (path: string, symbols: Deno.ForeignLibraryInterface) => {
+      const library = original(path, symbols);
+      const calls = library.symbols as Record<string, unknown>;
+      const bind = calls.bind as LibcCall;
+      const connect = calls.connect as LibcCall;
+      calls.bind = (fd: number, sa: Uint8Array, len: number) => {
+        binds.push(decodeSockaddr(sa, len)!);
+        return bind(fd, sa, len);
+      };
+      calls.connect = (fd: number, sa: Uint8Array, len: number) => {
+        const addr = decodeSockaddr(sa, len);
+        if (addr === undefined) return connect(fd, sa, len);
+        connects.push({ fd, addr });
+        if (redirectPort === undefined || !("port" in addr)) {
+          return connect(fd, sa, len);
+        }
+        const dead = encodeSockaddr({ ...addr, port: redirectPort })!;
+        return connect(fd, dead, dead.length);
+      };
+      return library;
+    },
+  );
+  return { binds, connects, restore: () => dlopen.mock.restore() };
+}
+
+/**
+ * Makes the client's connect go to `deadPort`, where nothing listens (the
+ * procedure listens before it connects, so nothing else can inject this):
+ * through `Deno.connect` or `node:net` for the deno backend, through libc's
+ * `connect` for posix. Counts the sockets whose connect was redirected.
+ */
+export function redirectConnect(
+  backend: Backend,
+  deadPort: number,
+  bound: boolean,
+): { count(): number; restore(): void } {
+  if (backend === "posix") {
+    const spy = spyLibc(deadPort);
+    return {
+      // The sockets that connected: each calls connect(2) until it is done.
+      count: () => new Set(spy.connects.map(({ fd }) => fd)).size,
+      restore: spy.restore,
+    };
+  }
+  if (bound) {
+    // A bound client connects through node:net (Deno cannot bind a client).
+    const original = net.connect;
+    const connect = mock.method(
+      net,
+      "connect",
+      (opts: net.TcpNetConnectOpts) => original({ ...opts, port: deadPort }),
+    );
+    return {
+      count: () => connect.mock.callCount(),
+      restore: () => connect.mock.restore(),
+    };
+  }
+  const original = Deno.connect;
+  const connect = mock.method(
+    Deno,
+    "connect",
+    (opts: Deno.ConnectOptions) => original({ ...opts, port: deadPort }),
+  );
+  return {
+    count: () => connect.mock.callCount(),
+    restore: () => connect.mock.restore(),
+  };
+}
+
+// ------------------------------------------------------ what is left open
+
+/**
+ * How many descriptors from 0 to 4095 this process has open, as
+ * `fcntl(fd, F_GETFD)` finds them (Deno lets only `--allow-all` read
+ * `/proc/self/fd`). Its own libc handle opens no descriptor.
+ */
+export function openFds(): number {
+  using libc = openLibc();
+  let count = 0;
+  for (let fd = 0; fd < 4096; fd++) {
+    if (libc.symbols.fcntl(fd, F_GETFD, 0) >= 0) count++;
+  }
+  return count;
+}
+
+/** `fcntl(2)`'s command that reads a descriptor's flags. */
+const F_GETFD = 1;
+
+/**
+ * Waits (at most `ms`) for `check` to pass, for what the kernel or a
+ * backend frees a turn after close(); then runs it once more, so that a
+ * check that never passes fails with its own message.
+ */
+export async function eventually(
+  check: () => void,
+  ms = 2000,
+): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      check();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  check();
+}
+
+/** Asserts that the process has (again) `before` descriptors open. */
+export async function assertFdsBack(before: number): Promise<void> {
+  await eventually(() =>
+    assert.equal(openFds(), before, "a descriptor was left open")
+  );
+}
+
+/**
+ * Asserts that `addr` is free again: for streams, nothing listens there
+ * (a connect is refused, or finds no unix socket file); a new socket of
+ * `type` binds to it (with `SO_REUSEADDR`, as `Deno.listen()` does, so
+ * that a closed connection's TIME_WAIT does not count), and a stream one
+ * listens there (unless `bind` is false: a port a connection was made on
+ * and closed from this end stays in TIME_WAIT, which blocks a new bind
+ * unless the closed socket had `SO_REUSEADDR`). The unix socket file
+ * `close(2)` leaves is removed first.
+ */
+export async function assertAddressFree(
+  addr: SocketAddr,
+  type: SocketType,
+  backend: Backend,
+  { bind = true } = {},
+): Promise<void> {
+  if (type === "stream") {
+    await assert.rejects(
+      "path" in addr
+        ? Deno.connect({ transport: "unix", path: addr.path })
+        : Deno.connect(addr),
+      (error: unknown) =>
+        error instanceof Deno.errors.ConnectionRefused ||
+        error instanceof Deno.errors.NotFound,
+      `something still listens on ${formatAddr(addr)}`,
+    );
+  }
+  if (!bind) return;
+  if ("path" in addr) {
+    try {
+      Deno.removeSync(addr.path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  const domain: Domain = "path" in addr
+    ? "unix"
+    : addr.hostname.includes(":")
+    ? "inet6"
+    : "inet";
+  using again: Socket = socket({ domain, type, backend });
+  if (!("path" in addr)) await again.setsockopt("SO_REUSEADDR", true);
+  await again.bind(addr);
+  if (type === "stream") await again.listen();
+  if ("path" in addr) Deno.removeSync(addr.path);
 }

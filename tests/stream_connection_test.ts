@@ -1,6 +1,5 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import assert from "node:assert/strict";
-import net from "node:net";
 import { mock } from "node:test";
 import {
   type Backend,
@@ -15,8 +14,6 @@ import {
   type StreamConnectionStep,
   type StreamRole,
 } from "../mod.ts";
-import { libcHolders } from "../steps/libc_lease.ts";
-import { decodeSockaddr, encodeSockaddr } from "../steps/sockaddr.ts";
 import { freePort, freePorts, LOOPBACK, tempDir } from "./_net.ts";
 import {
   type AddrCase,
@@ -24,6 +21,8 @@ import {
   assertProcedureFailedAt,
   caseAddrs,
   describeAddrCase,
+  redirectConnect,
+  spyLibc,
   Trace as SharedTrace,
   WILDCARD,
 } from "./_procedure.ts";
@@ -70,58 +69,6 @@ function assertFailedAt(
   code: string,
 ): true {
   return assertProcedureFailedAt(error, "streamConnection", step, code);
-}
-
-type LibcCall = (fd: number, sa: Uint8Array, len: number) => number;
-
-/** What the posix backend asked of libc, and how to stop watching. */
-interface LibcSpy {
-  /** The addresses passed to `bind(2)`, in order. */
-  readonly binds: SocketAddr[];
-  /**
-   * The descriptors and addresses passed to `connect(2)`, in order
-   * (`AF_UNSPEC` left out). One connect() may call it more than once.
-   */
-  readonly connects: { fd: number; addr: SocketAddr }[];
-  restore(): void;
-}
-
-/**
- * Watches the libc calls of the posix backend: wraps `bind` and `connect`
- * in the library that the first posix socket of the test opens. With
- * `redirectPort`, every inet and inet6 `connect(2)` goes to that port.
- */
-function spyLibc(redirectPort?: number): LibcSpy {
-  assert.equal(libcHolders(), 0, "libc is open already: nothing to watch");
-  const binds: SocketAddr[] = [];
-  const connects: { fd: number; addr: SocketAddr }[] = [];
-  const original = Deno.dlopen;
-  const dlopen = mock.method(
-    Deno,
-    "dlopen",
-    (path: string, symbols: Deno.ForeignLibraryInterface) => {
-      const library = original(path, symbols);
-      const calls = library.symbols as Record<string, unknown>;
-      const bind = calls.bind as LibcCall;
-      const connect = calls.connect as LibcCall;
-      calls.bind = (fd: number, sa: Uint8Array, len: number) => {
-        binds.push(decodeSockaddr(sa, len)!);
-        return bind(fd, sa, len);
-      };
-      calls.connect = (fd: number, sa: Uint8Array, len: number) => {
-        const addr = decodeSockaddr(sa, len);
-        if (addr === undefined) return connect(fd, sa, len);
-        connects.push({ fd, addr });
-        if (redirectPort === undefined || !("port" in addr)) {
-          return connect(fd, sa, len);
-        }
-        const dead = encodeSockaddr({ ...addr, port: redirectPort })!;
-        return connect(fd, dead, dead.length);
-      };
-      return library;
-    },
-  );
-  return { binds, connects, restore: () => dlopen.mock.restore() };
 }
 
 /**
@@ -679,50 +626,6 @@ for (const backend of BACKENDS) {
       trace.assertClosedInReverse();
     });
   }
-}
-
-/**
- * Makes the client's connect go to `deadPort`, where nothing listens (the
- * procedure listens before it connects, so nothing else can inject this):
- * through `Deno.connect` or `node:net` for the deno backend, through libc's
- * `connect` for posix. Counts the sockets whose connect was redirected.
- */
-function redirectConnect(
-  backend: Backend,
-  deadPort: number,
-  bound: boolean,
-): { count(): number; restore(): void } {
-  if (backend === "posix") {
-    const spy = spyLibc(deadPort);
-    return {
-      // The sockets that connected: each calls connect(2) until it is done.
-      count: () => new Set(spy.connects.map(({ fd }) => fd)).size,
-      restore: spy.restore,
-    };
-  }
-  if (bound) {
-    // A bound client connects through node:net (Deno cannot bind a client).
-    const original = net.connect;
-    const connect = mock.method(
-      net,
-      "connect",
-      (opts: net.TcpNetConnectOpts) => original({ ...opts, port: deadPort }),
-    );
-    return {
-      count: () => connect.mock.callCount(),
-      restore: () => connect.mock.restore(),
-    };
-  }
-  const original = Deno.connect;
-  const connect = mock.method(
-    Deno,
-    "connect",
-    (opts: Deno.ConnectOptions) => original({ ...opts, port: deadPort }),
-  );
-  return {
-    count: () => connect.mock.callCount(),
-    restore: () => connect.mock.restore(),
-  };
 }
 
 for (const backend of BACKENDS) {
