@@ -84,10 +84,7 @@ export {
   type StreamConnectionStep,
   type StreamRole,
 } from "./steps/stream_connection.ts";
-export type {
-  ConnectionProcedureOptions,
-  ProcedureStep,
-} from "./steps/_procedure.ts";
+export type { ConnectionProcedureOptions } from "./steps/_procedure.ts";
 export {
   type DgramConnection,
   dgramConnection,

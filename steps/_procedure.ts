@@ -54,11 +54,6 @@ import type { StreamConnectionStep } from "./stream_connection.ts";
  */
 export type ProcedureStep = StreamConnectionStep | DgramConnectionStep;
 
-/** The steps of the connection procedures, as a failure names them. */
-export type ProcedureStep =
-  | import("./stream_connection.ts").StreamConnectionStep
-  | import("./dgram_connection.ts").DgramConnectionStep;
-
 /**
  * The options every connection procedure takes.
  *
