@@ -9,6 +9,8 @@
  * @module
  */
 import { isErrno } from "./errno.ts";
+import { SocketError } from "./errors.ts";
+import { describe } from "./options.ts";
 import type { Result } from "./predict.ts";
 
 /** What a walk needs: where it starts, the ops, and one step. */
@@ -45,12 +47,15 @@ export interface Property<N, O extends string> {
 
 /** What a walk found. */
 export interface WalkReport<O extends string> {
-  /** Every scenario of 1 to `depth` ops. */
-  readonly sequences: number;
-  /** Scenarios in which no call was answered with an errno. */
-  readonly legal: number;
-  /** Scenarios in which some call was answered with an errno. */
-  readonly illegal: number;
+  /**
+   * Every scenario of 1 to `depth` ops, exactly: a `bigint`, since the
+   * count passes 2^53 (at depth 12 for 22 ops).
+   */
+  readonly sequences: bigint;
+  /** Scenarios in which no call was answered with an errno, exactly. */
+  readonly legal: bigint;
+  /** Scenarios in which some call was answered with an errno, exactly. */
+  readonly illegal: bigint;
   /** The distinct nodes visited. */
   readonly snapshots: number;
   /** Every reachable state, with a shortest scenario that reaches it. */
@@ -121,13 +126,13 @@ export function walk<N, O extends string>(
   const errors = new Map<string, { op: O; errno: Result; witness: Path<O> }>();
   const violations = new Map<string, Path<O>>();
 
-  // Scenarios per node at the current length: [legal, illegal].
-  let level = new Map<N, [number, number]>([[start, [1, 0]]]);
-  let sequences = 0;
-  let legal = 0;
-  let illegal = 0;
+  // Scenarios per node at the current length: [legal, illegal], exact.
+  let level = new Map<N, [bigint, bigint]>([[start, [1n, 0n]]]);
+  let sequences = 0n;
+  let legal = 0n;
+  let illegal = 0n;
   for (let length = 1; length <= depth; length++) {
-    const next = new Map<N, [number, number]>();
+    const next = new Map<N, [bigint, bigint]>();
     for (const [node, [clean, dirty]] of level) {
       const state = system.label(node);
       for (const op of OPS) {
@@ -150,13 +155,17 @@ export function walk<N, O extends string>(
         }
         for (const property of properties) {
           if (violations.has(property.name)) continue;
-          if (!property.holds({ from: node, op, result, to })) {
+          if (!holds(property, { from: node, op, result, to })) {
             violations.set(property.name, witness(node, op, result));
           }
         }
-        const counts = next.get(to) ?? [0, 0];
-        counts[0] += refused ? 0 : clean;
-        counts[1] += refused ? clean + dirty : dirty;
+        const counts = next.get(to) ?? [0n, 0n];
+        if (refused) {
+          counts[1] += clean + dirty;
+        } else {
+          counts[0] += clean;
+          counts[1] += dirty;
+        }
         next.set(to, counts);
       }
     }
@@ -188,4 +197,26 @@ export function walk<N, O extends string>(
       witness,
     })),
   };
+}
+
+/**
+ * Whether `property` holds of `step`; a property that throws is the
+ * caller's defect, reported as our error with its own as the cause.
+ */
+function holds<N, O extends string>(
+  property: Property<N, O>,
+  step: { from: N; op: O; result: Result; to: N },
+): boolean {
+  try {
+    return property.holds(step);
+  } catch (error) {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot explore: the invariant ${describe(property.name)} threw ${
+        describe(error instanceof Error ? error.message : error)
+      } at op ${describe(step.op)}; make holds(step) return true or false`,
+      { cause: error },
+    );
+  }
 }
