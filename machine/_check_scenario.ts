@@ -68,6 +68,8 @@ export function checkOps<O extends string>(
  *
  * @param example Options to show in the message when `options` is not an
  * object.
+ * @param defaults Whether a missing domain and type default to `"inet"`
+ * and `"stream"`; without, they are required.
  * @throws {SocketError} `EINVAL` for options that are not an object, an
  * unknown domain or type, a `nonblocking` that is not a boolean, or an
  * unknown kernel profile.
@@ -76,6 +78,7 @@ export function checkOptions(
   verb: ScenarioVerb,
   options: unknown,
   example = '{ domain: "inet" }',
+  defaults = true,
 ): CheckedOptions {
   if (typeof options !== "object" || options === null) {
     throw invalid(
@@ -85,8 +88,8 @@ export function checkOptions(
     );
   }
   const {
-    domain = "inet",
-    type = "stream",
+    domain = defaults ? "inet" : undefined,
+    type = defaults ? "stream" : undefined,
     nonblocking = false,
     kernel,
   } = options as Record<string, unknown>;

@@ -326,8 +326,8 @@ function walk(
  *
  * @param options The socket kind.
  * @returns The diagram, in a fixed order.
- * @throws {SocketError} `EINVAL` for options that are not an object, an
- * unknown domain or type, or an unknown kernel profile.
+ * @throws {SocketError} `EINVAL` for options that are not an object, a
+ * missing or unknown domain or type, or an unknown kernel profile.
  * @throws {Error} When the machine has an event the walk does not try: a new
  * call must be added to the walk's list before it can be drawn.
  */
@@ -336,6 +336,7 @@ export function socketDiagram(options: DiagramOptions): SocketDiagram {
     "draw",
     options,
     '{ domain: "inet", type: "stream" }',
+    false,
   );
   const { start, seen, edges, answers } = walk(domain, type, kernel);
 
@@ -487,8 +488,8 @@ export function refusalLines(state: DiagramState): string[] {
  * @param options The socket kind: its domain and type; and the kernel
  * profile.
  * @returns The Mermaid text, ending with a newline.
- * @throws {SocketError} `EINVAL` for options that are not an object, an
- * unknown domain or type, or an unknown kernel profile.
+ * @throws {SocketError} `EINVAL` for options that are not an object, a
+ * missing or unknown domain or type, or an unknown kernel profile.
  */
 export function toMermaid(options: DiagramOptions): string {
   const diagram = socketDiagram(options);

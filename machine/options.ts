@@ -223,7 +223,8 @@ export function describe(value: unknown): string {
   try {
     text = show(value, new Set(), 0);
   } catch {
-    text = Array.isArray(value) ? "an array" : "an object";
+    // A getter that throws, a revoked proxy: nothing more can be read.
+    text = "an object";
   }
   return text.length > DESCRIBE_MAX
     ? `${text.slice(0, DESCRIBE_MAX - 1)}…`
@@ -257,7 +258,7 @@ function show(value: unknown, seen: Set<object>, depth: number): string {
   if (!array && prototype !== null && prototype !== Object.prototype) {
     const name = prototype.constructor?.name;
     return typeof name === "string" && /^[A-Za-z_$][\w$]*$/.test(name)
-      ? `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`
+      ? `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`
       : "an object";
   }
   seen.add(object);
