@@ -109,7 +109,7 @@ export function domainOf(addr: SocketAddr): Domain {
   return checkAddr(addr, "socket", "address").domain;
 }
 
-/** The v4-mapped wildcard, `::ffff:0.0.0.0`, as {@linkcode canonicalIpv6} writes it. */
+/** The v4-mapped wildcard, `::ffff:0.0.0.0`, as `canonicalIpv6()` writes it. */
 const V4_MAPPED_WILDCARD = "::ffff:0:0";
 
 /**

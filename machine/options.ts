@@ -205,7 +205,7 @@ function isCount(value: unknown, max: number): value is number {
     (value as number) <= max;
 }
 
-/** The longest text {@linkcode describe} gives, in UTF-16 code units. */
+/** The longest text `describe()` gives, in UTF-16 code units. */
 const DESCRIBE_MAX = 120;
 
 /**
