@@ -13,7 +13,6 @@ import fc from "fast-check";
 import {
   checkAddr,
   CONNECTION_OPS,
-  type Domain,
   explore,
   formatAddr,
   isWildcard,
@@ -23,7 +22,6 @@ import {
   predict,
   predictConnection,
   SocketError,
-  type SocketType,
   toMermaid,
 } from "../mod.ts";
 import {
@@ -32,11 +30,14 @@ import {
   describe,
   SOCKET_OPTIONS,
 } from "../machine/options.ts";
-import { eventOf, modelGraph, predictStep } from "../machine/predict.ts";
-import { modelStart } from "../machine/predict.ts";
+import {
+  eventOf,
+  modelGraph,
+  modelStart,
+  predictStep,
+} from "../machine/predict.ts";
+import { DOMAINS, TYPES } from "./_net.ts";
 
-const DOMAINS: readonly Domain[] = ["inet", "inet6", "unix"];
-const TYPES: readonly SocketType[] = ["stream", "dgram"];
 const KERNELS = kernelProfiles().map((profile) => profile.name);
 const SETTABLE = SOCKET_OPTIONS.filter((n) =>
   n !== "SO_ERROR" && n !== "SO_TYPE"

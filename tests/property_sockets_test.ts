@@ -12,38 +12,18 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   detectKernel,
-  type Domain,
   type KernelName,
   observe,
   OPS,
   predict,
-  type Result,
-  type SocketType,
 } from "../mod.ts";
 import { libcHolders } from "../steps/libc_lease.ts";
+import { DOMAINS, observed, TYPES } from "./_net.ts";
 
-const DOMAINS: readonly Domain[] = ["inet", "inet6", "unix"];
-const TYPES: readonly SocketType[] = ["stream", "dgram"];
 /** Scenarios per kind and mode: 12 of them make about 100 runs in all. */
 const RUNS = 8;
 
 let kernel: KernelName | undefined;
-
-/**
- * The kernel's answers, run again (twice at most) while they differ from
- * the model's, as the conformance tool does: errno is read by a second FFI
- * call, which the runtime's own system calls can very rarely come between.
- */
-async function kernelAnswers(
-  model: readonly Result[],
-  run: () => Promise<Result[]>,
-): Promise<Result[]> {
-  let answers = await run();
-  for (let again = 0; again < 2 && answers.join() !== model.join(); again++) {
-    answers = await run();
-  }
-  return answers;
-}
 
 for (const nonblocking of [false, true]) {
   for (const type of TYPES) {
@@ -57,7 +37,7 @@ for (const nonblocking of [false, true]) {
             fc.array(fc.constantFrom(...OPS), { minLength: 1, maxLength: 5 }),
             async (ops) => {
               const model = predict(ops, options);
-              const real = await kernelAnswers(
+              const real = await observed(
                 model,
                 () => observe(ops, options),
               );

@@ -14,13 +14,7 @@
  * prints what changed and the list to paste.
  */
 import assert from "node:assert/strict";
-import {
-  type Domain,
-  isErrno,
-  kernelProfiles,
-  OPS,
-  type SocketType,
-} from "../mod.ts";
+import { isErrno, kernelProfiles, OPS } from "../mod.ts";
 import type { SocketNode } from "../machine/graph.ts";
 import {
   eventOf,
@@ -29,9 +23,7 @@ import {
   predictStep,
 } from "../machine/predict.ts";
 import { socketMachine } from "../machine/socket_machine.ts";
-
-const DOMAINS: readonly Domain[] = ["inet", "inet6", "unix"];
-const TYPES: readonly SocketType[] = ["stream", "dgram"];
+import { DOMAINS, TYPES } from "./_net.ts";
 
 /** The reasons a walk of every snapshot `predict()`'s ops reach meets. */
 const REACHED: readonly string[] = [
