@@ -82,6 +82,30 @@ export interface WalkReport<O extends string> {
   }[];
 }
 
+/** Scenarios that reach a node: [legal, illegal], both numbers or bigints. */
+type Counts = [number, number] | [bigint, bigint];
+
+/**
+ * Adds the scenarios of one node, extended by an op, to the counts of the
+ * node it leads to: all `clean` ones become illegal when the op was
+ * refused. `counts`, `clean` and `dirty` are all numbers or all bigints,
+ * and `+` is exact on either.
+ */
+function add(
+  counts: Counts,
+  refused: boolean,
+  clean: number | bigint,
+  dirty: number | bigint,
+): void {
+  const sums = counts as [number, number];
+  if (refused) {
+    sums[1] += (clean as number) + (dirty as number);
+  } else {
+    sums[0] += clean as number;
+    sums[1] += dirty as number;
+  }
+}
+
 interface Discovery<N, O> {
   readonly parent: N | undefined;
   readonly op: O | undefined;
@@ -127,12 +151,25 @@ export function walk<N, O extends string>(
   const violations = new Map<string, Path<O>>();
 
   // Scenarios per node at the current length: [legal, illegal], exact.
-  let level = new Map<N, [bigint, bigint]>([[start, [1n, 0n]]]);
-  let sequences = 0n;
+  // They are numbers while the level's scenarios (every count is a part
+  // of them) stay below 2^53, bigints from there: bigint sums cost more.
+  let level = new Map<N, Counts>([[start, [1, 0]]]);
+  let width = 1;
+  let big = false;
   let legal = 0n;
   let illegal = 0n;
   for (let length = 1; length <= depth; length++) {
-    const next = new Map<N, [bigint, bigint]>();
+    if (!big && width * OPS.length > Number.MAX_SAFE_INTEGER) {
+      big = true;
+      level = new Map(
+        [...level].map(([node, [clean, dirty]]) => [node, [
+          BigInt(clean),
+          BigInt(dirty),
+        ]]),
+      );
+    }
+    width *= OPS.length;
+    const next = new Map<N, Counts>();
     for (const [node, [clean, dirty]] of level) {
       const state = system.label(node);
       for (const op of OPS) {
@@ -159,25 +196,23 @@ export function walk<N, O extends string>(
             violations.set(property.name, witness(node, op, result));
           }
         }
-        const counts = next.get(to) ?? [0n, 0n];
-        if (refused) {
-          counts[1] += clean + dirty;
-        } else {
-          counts[0] += clean;
-          counts[1] += dirty;
+        let counts = next.get(to);
+        if (counts === undefined) {
+          next.set(to, counts = big ? [0n, 0n] : [0, 0]);
         }
-        next.set(to, counts);
+        add(counts, refused, clean, dirty);
       }
     }
+    const total: Counts = big ? [0n, 0n] : [0, 0];
     for (const [clean, dirty] of next.values()) {
-      sequences += clean + dirty;
-      legal += clean;
-      illegal += dirty;
+      add(total, false, clean, dirty);
     }
+    legal += BigInt(total[0]);
+    illegal += BigInt(total[1]);
     level = next;
   }
   return {
-    sequences,
+    sequences: legal + illegal,
     legal,
     illegal,
     snapshots: found.size,
