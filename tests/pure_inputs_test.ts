@@ -17,6 +17,8 @@ import {
   isErrno,
   isWildcard,
   kernelProfiles,
+  observe,
+  observeConnection,
   OPS,
   predict,
   predictConnection,
@@ -25,6 +27,7 @@ import {
   toMermaid,
 } from "../mod.ts";
 import { walk } from "../machine/walk.ts";
+import { libcHolders } from "../steps/libc_lease.ts";
 import { describe } from "../machine/options.ts";
 
 /** The error `call` threw, which must be a `SocketError` of `code`. */
@@ -423,6 +426,32 @@ Deno.test("the pure functions answer every hostile value with a result or a Sock
       }
     }
   }
+});
+
+Deno.test("observe() and observeConnection() answer every hostile value with an answer or a SocketError, leaving nothing open", async () => {
+  const calls: [string, (value: unknown) => Promise<unknown>][] = [
+    ["observe(ops)", (v) => observe(v as never)],
+    ["observe([op])", (v) => observe([v] as never)],
+    ["observe([], options)", (v) => observe([], v as never)],
+    ["observeConnection(ops)", (v) => observeConnection(v as never)],
+    [
+      "observeConnection([], options)",
+      (v) => observeConnection([], v as never),
+    ],
+  ];
+  for (const [name, call] of calls) {
+    for (const value of HOSTILE) {
+      try {
+        assert.ok(Array.isArray(await call(value)));
+      } catch (error) {
+        assert.ok(
+          error instanceof SocketError && error.code === "EINVAL",
+          `${name} with ${describe(value)} threw ${String(error)}`,
+        );
+      }
+    }
+  }
+  assert.equal(libcHolders(), 0);
 });
 
 Deno.test("explore() at depth 14 counts 6518098476924383426n scenarios, exactly the sum of 22^k", () => {
