@@ -145,6 +145,25 @@ export function isWildcard(addr: SocketAddr): boolean {
   return canonical === "::" || canonical === V4_MAPPED_WILDCARD;
 }
 
+/**
+ * The address Linux connects to when a connect() or sendto() targets a
+ * wildcard address: the loopback address of the same kind, `127.0.0.1` for
+ * `0.0.0.0`, `::1` for `::`, and `::ffff:127.0.0.1` for the v4-mapped
+ * wildcard `::ffff:0.0.0.0` (in canonical form, `::ffff:7f00:1`).
+ *
+ * @param addr A wildcard address (see {@linkcode isWildcard}).
+ * @returns The loopback address with its port.
+ */
+export function wildcardPeer(addr: InetAddr): InetAddr {
+  const canonical = canonicalIpv6(addr.hostname);
+  const hostname = canonical === undefined
+    ? "127.0.0.1"
+    : canonical === V4_MAPPED_WILDCARD
+    ? "::ffff:7f00:1"
+    : "::1";
+  return { hostname, port: addr.port };
+}
+
 /** The wildcard address of an IP domain with the given port. */
 export function wildcardAddr(domain: "inet" | "inet6", port: number): InetAddr {
   return { hostname: domain === "inet" ? "0.0.0.0" : "::", port };

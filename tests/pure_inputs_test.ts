@@ -28,6 +28,7 @@ import {
 } from "../mod.ts";
 import { walk } from "../machine/walk.ts";
 import { libcHolders } from "../steps/libc_lease.ts";
+import { within } from "./_net.ts";
 import { describe } from "../machine/options.ts";
 
 /** The error `call` threw, which must be a `SocketError` of `code`. */
@@ -284,6 +285,27 @@ Deno.test("checkAddr() treats v4-mapped addresses as inet6 and writes them as th
   assert.equal(isWildcard(addr), true);
   assert.equal(domainOf({ hostname: "::ffff:0.0.0.0", port: 0 }), "inet6");
   assert.equal(formatAddr(addr), "[::ffff:0:0]:0");
+});
+
+Deno.test("a UDP inet6 connect() to the v4-mapped wildcard reaches 127.0.0.1 on both backends, as the kernel does", async () => {
+  for (const backend of ["posix", "deno"] as const) {
+    using server = socket({ domain: "inet", type: "dgram", backend });
+    await server.bind({ hostname: "127.0.0.1", port: 0 });
+    const { port } = server.getsockname();
+    using client = socket({ domain: "inet6", type: "dgram", backend });
+    await client.connect({ hostname: "::ffff:0.0.0.0", port });
+    assert.deepEqual(client.getpeername(), {
+      hostname: "::ffff:7f00:1",
+      port,
+    }, backend);
+    await client.send(new Uint8Array([7]));
+    const { data } = await within(
+      2000,
+      server.recvfrom(),
+      `${backend} recvfrom`,
+    );
+    assert.deepEqual([...data], [7], backend);
+  }
 });
 
 Deno.test("checkAddr() and domainOf() refuse any value that is not an address with EINVAL", () => {
