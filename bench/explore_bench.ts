@@ -22,7 +22,7 @@ for (const [domain, type] of KINDS) {
   const { sequences, snapshots } = explore({ domain, type, depth: DEPTH });
   Deno.bench({
     name: `explore ${domain} ${type} depth ${DEPTH}: ${
-      sequences.toExponential(2)
+      Number(sequences).toExponential(2)
     } scenarios, ${snapshots} snapshots`,
     group: "explore",
     n: 20,

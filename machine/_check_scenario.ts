@@ -10,10 +10,11 @@
 import type { Domain } from "./address.ts";
 import { SocketError } from "./errors.ts";
 import { type KernelName, kernelProfile } from "./kernel.ts";
+import { describe } from "./options.ts";
 import type { SocketType } from "./socket_machine.ts";
 
 /** What the caller does with a scenario: the verb of its messages. */
-export type ScenarioVerb = "predict" | "observe";
+export type ScenarioVerb = "predict" | "observe" | "explore" | "draw";
 
 /** A scenario's options once checked, with their defaults filled in. */
 export interface CheckedOptions {
@@ -65,6 +66,10 @@ export function checkOps<O extends string>(
  * which read `domain` and `kernel` only), checked, with the defaults of
  * `predict()`.
  *
+ * @param example Options to show in the message when `options` is not an
+ * object.
+ * @param defaults Whether a missing domain and type default to `"inet"`
+ * and `"stream"`; without, they are required.
  * @throws {SocketError} `EINVAL` for options that are not an object, an
  * unknown domain or type, a `nonblocking` that is not a boolean, or an
  * unknown kernel profile.
@@ -72,17 +77,19 @@ export function checkOps<O extends string>(
 export function checkOptions(
   verb: ScenarioVerb,
   options: unknown,
+  example = '{ domain: "inet" }',
+  defaults = true,
 ): CheckedOptions {
   if (typeof options !== "object" || options === null) {
     throw invalid(
       `Cannot ${verb} with options ${
         describe(options)
-      }: give an object, such as { domain: "inet" }`,
+      }: give an object, such as ${example}`,
     );
   }
   const {
-    domain = "inet",
-    type = "stream",
+    domain = defaults ? "inet" : undefined,
+    type = defaults ? "stream" : undefined,
     nonblocking = false,
     kernel,
   } = options as Record<string, unknown>;
@@ -115,14 +122,56 @@ export function checkOptions(
   };
 }
 
-/** A value as a message quotes it. */
-function describe(value: unknown): string {
-  if (value === undefined) return "undefined";
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "function") return "a function";
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
+/**
+ * `depth`, if it is an integer from 1 to `max`: how deep a model checker
+ * may explore.
+ *
+ * @throws {SocketError} `EINVAL` naming the depth and the range.
+ */
+export function checkDepth(depth: unknown, max: number): number {
+  if (
+    typeof depth !== "number" || !Number.isInteger(depth) || depth < 1 ||
+    depth > max
+  ) {
+    throw invalid(
+      `Cannot explore to depth ${
+        describe(depth)
+      }: use an integer from 1 to ${max}`,
+    );
   }
+  return depth;
+}
+
+/**
+ * `invariants`, if it is an array of `{ name, holds }` with a string name
+ * and a function `holds`, or `fallback` when it is `undefined`.
+ *
+ * @throws {SocketError} `EINVAL` naming the first invariant that is not one.
+ */
+export function checkInvariants<I>(
+  invariants: unknown,
+  fallback: readonly I[],
+): readonly I[] {
+  if (invariants === undefined) return fallback;
+  if (!Array.isArray(invariants)) {
+    throw invalid(
+      `Cannot explore with invariants ${
+        describe(invariants)
+      }: give an array of { name, holds(step) }`,
+    );
+  }
+  for (const invariant of invariants) {
+    if (
+      typeof invariant !== "object" || invariant === null ||
+      typeof invariant.name !== "string" ||
+      typeof invariant.holds !== "function"
+    ) {
+      throw invalid(
+        `Cannot explore with invariant ${
+          describe(invariant)
+        }: give { name: string, holds(step): boolean }`,
+      );
+    }
+  }
+  return invariants;
 }

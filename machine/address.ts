@@ -1,5 +1,6 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import { SocketError, type SocketOp } from "./errors.ts";
+import { describe } from "./options.ts";
 
 /** The address families sockfsm models: IPv4, IPv6 and Unix domain sockets. */
 export type Domain = "inet" | "inet6" | "unix";
@@ -108,9 +109,14 @@ export function domainOf(addr: SocketAddr): Domain {
   return checkAddr(addr, "socket", "address").domain;
 }
 
+/** The v4-mapped wildcard, `::ffff:0.0.0.0`, as `canonicalIpv6()` writes it. */
+const V4_MAPPED_WILDCARD = "::ffff:0:0";
+
 /**
  * Returns whether an address is the wildcard address of its domain (`0.0.0.0`
- * or `::`), which means "every local address".
+ * or `::`), which means "every local address". The v4-mapped wildcard
+ * (`::ffff:0.0.0.0`, in any spelling) is one too: an inet6 socket bound to
+ * it takes every local IPv4 address.
  *
  * @example Spot a wildcard
  * ```ts
@@ -118,15 +124,44 @@ export function domainOf(addr: SocketAddr): Domain {
  * import assert from "node:assert/strict";
  *
  * assert.equal(isWildcard({ hostname: "0.0.0.0", port: 80 }), true);
+ * assert.equal(isWildcard({ hostname: "::ffff:0.0.0.0", port: 80 }), true);
  * assert.equal(isWildcard({ hostname: "127.0.0.1", port: 80 }), false);
+ * assert.equal(isWildcard(null as never), false); // not an address at all
  * ```
  *
  * @param addr The address.
- * @returns Whether it is `0.0.0.0` or `::`.
+ * @returns Whether it is `0.0.0.0`, `::` or `::ffff:0.0.0.0`; `false` for
+ * anything that is not an IP address (a unix address, or a value that is no
+ * address at all). It never throws.
  */
 export function isWildcard(addr: SocketAddr): boolean {
-  if (!("hostname" in addr)) return false;
-  return addr.hostname === "0.0.0.0" || canonicalIpv6(addr.hostname) === "::";
+  if (typeof addr !== "object" || addr === null || !("hostname" in addr)) {
+    return false;
+  }
+  const { hostname } = addr as { hostname: unknown };
+  if (typeof hostname !== "string") return false;
+  if (hostname === "0.0.0.0") return true;
+  const canonical = canonicalIpv6(hostname);
+  return canonical === "::" || canonical === V4_MAPPED_WILDCARD;
+}
+
+/**
+ * The address Linux connects to when a connect() or sendto() targets a
+ * wildcard address: the loopback address of the same kind, `127.0.0.1` for
+ * `0.0.0.0`, `::1` for `::`, and `::ffff:127.0.0.1` for the v4-mapped
+ * wildcard `::ffff:0.0.0.0` (in canonical form, `::ffff:7f00:1`).
+ *
+ * @param addr A wildcard address (see {@linkcode isWildcard}).
+ * @returns The loopback address with its port.
+ */
+export function wildcardPeer(addr: InetAddr): InetAddr {
+  const canonical = canonicalIpv6(addr.hostname);
+  const hostname = canonical === undefined
+    ? "127.0.0.1"
+    : canonical === V4_MAPPED_WILDCARD
+    ? "::ffff:7f00:1"
+    : "::1";
+  return { hostname, port: addr.port };
 }
 
 /** The wildcard address of an IP domain with the given port. */
@@ -215,22 +250,20 @@ export function checkAddr(
   const domain = hostnameDomain(hostname);
   if (domain === undefined) {
     throw invalid(
-      `"${hostname}" is not an IP literal; use one such as "127.0.0.1" or "::1" (names are not resolved)`,
+      `${
+        describe(hostname)
+      } is not an IP literal; use one such as "127.0.0.1" or "::1" (names are not resolved)`,
     );
   }
   const canonical = domain === "inet" ? hostname : canonicalIpv6(hostname)!;
   return { addr: { hostname: canonical, port }, domain };
 }
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return `"${value}"`;
-  if (value === null || typeof value !== "object") return String(value);
-  return Array.isArray(value) ? "an array" : "an object";
-}
-
 /**
  * Formats an address for messages and logs: `127.0.0.1:80`, `[::1]:80`, a
- * path, or `(unnamed)`.
+ * path, or `(unnamed)`. It never throws, so that a message naming an
+ * address can always be built: a value that is not an address is shown as
+ * a message shows any value (`null`, `{"hostname":1}`).
  *
  * @example Format addresses
  * ```ts
@@ -239,14 +272,25 @@ function describe(value: unknown): string {
  *
  * assert.equal(formatAddr({ hostname: "::1", port: 80 }), "[::1]:80");
  * assert.equal(formatAddr({ path: "" }), "(unnamed)");
+ * assert.equal(formatAddr(null as never), "null");
  * ```
  *
  * @param addr The address.
  * @returns Its text.
  */
 export function formatAddr(addr: SocketAddr): string {
-  if ("path" in addr) return addr.path === "" ? "(unnamed)" : addr.path;
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
+  if (typeof addr === "object" && addr !== null) {
+    const { path, hostname, port } = addr as {
+      path?: unknown;
+      hostname?: unknown;
+      port?: unknown;
+    };
+    if (typeof path === "string") return path === "" ? "(unnamed)" : path;
+    if (typeof hostname === "string" && typeof port === "number") {
+      return hostname.includes(":")
+        ? `[${hostname}]:${port}`
+        : `${hostname}:${port}`;
+    }
+  }
+  return describe(addr);
 }

@@ -1,10 +1,14 @@
 // Copyright 2026 the sockfsm authors. MIT license.
-import { checkOps, checkOptions } from "./_check_scenario.ts";
+import {
+  checkDepth,
+  checkInvariants,
+  checkOps,
+  checkOptions,
+} from "./_check_scenario.ts";
 import type { Domain } from "./address.ts";
-import { SocketError } from "./errors.ts";
 import type { SocketNode } from "./graph.ts";
 import type { SocketView } from "./explore.ts";
-import { type KernelName, kernelProfile } from "./kernel.ts";
+import type { KernelName } from "./kernel.ts";
 import { modelGraph, modelStart, predictStep, type Result } from "./predict.ts";
 import type { SocketEvent } from "./socket_machine.ts";
 import { type Path, type Property, walk, type WalkReport } from "./walk.ts";
@@ -293,9 +297,9 @@ class ConnectionModel {
 
 const models = new Map<string, ConnectionModel>();
 
-function modelOf(options: ConnectionOptions): ConnectionModel {
-  const { domain = "inet" } = options;
-  const kernel = kernelProfile(options.kernel).name;
+function modelOf(
+  { domain, kernel }: { domain: Domain; kernel: KernelName },
+): ConnectionModel {
   const key = `${domain} ${kernel}`;
   let model = models.get(key);
   if (model === undefined) {
@@ -366,8 +370,10 @@ export function predictConnection(
  * invariants.
  * @returns Counts, states, misorderings with shortest scenarios, and the
  * violated invariants with shortest counterexamples.
- * @throws {SocketError} `EINVAL` for a depth that is not an integer from 1
- * to 32, or for an unknown kernel profile.
+ * @throws {SocketError} `EINVAL` for options that are not an object, an
+ * unknown domain, a depth that is not an integer from 1 to 32, invariants
+ * that are not an array of `{ name, holds }`, an invariant whose `holds`
+ * throws (its error is the `cause`), or an unknown kernel profile.
  */
 export function exploreConnection(
   options: ConnectionOptions & {
@@ -375,15 +381,12 @@ export function exploreConnection(
     invariants?: readonly Property<ConnectionView, ConnectionOp>[];
   },
 ): ConnectionExploration {
-  const { depth, invariants = CONNECTION_INVARIANTS } = options;
-  if (!Number.isInteger(depth) || depth < 1 || depth > 32) {
-    throw new SocketError(
-      "EINVAL",
-      "socket",
-      `Cannot explore to depth ${depth}: use an integer from 1 to 32`,
-    );
-  }
-  const model = modelOf(options);
+  const model = modelOf(checkOptions("explore", options, "{ depth: 4 }"));
+  const depth = checkDepth(options.depth, 32);
+  const invariants = checkInvariants(
+    options.invariants,
+    CONNECTION_INVARIANTS,
+  );
   return walk<View, ConnectionOp>(
     {
       start: model.start,

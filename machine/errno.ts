@@ -1,4 +1,7 @@
 // Copyright 2026 the sockfsm authors. MIT license.
+import { SocketError } from "./errors.ts";
+import { describe } from "./options.ts";
+
 /** The name of a Linux errno value, such as `"EINVAL"` or `"ECONNREFUSED"`. */
 export type Errno =
   | "EPERM"
@@ -104,8 +107,19 @@ const LINUX_ERRNO: Readonly<Record<Errno, number>> = {
  *
  * @param name The errno name.
  * @returns The number Linux uses for it.
+ * @throws {SocketError} `EINVAL` for a name that is not an errno sockfsm
+ * knows.
  */
 export function errnoNumber(name: Errno): number {
+  if (!isErrno(name)) {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot give the number of errno ${
+        describe(name)
+      }: use an errno name such as "EINVAL" (isErrno() tells one)`,
+    );
+  }
   return LINUX_ERRNO[name];
 }
 
@@ -152,5 +166,5 @@ export function errnoName(errno: number): Errno | undefined {
  * @returns Whether `code` is an errno name.
  */
 export function isErrno(code: string): code is Errno {
-  return Object.hasOwn(LINUX_ERRNO, code);
+  return typeof code === "string" && Object.hasOwn(LINUX_ERRNO, code);
 }

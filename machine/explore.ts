@@ -1,6 +1,10 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { Domain } from "./address.ts";
-import { SocketError } from "./errors.ts";
+import {
+  checkDepth,
+  checkInvariants,
+  checkOptions,
+} from "./_check_scenario.ts";
 import type { SocketGraph, SocketNode } from "./graph.ts";
 import type { KernelName } from "./kernel.ts";
 import { walk } from "./walk.ts";
@@ -93,12 +97,22 @@ export interface Witness {
 
 /** What {@linkcode explore} found. */
 export interface Exploration {
-  /** Every scenario of 1 to `depth` ops: `22 + 22² + … + 22^depth`. */
-  readonly sequences: number;
-  /** Scenarios in which no call of the socket was answered with an errno. */
-  readonly legal: number;
-  /** Scenarios in which some call of the socket was answered with an errno. */
-  readonly illegal: number;
+  /**
+   * Every scenario of 1 to `depth` ops, exactly: `n + n² + … + n^depth` for
+   * the `n` ({@linkcode OPS}`.length`, 22) ops. A `bigint`: from depth 12 it
+   * passes 2^53, where a `number` would round it.
+   */
+  readonly sequences: bigint;
+  /**
+   * Scenarios in which no call of the socket was answered with an errno,
+   * exactly.
+   */
+  readonly legal: bigint;
+  /**
+   * Scenarios in which some call of the socket was answered with an errno,
+   * exactly.
+   */
+  readonly illegal: bigint;
   /** The distinct machine snapshots (state and facts) visited. */
   readonly snapshots: number;
   /** Every reachable state, with a shortest scenario that reaches it. */
@@ -188,7 +202,8 @@ export const BUILTIN_INVARIANTS: readonly Invariant[] = [
  * Model-checks the socket machine: explores every scenario of up to `depth`
  * of {@linkcode predict}'s ops from a fresh socket, without I/O. Scenarios
  * that lead to the same machine snapshot are merged, so the work grows with
- * the number of distinct snapshots, not with `16^depth`.
+ * the number of distinct snapshots, not with `22^depth`; the counts are
+ * exact `bigint`s at every depth.
  *
  * @example Find what refuses accept, and check an invariant
  * ```ts
@@ -196,7 +211,8 @@ export const BUILTIN_INVARIANTS: readonly Invariant[] = [
  * import assert from "node:assert/strict";
  *
  * const report = explore({ domain: "inet", type: "stream", depth: 3 });
- * assert.equal(report.sequences, 22 + 22 ** 2 + 22 ** 3); // OPS.length is 22
+ * assert.equal(report.sequences, 22n + 22n ** 2n + 22n ** 3n); // 22 ops
+ * assert.equal(report.legal + report.illegal, report.sequences);
  * assert.deepEqual(report.violations, []);
  * const accept = report.errors.find((e) => e.op === "accept");
  * assert.deepEqual(accept?.witness.ops, ["accept"]);
@@ -207,8 +223,11 @@ export const BUILTIN_INVARIANTS: readonly Invariant[] = [
  * invariants.
  * @returns Counts, reachable states and calls with shortest witnesses, and
  * the violated invariants with shortest counterexamples.
- * @throws {SocketError} `EINVAL` for a depth that is not an integer from 1
- * to 64, or for an unknown kernel profile.
+ * @throws {SocketError} `EINVAL` for options that are not an object, an
+ * unknown domain or type, a `nonblocking` that is not a boolean, a depth
+ * that is not an integer from 1 to 64, invariants that are not an array of
+ * `{ name, holds }`, an invariant whose `holds` throws (its error is the
+ * `cause`), or an unknown kernel profile.
  */
 export function explore(options: ExploreOptions): Exploration {
   return exploreGraph(modelGraph(), options);
@@ -222,21 +241,13 @@ export function exploreGraph(
   graph: SocketGraph,
   options: ExploreOptions,
 ): Exploration {
-  const {
-    domain = "inet",
-    type = "stream",
-    depth,
-    nonblocking = false,
-    kernel,
-    invariants = BUILTIN_INVARIANTS,
-  } = options;
-  if (!Number.isInteger(depth) || depth < 1 || depth > 64) {
-    throw new SocketError(
-      "EINVAL",
-      "socket",
-      `Cannot explore to depth ${depth}: use an integer from 1 to 64`,
-    );
-  }
+  const { domain, type, nonblocking, kernel } = checkOptions(
+    "explore",
+    options,
+    "{ depth: 4 }",
+  );
+  const depth = checkDepth(options.depth, 64);
+  const invariants = checkInvariants(options.invariants, BUILTIN_INVARIANTS);
   const stepped = new Set<SocketNode>();
   const report = walk<SocketNode, Op>(
     {

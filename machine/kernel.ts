@@ -15,6 +15,7 @@
  * @module
  */
 import { SocketError } from "./errors.ts";
+import { describe } from "./options.ts";
 import type { Op } from "./predict.ts";
 
 /**
@@ -148,7 +149,7 @@ export function kernelProfile(name: unknown = DEFAULT_KERNEL): KernelProfile {
   throw new SocketError(
     "EINVAL",
     "socket",
-    `Cannot use kernel profile ${JSON.stringify(name)}: use one of ${
+    `Cannot use kernel profile ${describe(name)}: use one of ${
       PROFILES.map((profile) => JSON.stringify(profile.name)).join(", ")
     } (see kernelProfiles())`,
   );

@@ -15,7 +15,8 @@
 import type { Domain } from "./address.ts";
 import type { Errno } from "./errno.ts";
 import { SocketGraph, type SocketNode } from "./graph.ts";
-import { type KernelName, kernelProfile } from "./kernel.ts";
+import { checkOptions } from "./_check_scenario.ts";
+import type { KernelName } from "./kernel.ts";
 import { modelStart } from "./predict.ts";
 import {
   type PortChoice,
@@ -325,12 +326,18 @@ function walk(
  *
  * @param options The socket kind.
  * @returns The diagram, in a fixed order.
+ * @throws {SocketError} `EINVAL` for options that are not an object, a
+ * missing or unknown domain or type, or an unknown kernel profile.
  * @throws {Error} When the machine has an event the walk does not try: a new
  * call must be added to the walk's list before it can be drawn.
  */
 export function socketDiagram(options: DiagramOptions): SocketDiagram {
-  const { domain, type } = options;
-  const kernel = kernelProfile(options.kernel).name;
+  const { domain, type, kernel } = checkOptions(
+    "draw",
+    options,
+    '{ domain: "inet", type: "stream" }',
+    false,
+  );
   const { start, seen, edges, answers } = walk(domain, type, kernel);
 
   // Distances over the drawn transitions, from the start state.
@@ -481,7 +488,8 @@ export function refusalLines(state: DiagramState): string[] {
  * @param options The socket kind: its domain and type; and the kernel
  * profile.
  * @returns The Mermaid text, ending with a newline.
- * @throws {SocketError} `EINVAL` for an unknown kernel profile.
+ * @throws {SocketError} `EINVAL` for options that are not an object, a
+ * missing or unknown domain or type, or an unknown kernel profile.
  */
 export function toMermaid(options: DiagramOptions): string {
   const diagram = socketDiagram(options);

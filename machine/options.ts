@@ -206,25 +206,77 @@ function isCount(value: unknown, max: number): value is number {
     (value as number) <= max;
 }
 
-/** A value as a message shows it; never throws. */
+/** The longest text `describe()` gives, in UTF-16 code units. */
+const DESCRIBE_MAX = 120;
+
+/**
+ * A value as a message shows it, in JSON's notation where JSON has one:
+ * `"inet"`, `1n`, `NaN`, `-0`, `Symbol(x)`, `undefined`, `a function`,
+ * `{"domain":1n}`, `[1,NaN]`, `a Map`, a cyclic object's repeated part as
+ * `[cyclic]`; at most 120 characters (a longer text ends in `…`). Never
+ * throws, whatever the value, so that building a message cannot fail.
+ *
+ * @param value Anything.
+ * @returns Its text.
+ */
 export function describe(value: unknown): string {
+  let text: string;
+  try {
+    text = show(value, new Set(), 0);
+  } catch {
+    // A getter that throws, a revoked proxy: nothing more can be read.
+    text = "an object";
+  }
+  return text.length > DESCRIBE_MAX
+    ? `${text.slice(0, DESCRIBE_MAX - 1)}…`
+    : text;
+}
+
+/** `describe()` of one value, `depth` levels inside `seen`. */
+function show(value: unknown, seen: Set<object>, depth: number): string {
   switch (typeof value) {
     case "string":
-      return JSON.stringify(value);
+      return JSON.stringify(
+        value.length > DESCRIBE_MAX ? value.slice(0, DESCRIBE_MAX) : value,
+      );
+    case "number":
+      return Object.is(value, -0) ? "-0" : String(value);
     case "bigint":
       return `${value}n`;
     case "symbol":
-      return value.toString();
+    case "boolean":
+    case "undefined":
+      return String(value);
     case "function":
       return "a function";
-    case "object":
-      if (value === null) return "null";
-      try {
-        return JSON.stringify(value) ?? "an object";
-      } catch {
-        return "an object";
-      }
-    default:
-      return String(value);
   }
+  if (value === null) return "null";
+  const object = value as object;
+  if (seen.has(object)) return "[cyclic]";
+  if (depth >= 3) return Array.isArray(object) ? "[…]" : "{…}";
+  const prototype = Object.getPrototypeOf(object);
+  const array = Array.isArray(object);
+  if (!array && prototype !== null && prototype !== Object.prototype) {
+    const name = prototype.constructor?.name;
+    return typeof name === "string" && /^[A-Za-z_$][\w$]*$/.test(name)
+      ? `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`
+      : "an object";
+  }
+  seen.add(object);
+  const parts: string[] = [];
+  let length = 0;
+  const keys = array ? [] : Object.keys(object);
+  const count = array ? (object as unknown[]).length : keys.length;
+  for (let i = 0; i < count && length <= DESCRIBE_MAX; i++) {
+    const item = array
+      ? show((object as unknown[])[i], seen, depth + 1)
+      : `${JSON.stringify(keys[i])}:${
+        show((object as Record<string, unknown>)[keys[i]], seen, depth + 1)
+      }`;
+    parts.push(item);
+    length += item.length + 1;
+  }
+  if (parts.length < count) parts.push("…");
+  seen.delete(object);
+  return array ? `[${parts.join(",")}]` : `{${parts.join(",")}}`;
 }

@@ -9,6 +9,8 @@
  * @module
  */
 import { isErrno } from "./errno.ts";
+import { SocketError } from "./errors.ts";
+import { describe } from "./options.ts";
 import type { Result } from "./predict.ts";
 
 /** What a walk needs: where it starts, the ops, and one step. */
@@ -45,12 +47,15 @@ export interface Property<N, O extends string> {
 
 /** What a walk found. */
 export interface WalkReport<O extends string> {
-  /** Every scenario of 1 to `depth` ops. */
-  readonly sequences: number;
-  /** Scenarios in which no call was answered with an errno. */
-  readonly legal: number;
-  /** Scenarios in which some call was answered with an errno. */
-  readonly illegal: number;
+  /**
+   * Every scenario of 1 to `depth` ops, exactly: a `bigint`, since the
+   * count passes 2^53 (at depth 12 for 22 ops).
+   */
+  readonly sequences: bigint;
+  /** Scenarios in which no call was answered with an errno, exactly. */
+  readonly legal: bigint;
+  /** Scenarios in which some call was answered with an errno, exactly. */
+  readonly illegal: bigint;
   /** The distinct nodes visited. */
   readonly snapshots: number;
   /** Every reachable state, with a shortest scenario that reaches it. */
@@ -75,6 +80,30 @@ export interface WalkReport<O extends string> {
     readonly invariant: string;
     readonly witness: Path<O>;
   }[];
+}
+
+/** Scenarios that reach a node: [legal, illegal], both numbers or bigints. */
+type Counts = [number, number] | [bigint, bigint];
+
+/**
+ * Adds the scenarios of one node, extended by an op, to the counts of the
+ * node it leads to: all `clean` ones become illegal when the op was
+ * refused. `counts`, `clean` and `dirty` are all numbers or all bigints,
+ * and `+` is exact on either.
+ */
+function add(
+  counts: Counts,
+  refused: boolean,
+  clean: number | bigint,
+  dirty: number | bigint,
+): void {
+  const sums = counts as [number, number];
+  if (refused) {
+    sums[1] += (clean as number) + (dirty as number);
+  } else {
+    sums[0] += clean as number;
+    sums[1] += dirty as number;
+  }
 }
 
 interface Discovery<N, O> {
@@ -121,13 +150,26 @@ export function walk<N, O extends string>(
   const errors = new Map<string, { op: O; errno: Result; witness: Path<O> }>();
   const violations = new Map<string, Path<O>>();
 
-  // Scenarios per node at the current length: [legal, illegal].
-  let level = new Map<N, [number, number]>([[start, [1, 0]]]);
-  let sequences = 0;
-  let legal = 0;
-  let illegal = 0;
+  // Scenarios per node at the current length: [legal, illegal], exact.
+  // They are numbers while the level's scenarios (every count is a part
+  // of them) stay below 2^53, bigints from there: bigint sums cost more.
+  let level = new Map<N, Counts>([[start, [1, 0]]]);
+  let width = 1;
+  let big = false;
+  let legal = 0n;
+  let illegal = 0n;
   for (let length = 1; length <= depth; length++) {
-    const next = new Map<N, [number, number]>();
+    if (!big && width * OPS.length > Number.MAX_SAFE_INTEGER) {
+      big = true;
+      level = new Map(
+        [...level].map(([node, [clean, dirty]]) => [node, [
+          BigInt(clean),
+          BigInt(dirty),
+        ]]),
+      );
+    }
+    width *= OPS.length;
+    const next = new Map<N, Counts>();
     for (const [node, [clean, dirty]] of level) {
       const state = system.label(node);
       for (const op of OPS) {
@@ -150,25 +192,27 @@ export function walk<N, O extends string>(
         }
         for (const property of properties) {
           if (violations.has(property.name)) continue;
-          if (!property.holds({ from: node, op, result, to })) {
+          if (!holds(property, { from: node, op, result, to })) {
             violations.set(property.name, witness(node, op, result));
           }
         }
-        const counts = next.get(to) ?? [0, 0];
-        counts[0] += refused ? 0 : clean;
-        counts[1] += refused ? clean + dirty : dirty;
-        next.set(to, counts);
+        let counts = next.get(to);
+        if (counts === undefined) {
+          next.set(to, counts = big ? [0n, 0n] : [0, 0]);
+        }
+        add(counts, refused, clean, dirty);
       }
     }
+    const total: Counts = big ? [0n, 0n] : [0, 0];
     for (const [clean, dirty] of next.values()) {
-      sequences += clean + dirty;
-      legal += clean;
-      illegal += dirty;
+      add(total, false, clean, dirty);
     }
+    legal += BigInt(total[0]);
+    illegal += BigInt(total[1]);
     level = next;
   }
   return {
-    sequences,
+    sequences: legal + illegal,
     legal,
     illegal,
     snapshots: found.size,
@@ -188,4 +232,26 @@ export function walk<N, O extends string>(
       witness,
     })),
   };
+}
+
+/**
+ * Whether `property` holds of `step`; a property that throws is the
+ * caller's defect, reported as our error with its own as the cause.
+ */
+function holds<N, O extends string>(
+  property: Property<N, O>,
+  step: { from: N; op: O; result: Result; to: N },
+): boolean {
+  try {
+    return property.holds(step);
+  } catch (error) {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot explore: the invariant ${describe(property.name)} threw ${
+        describe(error instanceof Error ? error.message : error)
+      } at op ${describe(step.op)}; make holds(step) return true or false`,
+      { cause: error },
+    );
+  }
 }

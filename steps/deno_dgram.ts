@@ -16,6 +16,7 @@ import {
   isWildcard,
   type SocketAddr,
   wildcardAddr,
+  wildcardPeer,
 } from "../machine/address.ts";
 import type {
   Readiness,
@@ -124,12 +125,7 @@ export class DenoDgramSocket implements SysSocket {
     const target = addr as InetAddr;
     await this.#bound("connect");
     // Linux connects a wildcard target to the loopback address.
-    const peer = isWildcard(target)
-      ? {
-        hostname: this.#family === "inet" ? "127.0.0.1" : "::1",
-        port: target.port,
-      }
-      : canonical(target);
+    const peer = isWildcard(target) ? wildcardPeer(target) : canonical(target);
     this.#source ??= this.#boundHost ?? sourceFor(peer);
     this.remote = peer;
     this.#showLocal();

@@ -14,6 +14,7 @@ import type { Domain } from "../machine/address.ts";
 import { CONNECTION_OPS, type ConnectionOp } from "../machine/connection.ts";
 import { SocketError } from "../machine/errors.ts";
 import type { KernelName } from "../machine/kernel.ts";
+import { describe } from "../machine/options.ts";
 import { type Op, OPS, type Result } from "../machine/predict.ts";
 import type { SocketType } from "../machine/socket_machine.ts";
 import { runConnection } from "./connection_harness.ts";
@@ -198,7 +199,7 @@ function onKernel<T>(what: string, run: (libc: Libc) => T): T {
 
 /** What the harness threw, as a {@linkcode SocketError}. */
 function harnessError(error: unknown, what: string): SocketError {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : describe(error);
   const clause = message.charAt(0).toLowerCase() + message.slice(1);
   const denied = error instanceof Deno.errors.NotCapable ||
     error instanceof Deno.errors.PermissionDenied;

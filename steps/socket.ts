@@ -454,12 +454,22 @@ function socketGraph(): SocketGraph {
  * @returns The new socket.
  * @throws {SocketError} `EAFNOSUPPORT`, `ESOCKTNOSUPPORT` or
  * `EPROTONOSUPPORT` for a domain, type or protocol sockfsm does not model;
- * `EINVAL` for an unknown backend; for the posix backend, `EACCES` without
- * `--allow-ffi`, `EOPNOTSUPP` off Linux, or the errno of `socket(2)`.
+ * `EINVAL` for options that are not an object, or an unknown backend; for
+ * the posix backend, `EACCES` without `--allow-ffi`, `EOPNOTSUPP` off
+ * Linux, or the errno of `socket(2)`.
  */
 export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
+  if (typeof options !== "object" || options === null) {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot create a socket with options ${
+        describe(options)
+      }: give an object, such as { domain: "inet" }`,
+    );
+  }
   const { domain, type = "stream", protocol = 0, nonblocking = false } =
-    options ?? {};
+    options;
   checkSocketArgs(domain, type, protocol);
   const backend = checkBackend(options.backend, "socket");
   if (typeof nonblocking !== "boolean") {
@@ -512,7 +522,7 @@ export function checkSocketArgs(
       "EAFNOSUPPORT",
       "socket",
       `Cannot create a socket in domain ${
-        JSON.stringify(domain)
+        describe(domain)
       }: use "inet", "inet6" or "unix"`,
     );
   }

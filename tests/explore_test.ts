@@ -49,9 +49,13 @@ Deno.test("explore() counts at depth 4 match a plain enumeration of every scenar
       }
     }
     const report = explore({ ...kind, depth: 4 });
-    assert.equal(report.sequences, sequences);
-    assert.equal(report.illegal, illegal, `${kind.domain} ${kind.type}`);
-    assert.equal(report.legal, sequences - illegal);
+    assert.equal(report.sequences, BigInt(sequences));
+    assert.equal(
+      report.illegal,
+      BigInt(illegal),
+      `${kind.domain} ${kind.type}`,
+    );
+    assert.equal(report.legal, BigInt(sequences - illegal));
   }
 });
 

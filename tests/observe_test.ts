@@ -24,9 +24,8 @@ import {
   type SocketType,
 } from "../mod.ts";
 import { leaseLibc, libcHolders } from "../steps/libc_lease.ts";
+import { DOMAINS, observed, TYPES } from "./_net.ts";
 
-const DOMAINS: readonly Domain[] = ["inet", "inet6", "unix"];
-const TYPES: readonly SocketType[] = ["stream", "dgram"];
 /** Scenarios per kind and blocking mode. */
 const SAMPLE = 48;
 
@@ -56,22 +55,6 @@ function sample<O>(
         () => vocabulary[pick(vocabulary.length)],
       ),
   );
-}
-
-/**
- * The kernel's answers, run again (twice at most) while they differ from the
- * model's, as the conformance tool does: errno is read by a second FFI call,
- * which the runtime's own system calls can very rarely come between.
- */
-async function observed(
-  model: readonly Result[],
-  run: () => Promise<Result[]>,
-): Promise<Result[]> {
-  let kernel = await run();
-  for (let again = 0; again < 2 && kernel.join() !== model.join(); again++) {
-    kernel = await run();
-  }
-  return kernel;
 }
 
 /** The error a rejection carried, which must be a `SocketError`. */

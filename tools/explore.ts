@@ -9,9 +9,11 @@
  * With `--connection`, the three sockets of `streamConnection()` are
  * explored together, and the errnos are the procedure's misorderings.
  *
- * prints the counts, every reachable state with a shortest scenario, every
- * errno a call can give with a shortest scenario, and the violated built-in
- * invariants with shortest counterexamples; `--json` prints the whole report.
+ * It prints the counts (exact at any depth), every reachable state with a
+ * shortest scenario, every errno a call can give with a shortest scenario,
+ * and the violated built-in invariants with shortest counterexamples;
+ * `--json` prints the whole report, with the counts as decimal strings
+ * (JSON numbers would round them).
  * Exits 1 when an invariant is violated.
  *
  * @module
@@ -27,6 +29,11 @@ import type { SocketType } from "../machine/socket_machine.ts";
 function show({ ops, results }: Path<string>): string {
   if (ops.length === 0) return "(a fresh socket)";
   return ops.map((op, i) => `${op}=${results[i]}`).join(" ");
+}
+
+/** A `JSON.stringify` replacer that writes a bigint as its decimal text. */
+function bigintAsString(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? String(value) : value;
 }
 
 function main(args: string[]): number {
@@ -61,12 +68,26 @@ function main(args: string[]): number {
   }
   const depth = Number(values.depth);
   const start = performance.now();
-  const report = values.connection
-    ? exploreConnection({ domain, depth, kernel })
-    : explore({ domain, type, depth, nonblocking: values.nonblocking, kernel });
+  let report;
+  try {
+    report = values.connection
+      ? exploreConnection({ domain, depth, kernel })
+      : explore({
+        domain,
+        type,
+        depth,
+        nonblocking: values.nonblocking,
+        kernel,
+      });
+  } catch (error) {
+    console.error(`--depth: ${(error as Error).message}`);
+    return 2;
+  }
   const ms = performance.now() - start;
   if (values.json) {
-    console.log(JSON.stringify(report, null, 2));
+    // The counts are exact bigints, which JSON has no notation for: they
+    // are written as decimal strings.
+    console.log(JSON.stringify(report, bigintAsString, 2));
     return report.violations.length > 0 ? 1 : 0;
   }
   const kind = `${
