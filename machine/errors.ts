@@ -89,13 +89,13 @@ export class SocketError extends Error {
     code: Errno,
     op: SocketOp,
     message: string,
-    options: SocketErrorOptions = {},
+    options?: SocketErrorOptions | null,
   ) {
-    super(message, { cause: options.cause });
+    super(message, { cause: options?.cause });
     this.name = "SocketError";
     this.code = code;
     this.op = op;
-    this.state = options.state;
-    this.step = options.step;
+    this.state = options?.state;
+    this.step = options?.step;
   }
 }

@@ -539,3 +539,17 @@ Deno.test("exploreConnection() counts exactly past 2^53", () => {
   assert.equal(report.sequences, exact);
   assert.equal(report.legal + report.illegal, exact);
 });
+
+Deno.test("new SocketError() takes null or no options, as undefined", () => {
+  for (const options of [null, undefined]) {
+    const error = new SocketError(
+      "EINVAL",
+      "bind",
+      "Cannot bind(): no",
+      options,
+    );
+    assert.equal(error.state, undefined);
+    assert.equal(error.step, undefined);
+    assert.equal(error.cause, undefined);
+  }
+});
