@@ -1293,7 +1293,7 @@ function connectedCalls(self: "connected" | "shutRd" | "shutWr" | "shutRdWr") {
       {
         guard: and(["nonblocking", not("envUnseen")]),
         target: self,
-        ...answer("EAGAIN"),
+        ...answer("EAGAIN", "no data is waiting"),
       },
       { target: self },
     ],
