@@ -69,6 +69,7 @@ export type {
 export type { Backend } from "./steps/backend.ts";
 export {
   type AcceptOptions,
+  type CallOptions,
   type Socket,
   socket,
   type SocketOptions,

@@ -40,7 +40,8 @@ export type Errno =
   | "ECONNREFUSED"
   | "EHOSTUNREACH"
   | "EALREADY"
-  | "EINPROGRESS";
+  | "EINPROGRESS"
+  | "ECANCELED";
 
 /**
  * The numbers of the errno values socket calls can fail with: those of Linux
@@ -87,6 +88,7 @@ const LINUX_ERRNO: Readonly<Record<Errno, number>> = {
   EHOSTUNREACH: 113,
   EALREADY: 114,
   EINPROGRESS: 115,
+  ECANCELED: 125,
 };
 
 /**
