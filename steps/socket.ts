@@ -1,11 +1,5 @@
 // Copyright 2026 the sockfsm authors. MIT license.
-import {
-  type Actor,
-  type AnyActorLogic,
-  type AnyActorRef,
-  createActor,
-  toPromise,
-} from "xstate";
+import { type AnyActorRef, createActor, toPromise } from "xstate";
 import {
   type AddrOf,
   checkAddr,
@@ -772,13 +766,26 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const checked = checkAddr(addr, "connect", "the address");
     const family = checked.domain;
     const io = { sys: this.#sys, addr: checked.addr };
-    await this.#change(
-      "connect",
-      this.nonblocking
-        ? { type: "CONNECT", family, nonblocking: true, io }
-        : { type: "CONNECT", family, io },
-      signal,
-    );
+    const event: SocketEvent = this.nonblocking
+      ? { type: "CONNECT", family, nonblocking: true, io }
+      : { type: "CONNECT", family, io };
+    if (signal === undefined) return await this.#change("connect", event);
+    const from = this.state;
+    if (signal.aborted) throw this.#cancelled("connect", signal, from, false);
+    const running = this.#change("connect", event, signal);
+    if (await orAbort(running, signal) !== ABORTED) return;
+    if (this.domain === "unix" && this.state === "connecting") {
+      // Linux's interrupted unix connect() leaves the socket unconnected:
+      // the attempt stops (its actor's signal tells the backend), and the
+      // socket settles as after a failed connect before this rejects.
+      const effect = this.#effect;
+      this.#effect = undefined;
+      effect?.stop();
+      await running.catch(() => {});
+    }
+    // A TCP attempt goes on, as after an interrupted connect(2): the
+    // socket stays "connecting", and settles when it ends.
+    throw this.#cancelled("connect", signal, from, true);
   }
 
   async accept(options?: AcceptOptions): Promise<Socket<D>> {
@@ -1137,6 +1144,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (outcome !== undefined && isErrno(outcome)) {
       const error = this.#error(op, event, outcome, step.why);
       this.#move(step.next, op);
+      this.#throwTraced();
       throw error;
     }
     return step;
@@ -1163,75 +1171,34 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   }
 
   /**
-   * Takes a state-changing step and runs the effect it starts, if any; a
+   * Takes a state-changing step and runs the effect it starts, if any. A
    * tracer's error is thrown once the call is over, in place of its own.
+   * `signal` is only looked at after a wait for the call in flight: an
+   * aborted call does nothing (the caller has rejected already).
    */
   async #change(
     op: SocketOp,
     event: SocketEvent,
     signal?: AbortSignal,
   ): Promise<void> {
-    try {
-      await this.#changeNow(op, event, signal);
-    } catch (error) {
-      this.#throwTraced();
-      throw error;
-    }
-    this.#throwTraced();
-  }
-
-  async #changeNow(
-    op: SocketOp,
-    event: SocketEvent,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const from = this.state;
-    if (signal?.aborted) throw this.#cancelled(op, signal, from, false);
     // A call that need not wait changes the state before this returns.
     let step;
     while ((step = this.#stepOrWait(event)) instanceof Promise) {
-      await (signal === undefined
-        ? step
-        : this.#waitOrAbort(step, op, signal, from));
+      await step;
+      if (signal?.aborted) {
+        throw this.#cancelled(op, signal, this.state, true, "nothing was done");
+      }
     }
     const decided = this.#decide(op, event, step);
     if (decided.asks) return this.#ask(op, event);
     const { next } = decided;
+    const from = this.state;
     this.#move(next, op);
-    if (!next.inFlight) return;
+    if (!next.inFlight) return this.#throwTraced();
     const { logic, input } = this.#graph.effect(next, event);
     const effect = createActor(logic, { input });
     this.#effect = effect;
     this.#inFlight = true;
-    const running = this.#settle(op, next.state, from, effect);
-    if (signal === undefined) return await running;
-    if (await orAbort(running, signal) !== ABORTED) return;
-    // Aborted while the effect is in flight (only connect() has a signal).
-    running.catch(() => {});
-    if (this.domain === "unix" && this.#effect === effect) {
-      // Linux's interrupted unix connect() leaves the socket unconnected:
-      // the attempt stops (its actor's signal tells the backend), and the
-      // socket settles as after a failed connect before this rejects.
-      this.#effect = undefined;
-      effect.stop();
-      await running.catch(() => {});
-    }
-    // A TCP attempt goes on, as after an interrupted connect(2): the
-    // socket stays "connecting", and settles when it ends.
-    throw this.#cancelled(op, signal, from, true);
-  }
-
-  /**
-   * Runs the effect and moves the socket to the state it leaves.
-   * `inFlight` is the state the effect runs in; `from` the state at the
-   * call.
-   */
-  async #settle(
-    op: SocketOp,
-    inFlight: SocketState,
-    from: SocketState,
-    effect: Actor<AnyActorLogic>,
-  ): Promise<void> {
     try {
       let failure: { error: unknown } | undefined;
       try {
@@ -1239,7 +1206,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       } catch (error) {
         failure = { error };
       }
-      if (this.#node.state !== inFlight) {
+      if (this.#node.state !== next.state) {
         // Only close() leaves an in-flight state from outside (what a read
         // saw meanwhile may change its facts, not its state). It stopped
         // the effect; let the backend finish winding it down before
@@ -1262,6 +1229,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         this.#graph.settle(this.#node, failure ? "error" : "done"),
         op,
       );
+      this.#throwTraced();
       if (failure) {
         const error = osError(failure.error, op, `${op}()`);
         // The kernel's answer, given the state the call was made in.
@@ -1315,6 +1283,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       await this.#sys.connect(addr, NEVER_ABORTED);
       this.#see(SEEN_CONNECTED, op);
     } catch (error) {
+      this.#throwTraced();
       const failure = osError(error, op, `${op}() to ${formatAddr(addr)}`);
       const code = failure.code;
       // EALREADY tells the machine nothing: the attempt goes on, as it knew.
@@ -1328,6 +1297,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
           op,
         );
       }
+      this.#throwTraced();
       throw failure.state !== undefined ? failure : new SocketError(
         code,
         op,
@@ -1335,6 +1305,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         { state: from, cause: failure.cause ?? failure },
       );
     }
+    this.#throwTraced();
   }
 
   /** Tells the machine what a read or write of the socket saw. */
