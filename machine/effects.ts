@@ -74,7 +74,7 @@ export interface SysSocket {
   connect(addr: SocketAddr, signal: AbortSignal): Promise<void>;
   /**
    * `accept(2)`: the next connection, as a connected socket. When `signal`
-   * aborts while it waits, it rejects (see {@linkcode SysSocket.read}) and
+   * aborts while it waits, it rejects (see `read()`) and
    * takes no connection: one a background accept brings later stays
    * queued for the next `accept()`.
    */
@@ -97,14 +97,14 @@ export interface SysSocket {
    * `send(2)` from `data`: the count written, maybe fewer (a stream). A
    * datagram socket sends `data` as one datagram, whole. When `signal`
    * aborts while it waits, it rejects with `EINTR` (the signal's reason as
-   * `cause`); see {@linkcode SysSocket.stopsWrites} for what of `data` went
+   * `cause`); see `stopsWrites` for what of `data` went
    * out. Later writes go out after it, in order.
    */
   write(data: Uint8Array, signal?: AbortSignal): Promise<number>;
   /**
    * `sendto(2)`: one datagram to `addr` (a datagram socket); a stream socket
    * answers as the kernel does (TCP ignores the address). `signal` as for
-   * {@linkcode SysSocket.write}.
+   * `write()`.
    */
   writeTo(
     data: Uint8Array,
