@@ -702,6 +702,13 @@ class StreamSocket<D extends Domain> implements Socket<D> {
    * call that made the change completes, then rethrows it.
    */
   #traced: { error: unknown } | undefined;
+  /**
+   * What `recv()` and `recvfrom()` read into (64 KiB, made on first use),
+   * so that a result costs only its own bytes; `#scratchBusy` while a read
+   * uses it (another read at the same time gets a new buffer).
+   */
+  #scratch: Uint8Array<ArrayBuffer> | undefined;
+  #scratchBusy = false;
 
   constructor(
     graph: SocketGraph,
@@ -864,7 +871,12 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     options?: CallOptions,
   ): Promise<Uint8Array> {
     const buffer = this.#recvBuffer("recv", max);
-    const n = await this.recvInto(buffer, options);
+    let n: number;
+    try {
+      n = await this.recvInto(buffer, options);
+    } finally {
+      this.#release(buffer);
+    }
     return this.#received(buffer, n);
   }
 
@@ -981,7 +993,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     max: number = DEFAULT_RECV,
     options?: CallOptions,
   ): Promise<{ data: Uint8Array; addr: AddrOf<D> | undefined }> {
-    const buffer = this.#recvBuffer("recvfrom", max);
+    checkMax(max, (why) => this.#badInput("recvfrom", why));
     const signal = options === undefined
       ? undefined
       : this.#signalOf("recvfrom", options, CALL_KEYS);
@@ -999,6 +1011,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (this.#decide("recvfrom", event, step).outcome === "ok:eof") {
       return { data: EMPTY, addr: undefined };
     }
+    const buffer = this.#recvBuffer("recvfrom", max);
     let got;
     try {
       got = await this.#sys.readFrom(buffer, signal);
@@ -1006,6 +1019,8 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       throw signal?.aborted
         ? this.#cancelled("recvfrom", signal, from, true)
         : this.#ioError("recvfrom", error);
+    } finally {
+      this.#release(buffer);
     }
     const addr = got.from && this.#own(got.from);
     if (got.count === null) {
@@ -1514,27 +1529,34 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     }
   }
 
-  /** A buffer for a receive of at most `max` bytes. */
+  /**
+   * A buffer for a receive of at most `max` bytes (checked first): the
+   * socket's scratch buffer when free and large enough (the result is
+   * copied out of it; `#release()` it once the read is over), else a new
+   * one.
+   */
   #recvBuffer(op: SocketOp, max: number): Uint8Array<ArrayBuffer> {
-    if (!Number.isInteger(max) || max < 1 || max > MAX_RECV) {
-      throw this.#badInput(
-        op,
-        `"max" must be an integer from 1 to ${MAX_RECV} (64 MiB), got ${
-          describe(max)
-        }; to receive more at once, use recvInto() with a buffer of your own`,
-      );
-    }
-    return new Uint8Array(max);
+    checkMax(max, (why) => this.#badInput(op, why));
+    if (max > DEFAULT_RECV || this.#scratchBusy) return new Uint8Array(max);
+    this.#scratchBusy = true;
+    const scratch = this.#scratch ??= new Uint8Array(DEFAULT_RECV);
+    return max === DEFAULT_RECV ? scratch : scratch.subarray(0, max);
+  }
+
+  /** Frees the scratch buffer for the next read, if `buffer` is it. */
+  #release(buffer: Uint8Array<ArrayBuffer>): void {
+    if (buffer.buffer === this.#scratch?.buffer) this.#scratchBusy = false;
   }
 
   /**
    * What a receive into `buffer` returns: only the `n` bytes received, in
-   * an array whose `buffer` is exactly as long (a right-sized copy, unless
-   * the buffer was filled).
+   * an array whose `buffer` is exactly as long: a copy out of the scratch
+   * buffer, or out of a buffer not filled; a new buffer filled is itself.
    */
   #received(buffer: Uint8Array<ArrayBuffer>, n: number): Uint8Array {
     if (n === 0) return EMPTY;
-    return n === buffer.length ? buffer : buffer.slice(0, n);
+    const own = n === buffer.length && buffer.buffer !== this.#scratch?.buffer;
+    return own ? buffer : buffer.slice(0, n);
   }
 
   #badInput(op: SocketOp, why: string): SocketError {
@@ -1560,6 +1582,16 @@ function setsockoptEvent<N extends SettableOptionName>(
     return { type: "SETSOCKOPT", option, resets: onoff && linger === 0 };
   }
   return { type: "SETSOCKOPT", option };
+}
+
+/** Throws `bad(why)` unless `max` is an integer from 1 to `MAX_RECV`. */
+function checkMax(max: number, bad: (why: string) => SocketError): void {
+  if (Number.isInteger(max) && max >= 1 && max <= MAX_RECV) return;
+  throw bad(
+    `"max" must be an integer from 1 to ${MAX_RECV} (64 MiB), got ${
+      describe(max)
+    }; to receive more at once, use recvInto() with a buffer of your own`,
+  );
 }
 
 /** What an aborted call leaves, for its error's message. */

@@ -581,5 +581,18 @@ for (const backend of BACKENDS) {
     await pair.client.send(encode("xy"));
     const full = await within(1000, pair.server.recv(2), "recv(2)");
     assert.equal(full.buffer.byteLength, 2);
+    // A result is the caller's: later reads, even at once, never change it.
+    const both = [pair.server.recv(), pair.server.recv()];
+    await pair.client.send(encode("one"));
+    const first = await within(1000, both[0], "the first recv()");
+    await pair.client.send(encode("two"));
+    const second = await within(1000, both[1], "the second recv()");
+    const third = pair.server.recv();
+    await pair.client.send(encode("333"));
+    await within(1000, third, "the third recv()");
+    assert.deepEqual(
+      [decode(got), decode(first), decode(second), decode(full)],
+      ["hello", "one", "two", "xy"],
+    );
   });
 }
