@@ -154,6 +154,15 @@
  *   socket asked `ready("read")` starts reading or accepting ahead, and its
  *   reads and accepts take what that brought first.
  *
+ * Cancellation (a `signal` on a blocking call): Deno cannot stop a read, an
+ * accept or a write it has started, so a blocking `recv()` or `accept()`
+ * with a signal reads or accepts through the read-ahead or accept-ahead
+ * above, which keeps what comes after an abort for the next call (a `recv()`
+ * with a signal is then one copy, not zero); a `send()` with a signal stops
+ * between writes, and a write in progress at the abort goes on (later sends
+ * wait for it). A blocking TCP `connect()` goes on after an abort, as
+ * Linux's does, until it ends or `close()`.
+ *
  * @module
  */
 import net from "node:net";
