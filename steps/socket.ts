@@ -781,7 +781,11 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (signal.aborted) throw this.#cancelled("connect", signal, from, false);
     const running = this.#change("connect", event, signal);
     if (await orAbort(running, signal) !== ABORTED) return;
-    if (this.domain === "unix" && this.state === "connecting") {
+    if (this.state !== "connecting") {
+      // Aborted while it waited for the call in flight: it never started.
+      throw this.#cancelled("connect", signal, from, true, "nothing was done");
+    }
+    if (this.domain === "unix") {
       // Linux's interrupted unix connect() leaves the socket unconnected:
       // the attempt stops (its actor's signal tells the backend), and the
       // socket settles as after a failed connect before this rejects.
@@ -789,6 +793,13 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       this.#effect = undefined;
       effect?.stop();
       await running.catch(() => {});
+      throw this.#cancelled(
+        "connect",
+        signal,
+        from,
+        true,
+        "the attempt stopped, and the socket is unconnected, as Linux leaves it after an interrupted unix connect(); connect() again",
+      );
     }
     // A TCP attempt goes on, as after an interrupted connect(2): the
     // socket stays "connecting", and settles when it ends.
@@ -1486,7 +1497,13 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     /** A write that an abort left going on, which later sends wait for. */
     let left: Promise<number> | undefined;
     try {
-      do {
+      // A datagram goes out in one call, even an empty one; a stream's
+      // bytes in as many as it takes (none for no bytes).
+      for (
+        let calls = 0;
+        dgram ? calls === 0 : written < data.length;
+        calls++
+      ) {
         const rest = written === 0 ? data : data.subarray(written);
         const writing = addr
           ? sys.writeTo(rest, addr, signal)
@@ -1506,7 +1523,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
           }
           written += n;
         }
-      } while (!dgram && written < data.length);
+      }
       return written;
     } catch (error) {
       if (left !== undefined || !signal?.aborted) {
