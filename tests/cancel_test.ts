@@ -18,6 +18,8 @@ import {
   SocketError,
   type SocketOp,
   type SocketState,
+  typed,
+  typedStreamConnection,
 } from "../mod.ts";
 import { openLibc, sysFcntl } from "../steps/libc.ts";
 import { LOOPBACK, type TempDir, tempDir, within } from "./_net.ts";
@@ -628,4 +630,47 @@ Deno.test("connect() of a posix unix socket aborted while the listener's backlog
   using two = await within(1000, listener.accept(), "accept()");
   assert.equal(one.state, "connected");
   assert.equal(two.state, "connected");
+});
+
+Deno.test("the typed API's recv(), recvInto(), send() and accept() take the signal too", async () => {
+  using pair = await typedStreamConnection({
+    srvrAddr: { hostname: "127.0.0.1", port: 0 },
+  });
+  await within(
+    1000,
+    assert.rejects(
+      pair.srvrS.recv(10, { signal: AbortSignal.timeout(50) }),
+      cancelled("ETIMEDOUT", "recv", "connected"),
+    ),
+    "the typed recv()",
+  );
+  await assert.rejects(
+    pair.srvrS.recvInto(new Uint8Array(4), { signal: AbortSignal.abort("x") }),
+    cancelled("ECANCELED", "recv", "connected", "x"),
+  );
+  await assert.rejects(
+    pair.clntS.send(encode("x"), { signal: AbortSignal.abort("y") }),
+    cancelled("ECANCELED", "send", "connected", "y"),
+  );
+  const listening = await (await typed(socket({ domain: "inet" })).bind({
+    hostname: "127.0.0.1",
+    port: 0,
+  })).listen();
+  try {
+    await within(
+      1000,
+      assert.rejects(
+        listening.accept({ signal: AbortSignal.timeout(50) }),
+        cancelled("ETIMEDOUT", "accept", "listening"),
+      ),
+      "the typed accept()",
+    );
+  } finally {
+    listening.close();
+  }
+  await pair.clntS.send(encode("still"));
+  assert.equal(
+    decode(await within(1000, pair.srvrS.recv(), "recv()")),
+    "still",
+  );
 });
