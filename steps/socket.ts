@@ -856,12 +856,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   }
 
   async send(data: Uint8Array, options?: CallOptions): Promise<number> {
-    if (!(data instanceof Uint8Array)) {
-      throw this.#badInput(
-        "send",
-        `data must be a Uint8Array, got ${describe(data)}`,
-      );
-    }
+    this.#checkBytes("send", data);
     const signal = options === undefined
       ? undefined
       : this.#signalOf("send", options, CALL_KEYS);
@@ -975,12 +970,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     addr: SocketAddr,
     options?: CallOptions,
   ): Promise<number> {
-    if (!(data instanceof Uint8Array)) {
-      throw this.#badInput(
-        "sendto",
-        `data must be a Uint8Array, got ${describe(data)}`,
-      );
-    }
+    this.#checkBytes("sendto", data);
     const signal = options === undefined
       ? undefined
       : this.#signalOf("sendto", options, CALL_KEYS);
@@ -1574,6 +1564,15 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (n === 0) return EMPTY;
     const own = n === buffer.length && buffer.buffer !== this.#scratch?.buffer;
     return own ? buffer : buffer.slice(0, n);
+  }
+
+  /** Throws `EINVAL` naming `data` unless it is a `Uint8Array`. */
+  #checkBytes(op: SocketOp, data: unknown): asserts data is Uint8Array {
+    if (data instanceof Uint8Array) return;
+    throw this.#badInput(
+      op,
+      `data must be a Uint8Array, got ${describe(data)}`,
+    );
   }
 
   #badInput(op: SocketOp, why: string): SocketError {

@@ -129,24 +129,13 @@ async function addBlackholeDevice(name: string): Promise<void> {
   const dummy = await ip([
     "-n",
     name,
-    "link",
-    "add",
-    "dummy0",
-    "type",
-    "dummy",
+    ..."link add dummy0 type dummy".split(" "),
   ]);
   if (dummy.code === 0) return;
   await ipOrThrow([
     "-n",
     name,
-    "link",
-    "add",
-    "dummy0",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "sink0",
+    ..."link add dummy0 type veth peer name sink0".split(" "),
   ]);
   await ipOrThrow(["-n", name, "link", "set", "dummy0", "arp", "off"]);
   await ipOrThrow(["-n", name, "link", "set", "sink0", "up"]);

@@ -98,9 +98,29 @@ async function streamPair(
   }
 }
 
-/** Aborts `controller` a little later, once the call is surely waiting. */
-function abortSoon(controller: AbortController, reason: unknown): void {
+/** Checks that `promise` rejects as `check` says, within 1 s. */
+function rejectsWithin(
+  promise: Promise<unknown>,
+  check: (error: unknown) => true,
+  what: string,
+): Promise<void> {
+  return within(1000, assert.rejects(promise, check), what);
+}
+
+/**
+ * Starts `call` with a signal, aborts it with `reason` a little later (once
+ * the call surely waits), and checks that it rejects at once with `check`.
+ */
+async function abortWhileWaiting(
+  call: (signal: AbortSignal) => Promise<unknown>,
+  reason: unknown,
+  check: (error: unknown) => true,
+  what: string,
+): Promise<void> {
+  const controller = new AbortController();
+  const waiting = call(controller.signal);
   setTimeout(() => controller.abort(reason), 30);
+  await rejectsWithin(waiting, check, what);
 }
 
 /** Lets the backends finish what close() stopped (a poll, a connect op). */
@@ -116,16 +136,11 @@ for (const backend of BACKENDS) {
 
     Deno.test(`recv() on a ${kind} socket aborted while it waits rejects ECANCELED with the reason, and the data that comes later is not lost`, async () => {
       await using pair = await streamPair(backend, domain);
-      const controller = new AbortController();
       const reason = new Error("stop");
-      const waiting = pair.server.recv(100, { signal: controller.signal });
-      abortSoon(controller, reason);
-      await within(
-        1000,
-        assert.rejects(
-          waiting,
-          cancelled("ECANCELED", "recv", "connected", reason),
-        ),
+      await abortWhileWaiting(
+        (signal) => pair.server.recv(100, { signal }),
+        reason,
+        cancelled("ECANCELED", "recv", "connected", reason),
         "the aborted recv()",
       );
       assert.equal(pair.server.state, "connected");
@@ -136,18 +151,11 @@ for (const backend of BACKENDS) {
 
     Deno.test(`recvInto() on a ${kind} socket aborted while it waits consumes nothing, and the readable still reads what comes`, async () => {
       await using pair = await streamPair(backend, domain);
-      const controller = new AbortController();
       const buffer = new Uint8Array(16);
-      const waiting = pair.server.recvInto(buffer, {
-        signal: controller.signal,
-      });
-      abortSoon(controller, "enough");
-      await within(
-        1000,
-        assert.rejects(
-          waiting,
-          cancelled("ECANCELED", "recv", "connected", "enough"),
-        ),
+      await abortWhileWaiting(
+        (signal) => pair.server.recvInto(buffer, { signal }),
+        "enough",
+        cancelled("ECANCELED", "recv", "connected", "enough"),
         "the aborted recvInto()",
       );
       await pair.client.send(encode("stream"));
@@ -165,12 +173,9 @@ for (const backend of BACKENDS) {
     Deno.test(`recv() on a ${kind} socket with AbortSignal.timeout() rejects ETIMEDOUT`, async () => {
       await using pair = await streamPair(backend, domain);
       const started = Date.now();
-      await within(
-        1000,
-        assert.rejects(
-          pair.server.recv(10, { signal: AbortSignal.timeout(50) }),
-          cancelled("ETIMEDOUT", "recv", "connected"),
-        ),
+      await rejectsWithin(
+        pair.server.recv(10, { signal: AbortSignal.timeout(50) }),
+        cancelled("ETIMEDOUT", "recv", "connected"),
         "recv() with a timeout",
       );
       assert.ok(Date.now() - started >= 40);
@@ -206,15 +211,10 @@ for (const backend of BACKENDS) {
       using listener = socket({ domain, backend });
       await listener.bind(listenAddr(domain, dir));
       await listener.listen();
-      const controller = new AbortController();
-      const waiting = listener.accept({ signal: controller.signal });
-      abortSoon(controller, "no more");
-      await within(
-        1000,
-        assert.rejects(
-          waiting,
-          cancelled("ECANCELED", "accept", "listening", "no more"),
-        ),
+      await abortWhileWaiting(
+        (signal) => listener.accept({ signal }),
+        "no more",
+        cancelled("ECANCELED", "accept", "listening", "no more"),
         "the aborted accept()",
       );
       assert.equal(listener.state, "listening");
@@ -231,12 +231,9 @@ for (const backend of BACKENDS) {
       using listener = socket({ domain, backend });
       await listener.bind(listenAddr(domain, dir));
       await listener.listen();
-      await within(
-        1000,
-        assert.rejects(
-          listener.accept({ signal: AbortSignal.timeout(50) }),
-          cancelled("ETIMEDOUT", "accept", "listening"),
-        ),
+      await rejectsWithin(
+        listener.accept({ signal: AbortSignal.timeout(50) }),
+        cancelled("ETIMEDOUT", "accept", "listening"),
         "accept() with a timeout",
       );
     });
@@ -287,24 +284,14 @@ for (const backend of BACKENDS) {
   }
 
   Deno.test(`connect() of a ${backend} TCP socket aborted while the SYN goes unanswered stays "connecting": EALREADY, then it settles connected`, async () => {
-    // A listener whose accept queue is full drops SYNs: connect() waits.
-    using listener = socket({ domain: "inet", backend: "posix" });
-    await listener.bind({ hostname: "127.0.0.1", port: 0 });
-    await listener.listen(0);
-    const addr = listener.getsockname();
-    using first = socket({ domain: "inet", backend });
-    await first.connect(addr);
+    await using full = await fullListener(backend);
+    const { listener, addr } = full;
     using client = socket({ domain: "inet", backend });
     const reason = new Error("give up");
-    const controller = new AbortController();
-    const connecting = client.connect(addr, { signal: controller.signal });
-    abortSoon(controller, reason);
-    await within(
-      1000,
-      assert.rejects(
-        connecting,
-        cancelled("ECANCELED", "connect", "created", reason),
-      ),
+    await abortWhileWaiting(
+      (signal) => client.connect(addr, { signal }),
+      reason,
+      cancelled("ECANCELED", "connect", "created", reason),
       "the aborted connect()",
     );
     assert.equal(client.state, "connecting");
@@ -332,19 +319,12 @@ for (const backend of BACKENDS) {
   });
 
   Deno.test(`connect() of a ${backend} TCP socket aborted by AbortSignal.timeout() rejects ETIMEDOUT, and close() ends the attempt`, async () => {
-    using listener = socket({ domain: "inet", backend: "posix" });
-    await listener.bind({ hostname: "127.0.0.1", port: 0 });
-    await listener.listen(0);
-    const addr = listener.getsockname();
-    using first = socket({ domain: "inet", backend });
-    await first.connect(addr);
+    await using full = await fullListener(backend);
+    const { listener, first, addr } = full;
     const client = socket({ domain: "inet", backend });
-    await within(
-      1000,
-      assert.rejects(
-        client.connect(addr, { signal: AbortSignal.timeout(100) }),
-        cancelled("ETIMEDOUT", "connect", "created"),
-      ),
+    await rejectsWithin(
+      client.connect(addr, { signal: AbortSignal.timeout(100) }),
+      cancelled("ETIMEDOUT", "connect", "created"),
       "connect() with a timeout",
     );
     assert.equal(client.state, "connecting");
@@ -360,15 +340,10 @@ for (const backend of BACKENDS) {
     using receiver = socket({ domain: "inet", type: "dgram", backend });
     await receiver.bind({ hostname: "127.0.0.1", port: 0 });
     using sender = socket({ domain: "inet", type: "dgram", backend });
-    const controller = new AbortController();
-    const waiting = receiver.recvfrom(100, { signal: controller.signal });
-    abortSoon(controller, "stop");
-    await within(
-      1000,
-      assert.rejects(
-        waiting,
-        cancelled("ECANCELED", "recvfrom", "bound", "stop"),
-      ),
+    await abortWhileWaiting(
+      (signal) => receiver.recvfrom(100, { signal }),
+      "stop",
+      cancelled("ECANCELED", "recvfrom", "bound", "stop"),
       "the aborted recvfrom()",
     );
     await sender.sendto(encode("dgram"), receiver.getsockname());
@@ -398,12 +373,9 @@ for (const backend of BACKENDS) {
     using receiver = socket({ domain: "unix", type: "dgram", backend });
     await receiver.bind({ path: `${dir.path}/r` });
     using sender = socket({ domain: "unix", type: "dgram", backend });
-    await within(
-      1000,
-      assert.rejects(
-        receiver.recvfrom(100, { signal: AbortSignal.timeout(50) }),
-        cancelled("ETIMEDOUT", "recvfrom", "bound"),
-      ),
+    await rejectsWithin(
+      receiver.recvfrom(100, { signal: AbortSignal.timeout(50) }),
+      cancelled("ETIMEDOUT", "recvfrom", "bound"),
       "recvfrom() with a timeout",
     );
     await sender.sendto(encode("unix"), { path: `${dir.path}/r` });
@@ -464,6 +436,41 @@ function openFds(): number {
     if (sysFcntl(libc, fd, F_GETFD, 0).ok) open++;
   }
   return open;
+}
+
+/**
+ * A TCP listener whose accept queue is full (`listen(0)` and one
+ * connection, `first`, not accepted): it drops SYNs, so a `connect()` to
+ * `addr` waits, and the kernel tries again about 1 s later.
+ */
+async function fullListener(backend: Backend): Promise<
+  AsyncDisposable & {
+    readonly listener: Socket;
+    readonly first: Socket;
+    readonly addr: SocketAddr;
+  }
+> {
+  const listener = socket({ domain: "inet", backend: "posix" });
+  const first = socket({ domain: "inet", backend });
+  try {
+    await listener.bind({ hostname: "127.0.0.1", port: 0 });
+    await listener.listen(0);
+    await first.connect(listener.getsockname());
+  } catch (error) {
+    first.close();
+    listener.close();
+    throw error;
+  }
+  return {
+    listener,
+    first,
+    addr: listener.getsockname(),
+    [Symbol.asyncDispose]() {
+      first[Symbol.dispose]();
+      listener[Symbol.dispose]();
+      return Promise.resolve();
+    },
+  };
 }
 
 async function recvAllOf(sock: Socket): Promise<Uint8Array> {
@@ -609,18 +616,16 @@ Deno.test("connect() of a posix unix socket aborted while the listener's backlog
   using first = socket({ domain: "unix", backend: "posix" });
   await first.connect({ path: `${dir.path}/full` });
   using client = socket({ domain: "unix", backend: "posix" });
-  const controller = new AbortController();
-  const connecting = client.connect({ path: `${dir.path}/full` }, {
-    signal: controller.signal,
-  });
-  assert.equal(client.state, "connecting");
-  abortSoon(controller, "full");
-  await within(
-    1000,
-    assert.rejects(
-      connecting,
-      cancelled("ECANCELED", "connect", "created", "full"),
-    ),
+  await abortWhileWaiting(
+    (signal) => {
+      const connecting = client.connect({ path: `${dir.path}/full` }, {
+        signal: signal,
+      });
+      assert.equal(client.state, "connecting");
+      return connecting;
+    },
+    "full",
+    cancelled("ECANCELED", "connect", "created", "full"),
     "the aborted connect()",
   );
   assert.equal(client.state, "created");
@@ -636,12 +641,9 @@ Deno.test("the typed API's recv(), recvInto(), send() and accept() take the sign
   using pair = await typedStreamConnection({
     srvrAddr: { hostname: "127.0.0.1", port: 0 },
   });
-  await within(
-    1000,
-    assert.rejects(
-      pair.srvrS.recv(10, { signal: AbortSignal.timeout(50) }),
-      cancelled("ETIMEDOUT", "recv", "connected"),
-    ),
+  await rejectsWithin(
+    pair.srvrS.recv(10, { signal: AbortSignal.timeout(50) }),
+    cancelled("ETIMEDOUT", "recv", "connected"),
     "the typed recv()",
   );
   await assert.rejects(
@@ -657,12 +659,9 @@ Deno.test("the typed API's recv(), recvInto(), send() and accept() take the sign
     port: 0,
   })).listen();
   try {
-    await within(
-      1000,
-      assert.rejects(
-        listening.accept({ signal: AbortSignal.timeout(50) }),
-        cancelled("ETIMEDOUT", "accept", "listening"),
-      ),
+    await rejectsWithin(
+      listening.accept({ signal: AbortSignal.timeout(50) }),
+      cancelled("ETIMEDOUT", "accept", "listening"),
       "the typed accept()",
     );
   } finally {
