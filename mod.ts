@@ -70,6 +70,7 @@ export type {
 export type { Backend } from "./steps/backend.ts";
 export {
   type AcceptOptions,
+  type CallOptions,
   type Socket,
   socket,
   type SocketOptions,

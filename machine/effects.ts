@@ -72,26 +72,52 @@ export interface SysSocket {
   listen(backlog: number | undefined): Promise<void>;
   /** `connect(2)`; stop trying and free everything when `signal` aborts. */
   connect(addr: SocketAddr, signal: AbortSignal): Promise<void>;
-  /** `accept(2)`: the next connection, as a connected socket. */
-  accept(): Promise<SysSocket>;
+  /**
+   * `accept(2)`: the next connection, as a connected socket. When `signal`
+   * aborts while it waits, it rejects (see `read()`) and
+   * takes no connection: one a background accept brings later stays
+   * queued for the next `accept()`.
+   */
+  accept(signal?: AbortSignal): Promise<SysSocket>;
   /**
    * `recv(2)` into `buffer`: the count, or `null` at end of stream (a
    * stream). A datagram socket receives one datagram, truncated to the
    * buffer (the rest is discarded, as the kernel does); its count may be 0.
+   *
+   * When `signal` aborts while the call waits, it rejects at once with a
+   * `SocketError` `EINTR` whose `cause` is the signal's reason, as an
+   * interrupted `recv(2)` does, and nothing is consumed: bytes or a
+   * datagram a background read brings after the abort stay queued for the
+   * next read, and `buffer` is not written after the call has rejected.
    */
-  read(buffer: Uint8Array): Promise<number | null>;
+  read(buffer: Uint8Array, signal?: AbortSignal): Promise<number | null>;
   /** `recvfrom(2)`: as `read()`, with the sender. */
-  readFrom(buffer: Uint8Array): Promise<Received>;
+  readFrom(buffer: Uint8Array, signal?: AbortSignal): Promise<Received>;
   /**
    * `send(2)` from `data`: the count written, maybe fewer (a stream). A
-   * datagram socket sends `data` as one datagram, whole.
+   * datagram socket sends `data` as one datagram, whole. When `signal`
+   * aborts while it waits, it rejects with `EINTR` (the signal's reason as
+   * `cause`); see `stopsWrites` for what of `data` went
+   * out. Later writes go out after it, in order.
    */
-  write(data: Uint8Array): Promise<number>;
+  write(data: Uint8Array, signal?: AbortSignal): Promise<number>;
   /**
    * `sendto(2)`: one datagram to `addr` (a datagram socket); a stream socket
-   * answers as the kernel does (TCP ignores the address).
+   * answers as the kernel does (TCP ignores the address). `signal` as for
+   * `write()`.
    */
-  writeTo(data: Uint8Array, addr: SocketAddr): Promise<number>;
+  writeTo(
+    data: Uint8Array,
+    addr: SocketAddr,
+    signal?: AbortSignal,
+  ): Promise<number>;
+  /**
+   * Whether a write that `signal` aborted has sent none of its `data`
+   * (`true`: the abort came before `send(2)`, as with the posix backend),
+   * or may still send it (`false`: the write was handed on and cannot be
+   * stopped, as Deno's stream writes; later writes wait for it).
+   */
+  readonly stopsWrites: boolean;
   /**
    * `connect(2)` with `AF_UNSPEC`: a datagram socket forgets its peer (and
    * gives back a port the kernel chose); a TCP socket's connection is reset.

@@ -164,6 +164,15 @@
  *   socket asked `ready("read")` starts reading or accepting ahead, and its
  *   reads and accepts take what that brought first.
  *
+ * Cancellation (a `signal` on a blocking call): Deno cannot stop a read, an
+ * accept or a write it has started, so a blocking `recv()` or `accept()`
+ * with a signal reads or accepts through the read-ahead or accept-ahead
+ * above, which keeps what comes after an abort for the next call (a `recv()`
+ * with a signal is then one copy, not zero); a `send()` with a signal stops
+ * between writes, and a write in progress at the abort goes on (later sends
+ * wait for it). A blocking TCP `connect()` goes on after an abort, as
+ * Linux's does, until it ends or `close()`.
+ *
  * @module
  */
 import net from "node:net";
@@ -311,6 +320,8 @@ class DenoSysSocket implements SysSocket {
   /** A non-blocking send() still being written. */
   #writing: Promise<void> | undefined;
   #shut = { read: false, write: false };
+  /** Deno cannot stop a write it has started: an aborted one goes on. */
+  readonly stopsWrites = false;
 
   constructor(kind: SysSocketKind, accepted: Accepted | undefined) {
     this.#kind = kind;
@@ -405,9 +416,12 @@ class DenoSysSocket implements SysSocket {
    * kernel lets many wait: each waits here for the one before it, so that
    * all wait and each gets its own connection.
    */
-  async accept(): Promise<SysSocket> {
-    if (this.#kind.nonblocking || this.#acceptAhead) {
-      return this.#acceptQueued();
+  async accept(signal?: AbortSignal): Promise<SysSocket> {
+    // Deno cannot stop an accept it has started: with a signal, the accept
+    // goes on in the background, and what it brings after an abort stays
+    // queued for the next accept().
+    if (this.#kind.nonblocking || this.#acceptAhead || signal) {
+      return this.#acceptQueued(signal);
     }
     const listener = this.#held as DenoListener;
     const turn = this.#accepts.take();
@@ -434,29 +448,43 @@ class DenoSysSocket implements SysSocket {
     return this.#accepted(connection);
   }
 
-  read(buffer: Uint8Array): Promise<number | null> {
+  read(
+    buffer: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<number | null> {
     const conn = this.#held as Connection;
     if (this.#kind.nonblocking) return Promise.try(() => this.#readNow(buffer));
+    // Deno cannot stop a read it has started: with a signal, the read-ahead
+    // reads, and keeps what comes after an abort for the next read.
+    if (signal !== undefined) return this.#readAbortable(conn, buffer, signal);
     const ahead = this.#readAhead;
     if (ahead === undefined) return this.#readDirect(conn, buffer);
     return this.#readAfter(ahead, conn, buffer);
   }
 
-  async readFrom(buffer: Uint8Array): Promise<Received> {
-    const count = await this.read(buffer);
+  async readFrom(
+    buffer: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<Received> {
+    const count = await this.read(buffer, signal);
     // A unix stream gives the sender's name; TCP gives none.
     const unix = this.#domain === "unix" && count !== null;
     return { count, from: unix ? this.remote : undefined };
   }
 
-  write(data: Uint8Array): Promise<number> {
+  write(data: Uint8Array, _signal?: AbortSignal): Promise<number> {
+    // A write Deno has started cannot be stopped (see stopsWrites).
     const conn = this.#held as Connection;
     if (!this.#kind.nonblocking) return conn.write(data);
     return Promise.try(() => this.#writeNow(conn, data));
   }
 
-  writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
-    if (this.#domain !== "unix") return this.write(data);
+  writeTo(
+    data: Uint8Array,
+    addr: SocketAddr,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    if (this.#domain !== "unix") return this.write(data, signal);
     // The machine refuses sendto() on a unix stream (EISCONN, EOPNOTSUPP)
     // before any call: reaching here is a defect of the caller.
     return Promise.reject(
@@ -712,8 +740,11 @@ class DenoSysSocket implements SysSocket {
     );
   }
 
-  /** accept() through the accept-ahead (non-blocking, or asked ready()). */
-  async #acceptQueued(): Promise<SysSocket> {
+  /**
+   * accept() through the accept-ahead (non-blocking, asked ready(), or
+   * given a signal, which stops the wait).
+   */
+  async #acceptQueued(signal?: AbortSignal): Promise<SysSocket> {
     const ahead = this.#acceptAheadFor();
     if (this.#kind.nonblocking) {
       this.#ensureOpen("accept");
@@ -722,10 +753,15 @@ class DenoSysSocket implements SysSocket {
         throw wouldBlock("accept", "no connection is queued");
       }
     } else {
-      await this.#changes.until("accept", () => {
-        ahead.fill();
-        return ahead.ready || this.#acceptAhead !== ahead;
-      }, () => this.#closed);
+      await this.#changes.until(
+        "accept",
+        () => {
+          ahead.fill();
+          return ahead.ready || this.#acceptAhead !== ahead;
+        },
+        () => this.#closed,
+        signal,
+      );
       if (this.#acceptAhead !== ahead) {
         throw new SocketError(
           "EINVAL",
@@ -787,6 +823,29 @@ class DenoSysSocket implements SysSocket {
       () => this.#closed,
     );
     return ahead.ready ? ahead.take(buffer) : this.#readDirect(conn, buffer);
+  }
+
+  /**
+   * A blocking recv() with a signal: through the read-ahead, so that an
+   * abort consumes nothing (what the read brings stays there). A read
+   * straight from the connection going on takes what comes first.
+   */
+  async #readAbortable(
+    conn: Connection,
+    buffer: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<number | null> {
+    const ahead = this.#readAheadFor(conn);
+    await this.#changes.until(
+      "recv",
+      () => {
+        if (!ahead.ready && this.#directReads === 0) ahead.fill();
+        return ahead.ready;
+      },
+      () => this.#closed || this.#readAhead !== ahead,
+      signal,
+    );
+    return ahead.take(buffer);
   }
 
   /**

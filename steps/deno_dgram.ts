@@ -131,15 +131,18 @@ export class DenoDgramSocket implements SysSocket {
     this.#showLocal();
   }
 
-  read(buffer: Uint8Array): Promise<number | null> {
-    return this.#take(buffer, "recv").then((got) => got.count);
+  read(buffer: Uint8Array, signal?: AbortSignal): Promise<number | null> {
+    return this.#take(buffer, "recv", signal).then((got) => got.count);
   }
 
-  readFrom(buffer: Uint8Array): Promise<Received> {
-    return this.#take(buffer, "recvfrom");
+  readFrom(buffer: Uint8Array, signal?: AbortSignal): Promise<Received> {
+    return this.#take(buffer, "recvfrom", signal);
   }
 
-  write(data: Uint8Array): Promise<number> {
+  /** node:dgram cannot take back a datagram it was handed. */
+  readonly stopsWrites = false;
+
+  write(data: Uint8Array, _signal?: AbortSignal): Promise<number> {
     const peer = this.remote as InetAddr | undefined;
     if (peer === undefined) {
       return Promise.reject(
@@ -153,7 +156,11 @@ export class DenoDgramSocket implements SysSocket {
     return this.#send(data, peer, "send");
   }
 
-  async writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
+  async writeTo(
+    data: Uint8Array,
+    addr: SocketAddr,
+    _signal?: AbortSignal,
+  ): Promise<number> {
     this.#ensureOpen("sendto");
     await this.#bound("sendto");
     return this.#send(data, addr as InetAddr, "sendto");
@@ -337,8 +344,15 @@ export class DenoDgramSocket implements SysSocket {
     this.#changes.notify();
   }
 
-  /** One datagram into `buffer`, truncated as the kernel truncates it. */
-  async #take(buffer: Uint8Array, op: SocketOp): Promise<Received> {
+  /**
+   * One datagram into `buffer`, truncated as the kernel truncates it. When
+   * `signal` aborts the wait, nothing is taken: the queue keeps what comes.
+   */
+  async #take(
+    buffer: Uint8Array,
+    op: SocketOp,
+    signal?: AbortSignal,
+  ): Promise<Received> {
     if (this.#kind.nonblocking) {
       this.#ensureOpen(op);
       if (!this.#queue.length && !this.#failed()) {
@@ -349,6 +363,7 @@ export class DenoDgramSocket implements SysSocket {
         op,
         () => this.#queue.length > 0 || this.#shut.read || this.#failed(),
         () => this.#closed,
+        signal,
       );
     }
     const error = this.#queue.length ? undefined : this.#options.takeError();

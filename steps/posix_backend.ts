@@ -209,6 +209,8 @@ class PosixSysSocket implements SysSocket {
   /** Polls running on Deno's pool now. */
   #polls = 0;
   #closed = false;
+  /** An aborted write never reached `send(2)`: nothing of it went out. */
+  readonly stopsWrites = true;
 
   constructor(kind: SysSocketKind, fd: number, lease: LibcLease) {
     this.#kind = kind;
@@ -264,12 +266,13 @@ class PosixSysSocket implements SysSocket {
     this.#readRemote();
   }
 
-  async accept(): Promise<SysSocket> {
+  async accept(signal?: AbortSignal): Promise<SysSocket> {
     const fd = await this.#whenReady(
       "accept",
       POLLIN,
       "accept a connection",
       () => sysAccept4(this.#libc, this.#fd, SOCK_NONBLOCK | SOCK_CLOEXEC),
+      signal,
     );
     // Linux's accept() makes a blocking socket, whatever the listener.
     const sock = new PosixSysSocket(
@@ -282,36 +285,49 @@ class PosixSysSocket implements SysSocket {
     return sock;
   }
 
-  async read(buffer: Uint8Array): Promise<number | null> {
+  async read(
+    buffer: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<number | null> {
     const count = await this.#whenReady(
       "recv",
       POLLIN,
       "receive",
       () => sysRecv(this.#libc, this.#fd, buffer, 0),
+      signal,
     );
     return this.#received(count);
   }
 
-  async readFrom(buffer: Uint8Array): Promise<Received> {
+  async readFrom(
+    buffer: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<Received> {
     const got = await this.#whenReady(
       "recvfrom",
       POLLIN,
       "receive",
       () => sysRecvfrom(this.#libc, this.#fd, buffer, 0),
+      signal,
     );
     return { count: this.#received(got.count), from: got.from };
   }
 
-  write(data: Uint8Array): Promise<number> {
+  write(data: Uint8Array, signal?: AbortSignal): Promise<number> {
     return this.#whenReady(
       "send",
       POLLOUT,
       "send",
       () => sysSend(this.#libc, this.#fd, data, MSG_NOSIGNAL),
+      signal,
     );
   }
 
-  async writeTo(data: Uint8Array, addr: SocketAddr): Promise<number> {
+  async writeTo(
+    data: Uint8Array,
+    addr: SocketAddr,
+    signal?: AbortSignal,
+  ): Promise<number> {
     checkPermission("sendto", `send to ${formatAddr(addr)}`, addr);
     try {
       return await this.#whenReady(
@@ -319,6 +335,7 @@ class PosixSysSocket implements SysSocket {
         POLLOUT,
         `send to ${formatAddr(addr)}`,
         () => sysSendto(this.#libc, this.#fd, data, MSG_NOSIGNAL, addr),
+        signal,
       );
     } finally {
       // UDP binds an ephemeral port on its first sendto(), even one that
@@ -497,21 +514,25 @@ class PosixSysSocket implements SysSocket {
   /**
    * Makes a call that may have to wait, such as `recv(2)`: again after each
    * wait for `events` while it answers `EAGAIN`, or, on a non-blocking
-   * socket, never: `EAGAIN` rejects at once.
+   * socket, never: `EAGAIN` rejects at once. When `signal` aborts, the
+   * wait rejects with `EINTR` before the call is made again: nothing is
+   * taken (an aborted signal is seen before the first call too).
    */
   async #whenReady<T>(
     op: SocketOp,
     events: number,
     what: string,
     call: () => SysResult<T>,
+    signal?: AbortSignal,
   ): Promise<T> {
     for (let waited = false;; waited = true) {
       this.#ensureOpen(op, waited);
+      if (signal !== undefined) throwIfAborted(op, signal);
       const done = call();
       if (done.ok) return done.value;
       if (done.errno !== "EAGAIN") throw sysError(done.errno, op, what);
       if (this.#kind.nonblocking) throw wouldWait(op, what, events);
-      await this.#wait(op, events);
+      await this.#wait(op, events, -1, signal);
     }
   }
 

@@ -95,14 +95,53 @@ export interface SocketOptions<D extends Domain = Domain> {
   /**
    * Called after every change of state, to trace a socket's life. Data calls
    * do not change the state, so this costs nothing on the data path.
+   *
+   * A tracer that throws never leaves the socket between states: the call
+   * completes in full (the transition is taken, the system call made, the
+   * socket consistent), then rejects with the tracer's error, unchanged
+   * (`close()` throws it once the socket is closed); if the tracer threw
+   * several times, with its first error. An error of the call itself is
+   * then dropped.
    */
   onTransition?: (change: StateChange) => void;
+}
+
+/**
+ * Options for a call that can wait: {@linkcode Socket.connect},
+ * {@linkcode Socket.recv}, {@linkcode Socket.recvInto},
+ * {@linkcode Socket.recvfrom}, {@linkcode Socket.send} and
+ * {@linkcode Socket.sendto}. Checked in full before any system call: an
+ * unknown key is `EINVAL`.
+ */
+export interface CallOptions {
+  /**
+   * Stops the call when it aborts: it rejects at once with
+   * {@linkcode SocketError} `ECANCELED` (`ETIMEDOUT` when the reason is a
+   * `DOMException` named `"TimeoutError"`, as `AbortSignal.timeout(ms)`
+   * gives), with the signal's reason as `cause` and the state at the call
+   * as `state`. The socket is left as Linux leaves it after an interrupted
+   * call: nothing is received (bytes or a datagram that come stay queued
+   * for the next read); bytes already handed to the kernel go out, the rest
+   * does not; a TCP `connect()` goes on (the socket stays `"connecting"`, a
+   * later `connect()` is `EALREADY`, `close()` ends the attempt). A signal
+   * already aborted rejects before any system call, and changes nothing.
+   */
+  signal?: AbortSignal;
 }
 
 /** Options for {@linkcode Socket.accept}. */
 export interface AcceptOptions {
   /**
-   * Traces the accepted socket's changes of state.
+   * Stops waiting when it aborts, as {@linkcode CallOptions.signal}: the
+   * socket keeps listening, and a connection that comes stays queued for
+   * the next `accept()`.
+   */
+  signal?: AbortSignal;
+  /**
+   * Traces the accepted socket's changes of state. When it throws (on the
+   * accepted socket's first change, `"created"` to `"connected"`), the
+   * accepted socket is closed and `accept()` rejects with its error,
+   * unchanged; see {@linkcode SocketOptions.onTransition}.
    *
    * @default {the listening socket's `onTransition`}
    */
@@ -163,40 +202,95 @@ export interface Socket<D extends Domain = Domain> extends Disposable {
    * (`accept(2)`). Several accepts may wait at once; each gets its own
    * connection, in the order of the calls.
    *
-   * @throws {SocketError} `EINVAL` when the socket is not listening.
+   * @param options A `signal` to stop waiting, and a tracer for the
+   * accepted socket.
+   * @throws {SocketError} `EINVAL` when the socket is not listening, or for
+   * bad options (checked before `accept(2)`); `ECANCELED` or `ETIMEDOUT`
+   * when `signal` aborts.
    */
   accept(options?: AcceptOptions): Promise<Socket<D>>;
   /**
    * Connects to a listening socket (`connect(2)`), from the bound address if
    * there is one.
    *
+   * @example Bound a connect with a timeout
+   * ```ts
+   * import { socket } from "@sockfsm/sockfsm";
+   * import assert from "node:assert/strict";
+   *
+   * using server = socket({ domain: "inet" });
+   * await server.bind({ hostname: "127.0.0.1", port: 0 });
+   * await server.listen();
+   * using client = socket({ domain: "inet" });
+   * await client.connect(server.getsockname(), {
+   *   signal: AbortSignal.timeout(1000), // ETIMEDOUT if it takes longer
+   * });
+   * assert.equal(client.state, "connected");
+   * ```
+   *
+   * @param options A `signal` to stop waiting (see
+   * {@linkcode CallOptions.signal}: a TCP attempt goes on, and the socket
+   * stays `"connecting"` until it ends or `close()`).
    * @throws {SocketError} `EISCONN` when connected, `ECONNREFUSED` when
-   * nothing listens there.
+   * nothing listens there, `ECANCELED` or `ETIMEDOUT` when `signal` aborts.
    */
-  connect(addr: SocketAddr): Promise<void>;
+  connect(addr: SocketAddr, options?: CallOptions): Promise<void>;
   /**
    * Sends all of `data` (`send(2)` until done); resolves to its length.
    * Concurrent sends on one socket queue: each call's bytes go out whole, one
    * call after another, in the order of the calls (as Node's
    * `socket.write()` and a Web Streams writer do), never interleaved.
    *
+   * @param options A `signal` to stop the send: the bytes already handed
+   * to the kernel go out, the rest does not, and the error's message says
+   * how many had gone out; later sends keep their order.
    * @throws {SocketError} `EPIPE` when never connected (TCP) or after
-   * `shutdown("write")`.
+   * `shutdown("write")`; `ECANCELED` or `ETIMEDOUT` when `signal` aborts.
    */
-  send(data: Uint8Array): Promise<number>;
+  send(data: Uint8Array, options?: CallOptions): Promise<number>;
   /**
    * Receives up to `max` bytes (`recv(2)`); an empty array is end of stream.
+   * The array holds only the bytes received: its `buffer` is exactly as
+   * long (a right-sized copy).
    *
-   * @param max The most bytes to return.
+   * @example Stop waiting for data
+   * ```ts
+   * import { streamConnection } from "@sockfsm/sockfsm";
+   * import assert from "node:assert/strict";
+   *
+   * using pair = await streamConnection({
+   *   srvrAddr: { hostname: "127.0.0.1", port: 0 },
+   * });
+   * await assert.rejects(
+   *   pair.srvrS.recv(100, { signal: AbortSignal.timeout(50) }),
+   *   { code: "ETIMEDOUT", state: "connected" },
+   * );
+   * await pair.clntS.send(new TextEncoder().encode("late"));
+   * assert.equal(new TextDecoder().decode(await pair.srvrS.recv()), "late");
+   * ```
+   *
+   * @param max The most bytes to return, at most 64 MiB (`MAX_RECV`):
+   * one `recv(2)` never returns more than the socket's receive queue holds,
+   * which Linux bounds by `tcp_rmem` (6 MiB by default) or `rmem_max` for
+   * datagrams, so a larger buffer would only be allocated to stay empty.
+   * For more, use {@linkcode Socket.recvInto} with a buffer of your own.
    * @default {65536}
-   * @throws {SocketError} `ENOTCONN` when not connected (TCP).
+   * @param options A `signal` to stop waiting; nothing is consumed.
+   * @throws {SocketError} `ENOTCONN` when not connected (TCP); `EINVAL`
+   * when `max` is not an integer from 1 to 64 MiB; `ECANCELED` or
+   * `ETIMEDOUT` when `signal` aborts.
    */
-  recv(max?: number): Promise<Uint8Array>;
+  recv(max?: number, options?: CallOptions): Promise<Uint8Array>;
   /**
    * Receives into `buffer` and resolves to the count; 0 is end of stream.
-   * The same as {@linkcode Socket.recv} without allocating.
+   * The same as {@linkcode Socket.recv} without allocating: the kernel
+   * writes into `buffer` (with a `signal`, the deno backend reads through
+   * its read-ahead, one copy, so that an abort leaves the data queued).
+   *
+   * @param options A `signal` to stop waiting; nothing is consumed, and
+   * `buffer` is not written once the call has rejected.
    */
-  recvInto(buffer: Uint8Array): Promise<number>;
+  recvInto(buffer: Uint8Array, options?: CallOptions): Promise<number>;
   /**
    * Shuts down one or both sides of a connection (`shutdown(2)`):
    * `"read"` is `SHUT_RD`, `"write"` `SHUT_WR`, `"both"` `SHUT_RDWR`.
@@ -302,20 +396,31 @@ export interface Socket<D extends Domain = Domain> extends Disposable {
    * assert.equal(addr?.port, client.getsockname().port); // sendto() bound it
    * ```
    *
+   * @param options A `signal` to stop the send, as for
+   * {@linkcode Socket.send}.
    * @throws {SocketError} `EISCONN` on a connected unix stream socket,
-   * `EOPNOTSUPP` on an unconnected one, `EPIPE` after `shutdown("write")`.
+   * `EOPNOTSUPP` on an unconnected one, `EPIPE` after `shutdown("write")`;
+   * `ECANCELED` or `ETIMEDOUT` when `signal` aborts.
    */
-  sendto(data: Uint8Array, addr: SocketAddr): Promise<number>;
+  sendto(
+    data: Uint8Array,
+    addr: SocketAddr,
+    options?: CallOptions,
+  ): Promise<number>;
   /**
    * Receives as {@linkcode Socket.recv} does (one datagram, truncated to
    * `max`, on a datagram socket), with the sender's address (`recvfrom(2)`);
    * `addr` is `undefined` where the kernel gives none (TCP).
    *
-   * @param max The most bytes to return.
+   * @param max The most bytes to return, at most 64 MiB (as for
+   * {@linkcode Socket.recv}); `data` holds only the bytes received.
    * @default {65536}
+   * @param options A `signal` to stop waiting; nothing is consumed (a
+   * datagram that comes stays queued).
    */
   recvfrom(
     max?: number,
+    options?: CallOptions,
   ): Promise<{ data: Uint8Array; addr: AddrOf<D> | undefined }>;
   /**
    * Dissolves the socket's association (`connect(2)` with `AF_UNSPEC`): a
@@ -396,6 +501,16 @@ export interface WaitOptions {
 }
 
 const DEFAULT_RECV = 65536;
+/**
+ * The most bytes one `recv()` or `recvfrom()` may ask for: 64 MiB, above
+ * what one `recv(2)` can return (see {@linkcode Socket.recv}).
+ */
+export const MAX_RECV: number = 64 * 1024 * 1024;
+/** The keys of each options object, for the error naming an unknown one. */
+const CALL_KEYS: readonly string[] = ["signal"];
+const ACCEPT_KEYS: readonly string[] = ["signal", "onTransition"];
+/** What `orAbort()` resolves to when the signal aborted first. */
+const ABORTED: unique symbol = Symbol("aborted");
 // The events of the calls that carry nothing, made once.
 const ACCEPT: SocketEvent = { type: "ACCEPT" };
 const ACCEPT_NOW: SocketEvent = { type: "ACCEPT", nonblocking: true };
@@ -592,6 +707,18 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   /** The events of accept() and recv(), as the blocking mode asks them. */
   readonly #accept: SocketEvent;
   readonly #recv: SocketEvent;
+  /**
+   * The first error a tracer threw since the last call reported one: the
+   * call that made the change completes, then rethrows it.
+   */
+  #traced: { error: unknown } | undefined;
+  /**
+   * What `recv()` and `recvfrom()` read into (64 KiB, made on first use),
+   * so that a result costs only its own bytes; `#scratchBusy` while a read
+   * uses it (another read at the same time gets a new buffer).
+   */
+  #scratch: Uint8Array<ArrayBuffer> | undefined;
+  #scratchBusy = false;
 
   constructor(
     graph: SocketGraph,
@@ -640,7 +767,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     ) {
       throw this.#badInput(
         "listen",
-        `"backlog" must be a non-negative integer, got ${backlog}`,
+        `"backlog" must be a non-negative integer, got ${describe(backlog)}`,
       );
     }
     await this.#change("listen", {
@@ -649,30 +776,70 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     });
   }
 
-  async connect(addr: SocketAddr): Promise<void> {
+  async connect(addr: SocketAddr, options?: CallOptions): Promise<void> {
+    const signal = options === undefined
+      ? undefined
+      : this.#signalOf("connect", options, CALL_KEYS);
     const checked = this.#checkAddr(addr, "connect");
     const family = checked.domain;
     const io = { sys: this.#sys, addr: checked.addr };
-    await this.#change(
-      "connect",
-      this.nonblocking
-        ? { type: "CONNECT", family, nonblocking: true, io }
-        : { type: "CONNECT", family, io },
-    );
+    const event: SocketEvent = this.nonblocking
+      ? { type: "CONNECT", family, nonblocking: true, io }
+      : { type: "CONNECT", family, io };
+    if (signal === undefined) return await this.#change("connect", event);
+    const from = this.state;
+    if (signal.aborted) throw this.#cancelled("connect", signal, from, false);
+    const running = this.#change("connect", event, signal);
+    if (await orAbort(running, signal) !== ABORTED) return;
+    if (this.state !== "connecting") {
+      // Aborted while it waited for the call in flight: it never started.
+      throw this.#cancelled("connect", signal, from, true, "nothing was done");
+    }
+    if (this.domain === "unix") {
+      // Linux's interrupted unix connect() leaves the socket unconnected:
+      // the attempt stops (its actor's signal tells the backend), and the
+      // socket settles as after a failed connect before this rejects.
+      const effect = this.#effect;
+      this.#effect = undefined;
+      effect?.stop();
+      await running.catch(() => {});
+      throw this.#cancelled(
+        "connect",
+        signal,
+        from,
+        true,
+        "the attempt stopped, and the socket is unconnected, as Linux leaves it after an interrupted unix connect(); connect() again",
+      );
+    }
+    // A TCP attempt goes on, as after an interrupted connect(2): the
+    // socket stays "connecting", and settles when it ends.
+    throw this.#cancelled("connect", signal, from, true);
   }
 
-  async accept(options: AcceptOptions = {}): Promise<Socket<D>> {
+  async accept(options?: AcceptOptions): Promise<Socket<D>> {
+    // Checked in full before accept(2): nothing is accepted for bad options.
+    const signal = options === undefined
+      ? undefined
+      : this.#signalOf("accept", options, ACCEPT_KEYS);
+    const from = this.state;
+    if (signal?.aborted) throw this.#cancelled("accept", signal, from, false);
     const event = this.#accept;
     let step;
-    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) {
+      await (signal === undefined
+        ? step
+        : this.#waitOrAbort(step, "accept", signal, from));
+    }
     this.#decide("accept", event, step);
     let sys: SysSocket;
     try {
-      sys = await this.#sys.accept();
+      sys = await this.#sys.accept(signal);
     } catch (error) {
-      throw this.#ioError("accept", error);
+      throw signal?.aborted
+        ? this.#cancelled("accept", signal, from, true)
+        : this.#ioError("accept", error);
     }
-    const onTransition = options.onTransition ?? this.#onTransition;
+    const onTransition = options?.onTransition ?? this.#onTransition;
     const node = this.#graph.start({
       domain: this.domain,
       type: this.type,
@@ -680,8 +847,16 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       kernel: this.#node.facts.kernel,
       environment: this.#node.facts.environment,
     });
-    // Born connected: the machine went created -> connected at once.
-    onTransition?.({ from: "created", to: node.state, op: "accept" });
+    if (onTransition !== undefined) {
+      try {
+        // Born connected: the machine went created -> connected at once.
+        onTransition({ from: "created", to: node.state, op: "accept" });
+      } catch (error) {
+        // Nobody will hold the new socket: it is closed, not leaked.
+        sys.close();
+        throw error;
+      }
+    }
     // Linux's accept() makes a blocking socket, whatever the listener.
     return new StreamSocket<D>(this.#graph, node, sys, {
       backend: this.backend,
@@ -690,38 +865,68 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     });
   }
 
-  async send(data: Uint8Array): Promise<number> {
-    if (!(data instanceof Uint8Array)) {
-      throw this.#badInput("send", "data must be a Uint8Array");
-    }
+  async send(data: Uint8Array, options?: CallOptions): Promise<number> {
+    this.#checkBytes("send", data);
+    const signal = options === undefined
+      ? undefined
+      : this.#signalOf("send", options, CALL_KEYS);
+    const from = this.state;
+    if (signal?.aborted) throw this.#cancelled("send", signal, from, false);
     let step;
-    while ((step = this.#stepOrWait(SEND)) instanceof Promise) await step;
-    this.#decide("send", SEND, step);
-    return await this.#write("send", data, undefined);
-  }
-
-  async recv(max: number = DEFAULT_RECV): Promise<Uint8Array> {
-    const buffer = this.#recvBuffer("recv", max);
-    const n = await this.recvInto(buffer);
-    return n === 0 ? EMPTY : buffer.subarray(0, n);
-  }
-
-  async recvInto(buffer: Uint8Array): Promise<number> {
-    if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
-      throw this.#badInput("recv", "the buffer must be a non-empty Uint8Array");
+    while ((step = this.#stepOrWait(SEND)) instanceof Promise) {
+      await (signal === undefined
+        ? step
+        : this.#waitOrAbort(step, "send", signal, from));
     }
+    this.#decide("send", SEND, step);
+    return await this.#write("send", data, undefined, signal, from);
+  }
+
+  async recv(
+    max: number = DEFAULT_RECV,
+    options?: CallOptions,
+  ): Promise<Uint8Array> {
+    const buffer = this.#recvBuffer("recv", max);
+    let n: number;
+    try {
+      n = await this.recvInto(buffer, options);
+    } finally {
+      this.#release(buffer);
+    }
+    return this.#received(buffer, n);
+  }
+
+  async recvInto(buffer: Uint8Array, options?: CallOptions): Promise<number> {
+    if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
+      throw this.#badInput(
+        "recv",
+        `the buffer must be a non-empty Uint8Array, got ${describe(buffer)}`,
+      );
+    }
+    const signal = options === undefined
+      ? undefined
+      : this.#signalOf("recv", options, CALL_KEYS);
+    const from = this.state;
+    if (signal?.aborted) throw this.#cancelled("recv", signal, from, false);
     const event = this.#recv;
     let step;
-    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) {
+      await (signal === undefined
+        ? step
+        : this.#waitOrAbort(step, "recv", signal, from));
+    }
     if (this.#decide("recv", event, step).outcome === "ok:eof") return 0;
     let n: number | null;
     try {
-      n = await this.#sys.read(buffer);
+      n = await this.#sys.read(buffer, signal);
     } catch (error) {
-      throw this.#ioError("recv", error);
+      throw signal?.aborted
+        ? this.#cancelled("recv", signal, from, true)
+        : this.#ioError("recv", error);
     }
     if (n !== null) return n;
     this.#see(SEEN_END, "recv");
+    this.#throwTraced();
     return 0;
   }
 
@@ -729,7 +934,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (how !== "read" && how !== "write" && how !== "both") {
       throw this.#badInput(
         "shutdown",
-        `"how" must be "read", "write" or "both", got ${JSON.stringify(how)}`,
+        `"how" must be "read", "write" or "both", got ${describe(how)}`,
       );
     }
     await this.#change("shutdown", {
@@ -746,6 +951,8 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     this.#effect = undefined;
     effect?.stop();
     this.#sys.close();
+    // A tracer that threw has its error reported once the socket is closed.
+    this.#throwTraced();
   }
 
   [Symbol.dispose](): void {
@@ -773,44 +980,71 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     return { ...addr } as AddrOf<D>;
   }
 
-  async sendto(data: Uint8Array, addr: SocketAddr): Promise<number> {
-    if (!(data instanceof Uint8Array)) {
-      throw this.#badInput("sendto", "data must be a Uint8Array");
-    }
+  async sendto(
+    data: Uint8Array,
+    addr: SocketAddr,
+    options?: CallOptions,
+  ): Promise<number> {
+    this.#checkBytes("sendto", data);
+    const signal = options === undefined
+      ? undefined
+      : this.#signalOf("sendto", options, CALL_KEYS);
     const checked = this.#checkAddr(addr, "sendto");
+    const from = this.state;
+    if (signal?.aborted) throw this.#cancelled("sendto", signal, from, false);
     const event: SocketEvent = { type: "SENDTO", family: checked.domain };
     let step;
-    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) {
+      await (signal === undefined
+        ? step
+        : this.#waitOrAbort(step, "sendto", signal, from));
+    }
     // UDP binds an ephemeral port first: the state may change.
     this.#moveOn("sendto", this.#decide("sendto", event, step));
-    return await this.#write("sendto", data, checked.addr);
+    this.#throwTraced();
+    return await this.#write("sendto", data, checked.addr, signal, from);
   }
 
   async recvfrom(
     max: number = DEFAULT_RECV,
+    options?: CallOptions,
   ): Promise<{ data: Uint8Array; addr: AddrOf<D> | undefined }> {
-    const buffer = this.#recvBuffer("recvfrom", max);
+    checkMax(max, (why) => this.#badInput("recvfrom", why));
+    const signal = options === undefined
+      ? undefined
+      : this.#signalOf("recvfrom", options, CALL_KEYS);
+    const from = this.state;
+    if (signal?.aborted) {
+      throw this.#cancelled("recvfrom", signal, from, false);
+    }
     const event = this.#recv;
     let step;
-    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) {
+      await (signal === undefined
+        ? step
+        : this.#waitOrAbort(step, "recvfrom", signal, from));
+    }
     if (this.#decide("recvfrom", event, step).outcome === "ok:eof") {
       return { data: EMPTY, addr: undefined };
     }
+    const buffer = this.#recvBuffer("recvfrom", max);
     let got;
     try {
-      got = await this.#sys.readFrom(buffer);
+      got = await this.#sys.readFrom(buffer, signal);
     } catch (error) {
-      throw this.#ioError("recvfrom", error);
+      throw signal?.aborted
+        ? this.#cancelled("recvfrom", signal, from, true)
+        : this.#ioError("recvfrom", error);
+    } finally {
+      this.#release(buffer);
     }
     const addr = got.from && this.#own(got.from);
     if (got.count === null) {
       this.#see(SEEN_END, "recvfrom");
+      this.#throwTraced();
       return { data: EMPTY, addr };
     }
-    return {
-      data: got.count === 0 ? EMPTY : buffer.subarray(0, got.count),
-      addr,
-    };
+    return { data: this.#received(buffer, got.count), addr };
   }
 
   async disconnect(): Promise<void> {
@@ -825,6 +1059,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       throw this.#ioError("disconnect", error);
     }
     this.#move(next, "disconnect");
+    this.#throwTraced();
   }
 
   async setsockopt<N extends SettableOptionName>(
@@ -864,20 +1099,20 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     }
     // SO_ERROR took the pending error, in the kernel and in the machine.
     this.#move(next, "getsockopt");
+    this.#throwTraced();
     return value;
   }
 
-  async wait(what: Readiness, options: WaitOptions = {}): Promise<void> {
+  async wait(what: Readiness, options?: WaitOptions): Promise<void> {
     if (what !== "read" && what !== "write") {
       throw this.#badInput(
         "wait",
         `"what" must be "read" or "write", got ${describe(what)}`,
       );
     }
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw this.#badInput("wait", '"signal" must be an AbortSignal');
-    }
+    const signal = options === undefined
+      ? undefined
+      : this.#signalOf("wait", options, CALL_KEYS);
     this.#allow("wait", POLL);
     try {
       await this.#sys.ready(what, signal);
@@ -940,6 +1175,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (outcome !== undefined && isErrno(outcome)) {
       const error = this.#error(op, event, outcome, step.why);
       this.#move(step.next, op);
+      this.#throwTraced();
       throw error;
     }
     return step;
@@ -965,17 +1201,31 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     );
   }
 
-  /** Takes a state-changing step and runs the effect it starts, if any. */
-  async #change(op: SocketOp, event: SocketEvent): Promise<void> {
+  /**
+   * Takes a state-changing step and runs the effect it starts, if any. A
+   * tracer's error is thrown once the call is over, in place of its own.
+   * `signal` is only looked at after a wait for the call in flight: an
+   * aborted call does nothing (the caller has rejected already).
+   */
+  async #change(
+    op: SocketOp,
+    event: SocketEvent,
+    signal?: AbortSignal,
+  ): Promise<void> {
     // A call that need not wait changes the state before this returns.
     let step;
-    while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
+    while ((step = this.#stepOrWait(event)) instanceof Promise) {
+      await step;
+      if (signal?.aborted) {
+        throw this.#cancelled(op, signal, this.state, true, "nothing was done");
+      }
+    }
     const decided = this.#decide(op, event, step);
     if (decided.asks) return this.#ask(op, event);
     const { next } = decided;
     const from = this.state;
     this.#move(next, op);
-    if (!next.inFlight) return;
+    if (!next.inFlight) return this.#throwTraced();
     const { logic, input } = this.#graph.effect(next, event);
     const effect = createActor(logic, { input });
     this.#effect = effect;
@@ -1000,11 +1250,17 @@ class StreamSocket<D extends Domain> implements Socket<D> {
           { state: from },
         );
       }
+      if (this.#effect !== effect) {
+        // An abort stopped the attempt (a unix connect()): it failed.
+        await effectSettled(this.#sys);
+        failure ??= { error: new Error(`${op}() was aborted`) };
+      }
       this.#effect = undefined;
       this.#move(
         this.#graph.settle(this.#node, failure ? "error" : "done"),
         op,
       );
+      this.#throwTraced();
       if (failure) {
         const error = osError(failure.error, op, `${op}()`);
         // The kernel's answer, given the state the call was made in.
@@ -1058,6 +1314,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       await this.#sys.connect(addr, NEVER_ABORTED);
       this.#see(SEEN_CONNECTED, op);
     } catch (error) {
+      this.#throwTraced();
       const failure = osError(error, op, `${op}() to ${formatAddr(addr)}`);
       const code = failure.code;
       // EALREADY tells the machine nothing: the attempt goes on, as it knew.
@@ -1071,6 +1328,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
           op,
         );
       }
+      this.#throwTraced();
       throw failure.state !== undefined ? failure : new SocketError(
         code,
         op,
@@ -1078,6 +1336,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         { state: from, cause: failure.cause ?? failure },
       );
     }
+    this.#throwTraced();
   }
 
   /** Tells the machine what a read or write of the socket saw. */
@@ -1094,8 +1353,109 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   #move(next: SocketNode, op: SocketOp): void {
     const from = this.#node.state;
     this.#node = next;
-    if (next.state !== from) {
-      this.#onTransition?.({ from, to: next.state, op });
+    if (next.state !== from && this.#onTransition !== undefined) {
+      try {
+        this.#onTransition({ from, to: next.state, op });
+      } catch (error) {
+        // The change is made; the call reports the error once it is over.
+        this.#traced ??= { error };
+      }
+    }
+  }
+
+  /** Throws the first error a tracer threw, if any (then forgets it). */
+  #throwTraced(): void {
+    const traced = this.#traced;
+    if (traced === undefined) return;
+    this.#traced = undefined;
+    throw traced.error;
+  }
+
+  /**
+   * The signal of a call's options, checked in full first (before any
+   * system call): an object or `undefined`, only the keys `keys`, a
+   * `signal` that is an `AbortSignal`, an `onTransition` that is a
+   * function.
+   */
+  #signalOf(
+    op: SocketOp,
+    options: unknown,
+    keys: readonly string[],
+  ): AbortSignal | undefined {
+    if (typeof options !== "object" || options === null) {
+      throw this.#badInput(
+        op,
+        `the options must be an object or undefined, got ${describe(options)}`,
+      );
+    }
+    for (const key of Object.keys(options)) {
+      if (!keys.includes(key)) {
+        throw this.#badInput(
+          op,
+          `unknown option ${JSON.stringify(key)}; the options are ${
+            keys.map((known) => `"${known}"`).join(" and ")
+          }`,
+        );
+      }
+    }
+    const { signal, onTransition } = options as AcceptOptions;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw this.#badInput(
+        op,
+        `"signal" must be an AbortSignal, got ${describe(signal)}`,
+      );
+    }
+    if (onTransition !== undefined && typeof onTransition !== "function") {
+      throw this.#badInput(
+        op,
+        `"onTransition" must be a function, got ${describe(onTransition)}`,
+      );
+    }
+    return signal;
+  }
+
+  /**
+   * The error of a call that `signal` stopped: `ETIMEDOUT` for a timeout
+   * (`AbortSignal.timeout()`), else `ECANCELED`; `state` is the state at the
+   * call, `cause` the signal's reason. `waited`: the call had begun (else
+   * it was aborted before, and nothing was done).
+   */
+  #cancelled(
+    op: SocketOp,
+    signal: AbortSignal,
+    from: SocketState,
+    waited: boolean,
+    detail?: string,
+  ): SocketError {
+    const reason: unknown = signal.reason;
+    const timeout = reason instanceof DOMException &&
+      reason.name === "TimeoutError";
+    const code = timeout ? "ETIMEDOUT" : "ECANCELED";
+    const what = !waited
+      ? `its signal was already aborted, so nothing was done`
+      : `${timeout ? "its signal timed out" : "its signal aborted it"}; ${
+        detail ?? LEFT[op] ?? "nothing was done"
+      }`;
+    return new SocketError(
+      code,
+      op,
+      `Cannot ${waited ? "finish " : ""}${op}(): ${code}, ${what}`,
+      { state: from, cause: reason },
+    );
+  }
+
+  /**
+   * Waits for `promise` (the call in flight before this one), or rejects
+   * with the call's cancellation when `signal` aborts first.
+   */
+  async #waitOrAbort(
+    promise: Promise<void>,
+    op: SocketOp,
+    signal: AbortSignal,
+    from: SocketState,
+  ): Promise<void> {
+    if (await orAbort(promise, signal) === ABORTED) {
+      throw this.#cancelled(op, signal, from, true, "nothing was done");
     }
   }
 
@@ -1135,36 +1495,110 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     op: SocketOp,
     data: Uint8Array,
     addr: SocketAddr | undefined,
+    signal: AbortSignal | undefined,
+    from: SocketState,
   ): Promise<number> {
     const turn = this.#sends.take();
-    if (turn) await turn;
-    const sys = this.#sys;
-    try {
-      if (this.type === "dgram") {
-        return await (addr ? sys.writeTo(data, addr) : sys.write(data));
+    if (turn) {
+      if (signal === undefined) await turn;
+      else if (await orAbort(turn, signal) === ABORTED) {
+        // The turn still comes; it is handed on at once.
+        turn.then(() => this.#sends.done());
+        throw this.#cancelled(op, signal, from, true, "nothing was sent");
       }
-      let written = 0;
-      while (written < data.length) {
-        const rest = data.subarray(written);
-        written += await (addr ? sys.writeTo(rest, addr) : sys.write(rest));
+    }
+    const sys = this.#sys;
+    const dgram = this.type === "dgram";
+    let written = 0;
+    /** A write that an abort left going on, which later sends wait for. */
+    let left: Promise<number> | undefined;
+    try {
+      // A datagram goes out in one call, even an empty one; a stream's
+      // bytes in as many as it takes (none for no bytes).
+      for (
+        let calls = 0;
+        dgram ? calls === 0 : written < data.length;
+        calls++
+      ) {
+        const rest = written === 0 ? data : data.subarray(written);
+        const writing = addr
+          ? sys.writeTo(rest, addr, signal)
+          : sys.write(rest, signal);
+        if (signal === undefined) written += await writing;
+        else {
+          const n = await orAbort(writing, signal);
+          if (n === ABORTED) {
+            left = writing;
+            throw this.#cancelled(
+              op,
+              signal,
+              from,
+              true,
+              sentSoFar(written, data.length, dgram, sys.stopsWrites),
+            );
+          }
+          written += n;
+        }
       }
       return written;
     } catch (error) {
-      throw this.#ioError(op, error);
+      if (left !== undefined || !signal?.aborted) {
+        throw left ? error : this.#ioError(op, error);
+      }
+      throw this.#cancelled(
+        op,
+        signal,
+        from,
+        true,
+        sentSoFar(written, data.length, dgram, true),
+      );
     } finally {
-      this.#sends.done();
+      if (left === undefined) this.#sends.done();
+      else {
+        // Later sends go out after what the write in progress sends.
+        const done = () => this.#sends.done();
+        left.then(done, done);
+      }
     }
   }
 
-  /** A buffer for a receive of at most `max` bytes. */
+  /**
+   * A buffer for a receive of at most `max` bytes (checked first): the
+   * socket's scratch buffer when free and large enough (the result is
+   * copied out of it; `#release()` it once the read is over), else a new
+   * one.
+   */
   #recvBuffer(op: SocketOp, max: number): Uint8Array<ArrayBuffer> {
-    if (!Number.isInteger(max) || max < 1) {
-      throw this.#badInput(
-        op,
-        `"max" must be a positive integer, got ${describe(max)}`,
-      );
-    }
-    return new Uint8Array(max);
+    checkMax(max, (why) => this.#badInput(op, why));
+    if (max > DEFAULT_RECV || this.#scratchBusy) return new Uint8Array(max);
+    this.#scratchBusy = true;
+    const scratch = this.#scratch ??= new Uint8Array(DEFAULT_RECV);
+    return max === DEFAULT_RECV ? scratch : scratch.subarray(0, max);
+  }
+
+  /** Frees the scratch buffer for the next read, if `buffer` is it. */
+  #release(buffer: Uint8Array<ArrayBuffer>): void {
+    if (buffer.buffer === this.#scratch?.buffer) this.#scratchBusy = false;
+  }
+
+  /**
+   * What a receive into `buffer` returns: only the `n` bytes received, in
+   * an array whose `buffer` is exactly as long: a copy out of the scratch
+   * buffer, or out of a buffer not filled; a new buffer filled is itself.
+   */
+  #received(buffer: Uint8Array<ArrayBuffer>, n: number): Uint8Array {
+    if (n === 0) return EMPTY;
+    const own = n === buffer.length && buffer.buffer !== this.#scratch?.buffer;
+    return own ? buffer : buffer.slice(0, n);
+  }
+
+  /** Throws `EINVAL` naming `data` unless it is a `Uint8Array`. */
+  #checkBytes(op: SocketOp, data: unknown): asserts data is Uint8Array {
+    if (data instanceof Uint8Array) return;
+    throw this.#badInput(
+      op,
+      `data must be a Uint8Array, got ${describe(data)}`,
+    );
   }
 
   #badInput(op: SocketOp, why: string): SocketError {
@@ -1190,6 +1624,76 @@ function setsockoptEvent<N extends SettableOptionName>(
     return { type: "SETSOCKOPT", option, resets: onoff && linger === 0 };
   }
   return { type: "SETSOCKOPT", option };
+}
+
+/** Throws `bad(why)` unless `max` is an integer from 1 to `MAX_RECV`. */
+function checkMax(max: number, bad: (why: string) => SocketError): void {
+  if (Number.isInteger(max) && max >= 1 && max <= MAX_RECV) return;
+  throw bad(
+    `"max" must be an integer from 1 to ${MAX_RECV} (64 MiB), got ${
+      describe(max)
+    }; to receive more at once, use recvInto() with a buffer of your own`,
+  );
+}
+
+/** What an aborted call leaves, for its error's message. */
+const LEFT: Partial<Record<SocketOp, string>> = {
+  connect:
+    'the attempt goes on, as after an interrupted connect(2): the socket stays "connecting" until it ends (a connect() meanwhile is EALREADY); close() the socket to end it',
+  accept:
+    "the socket still listens, and a connection that comes stays queued for the next accept()",
+  recv: "nothing was received: data that comes stays queued for the next read",
+  recvfrom:
+    "nothing was received: a datagram that comes stays queued for the next read",
+};
+
+/**
+ * What an aborted send left: how many of `total` bytes had gone out, and
+ * whether the write in progress may still send more (`stops`: it does not).
+ */
+function sentSoFar(
+  written: number,
+  total: number,
+  dgram: boolean,
+  stops: boolean,
+): string {
+  if (dgram) {
+    return stops
+      ? "the datagram was not sent"
+      : "the datagram had been handed to the backend, and may still go out";
+  }
+  const rest = total - written;
+  return `${written} of ${total} bytes had gone out; ${
+    stops
+      ? `the other ${rest} were not sent`
+      : `the deno backend cannot stop the write in progress, so up to ${rest} more may follow them`
+  }; later sends go out after them, in order`;
+}
+
+/**
+ * `promise`, or `ABORTED` once `signal` aborts, whichever comes first. The
+ * listener is removed when `promise` settles; a rejection after the abort
+ * is handled here.
+ */
+function orAbort<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+): Promise<T | typeof ABORTED> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.resolve(ABORTED);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(ABORTED);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then((value) => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(value);
+    }, (error) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    });
+  });
 }
 
 /** "an inet", "an inet6", "a unix". */

@@ -29,7 +29,7 @@ import type {
 } from "../machine/address.ts";
 import type { ShutdownHow } from "../machine/effects.ts";
 import type { SocketState } from "../machine/socket_machine.ts";
-import type { AcceptOptions, Socket } from "./socket.ts";
+import type { AcceptOptions, CallOptions, Socket } from "./socket.ts";
 import {
   streamConnection,
   type StreamConnectionOptions,
@@ -134,10 +134,14 @@ export interface CreatedSocket<D extends Domain = Domain>
    * Connects to a listening socket (`connect(2)`).
    *
    * @param addr The listening socket's address.
+   * @param options A `signal` to stop waiting (see `Socket.connect()`).
    * @returns The same socket, typed as connected.
    * @throws {SocketError} `ECONNREFUSED` when nothing listens there.
    */
-  connect(addr: SocketAddr): Promise<ConnectedSocket<D>>;
+  connect(
+    addr: SocketAddr,
+    options?: CallOptions,
+  ): Promise<ConnectedSocket<D>>;
 }
 
 /**
@@ -178,10 +182,14 @@ export interface BoundSocket<D extends Domain = Domain> extends TypedSocket<D> {
    * Connects to a listening socket from the bound address (`connect(2)`).
    *
    * @param addr The listening socket's address.
+   * @param options A `signal` to stop waiting (see `Socket.connect()`).
    * @returns The same socket, typed as connected.
    * @throws {SocketError} `ECONNREFUSED` when nothing listens there.
    */
-  connect(addr: SocketAddr): Promise<ConnectedSocket<D>>;
+  connect(
+    addr: SocketAddr,
+    options?: CallOptions,
+  ): Promise<ConnectedSocket<D>>;
 }
 
 /**
@@ -214,7 +222,8 @@ export interface ListeningSocket<D extends Domain = Domain>
    * Waits for a connection and returns it as a new, connected socket
    * (`accept(2)`). Close it too: it is a socket of its own.
    *
-   * @param options Optionally, a tracer for the accepted socket.
+   * @param options Optionally, a `signal` to stop waiting and a tracer for
+   * the accepted socket.
    * @returns The accepted socket.
    * @throws {SocketError} `EBADF` when the socket is closed while waiting.
    */
@@ -259,25 +268,28 @@ export interface ConnectedSocket<D extends Domain = Domain>
    * Sends all of `data` (`send(2)` until done).
    *
    * @param data The bytes to send.
+   * @param options A `signal` to stop the send (see `Socket.send()`).
    * @returns The number of bytes sent: `data.length`.
    * @throws {SocketError} `EPIPE` after `shutdown("write")`.
    */
-  send(data: Uint8Array): Promise<number>;
+  send(data: Uint8Array, options?: CallOptions): Promise<number>;
   /**
    * Receives up to `max` bytes (`recv(2)`); an empty array is end of stream.
    *
    * @param max The most bytes to return.
+   * @param options A `signal` to stop waiting; nothing is consumed.
    * @default {65536}
    * @returns The bytes received.
    */
-  recv(max?: number): Promise<Uint8Array>;
+  recv(max?: number, options?: CallOptions): Promise<Uint8Array>;
   /**
    * Receives into `buffer` (`recv(2)`) without allocating.
    *
    * @param buffer Where to put the bytes; not empty.
+   * @param options A `signal` to stop waiting; nothing is consumed.
    * @returns The number of bytes received; 0 is end of stream.
    */
-  recvInto(buffer: Uint8Array): Promise<number>;
+  recvInto(buffer: Uint8Array, options?: CallOptions): Promise<number>;
   /**
    * Shuts down one or both sides of the connection (`shutdown(2)`):
    * `"read"` is `SHUT_RD`, `"write"` `SHUT_WR`, `"both"` `SHUT_RDWR`.
@@ -474,8 +486,11 @@ class Typed<D extends Domain>
     return this;
   }
 
-  async connect(addr: SocketAddr): Promise<ConnectedSocket<D>> {
-    await this.#sock.connect(addr);
+  async connect(
+    addr: SocketAddr,
+    options?: CallOptions,
+  ): Promise<ConnectedSocket<D>> {
+    await this.#sock.connect(addr, options);
     return this;
   }
 
@@ -483,16 +498,16 @@ class Typed<D extends Domain>
     return new Typed(await this.#sock.accept(options));
   }
 
-  send(data: Uint8Array): Promise<number> {
-    return this.#sock.send(data);
+  send(data: Uint8Array, options?: CallOptions): Promise<number> {
+    return this.#sock.send(data, options);
   }
 
-  recv(max?: number): Promise<Uint8Array> {
-    return this.#sock.recv(max);
+  recv(max?: number, options?: CallOptions): Promise<Uint8Array> {
+    return this.#sock.recv(max, options);
   }
 
-  recvInto(buffer: Uint8Array): Promise<number> {
-    return this.#sock.recvInto(buffer);
+  recvInto(buffer: Uint8Array, options?: CallOptions): Promise<number> {
+    return this.#sock.recvInto(buffer, options);
   }
 
   shutdown(how: ShutdownHow): Promise<void> {
