@@ -1113,10 +1113,15 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const signal = options === undefined
       ? undefined
       : this.#signalOf("wait", options, CALL_KEYS);
+    const from = this.state;
+    if (signal?.aborted) throw this.#cancelled("wait", signal, from, false);
     this.#allow("wait", POLL);
     try {
       await this.#sys.ready(what, signal);
     } catch (error) {
+      if (signal?.aborted && this.state !== "closed") {
+        throw this.#cancelled("wait", signal, from, true, "nothing was done");
+      }
       throw this.#ioError("wait", error);
     }
   }

@@ -105,13 +105,31 @@ for (const backend of BACKENDS) {
     await assert.rejects(c.wait("read"), rejectsWith("EBADF"));
   });
 
-  Deno.test(`wait() stops when its signal aborts (${backend} backend)`, async () => {
+  Deno.test(`wait() stops when its signal aborts, with ECANCELED (ETIMEDOUT for a timeout) as every call (${backend} backend)`, async () => {
     using sock = socket({ domain: "inet", type: "dgram", backend });
     await sock.bind(LOOPBACK);
     const abort = new AbortController();
     const waiting = sock.wait("read", { signal: abort.signal });
-    abort.abort(new Error("enough"));
-    await assert.rejects(within(PROMPT, waiting, "wait"), SocketError);
+    const reason = new Error("enough");
+    abort.abort(reason);
+    await assert.rejects(within(PROMPT, waiting, "wait"), {
+      name: "SocketError",
+      code: "ECANCELED",
+      op: "wait",
+      state: "bound",
+      cause: reason,
+    });
+    await assert.rejects(sock.wait("read", { signal: abort.signal }), {
+      code: "ECANCELED",
+      message:
+        "Cannot wait(): ECANCELED, its signal was already aborted, so nothing was done",
+    });
+    const timedOut = sock.wait("read", { signal: AbortSignal.timeout(20) });
+    await assert.rejects(within(PROMPT, timedOut, "wait"), {
+      code: "ETIMEDOUT",
+      message:
+        "Cannot finish wait(): ETIMEDOUT, its signal timed out; nothing was done",
+    });
     assert.equal(sock.state, "bound");
   });
 }
