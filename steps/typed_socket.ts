@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { describe } from "../machine/options.ts";
 import { SocketError } from "../machine/errors.ts";
 import type {
   AddrOf,
@@ -386,12 +387,21 @@ export interface TypedStreamConnection<D extends Domain = Domain>
  * @throws {SocketError} `EINVAL` when `sock` is not in state `"created"`.
  */
 export function typed<D extends Domain>(sock: Socket<D>): CreatedSocket<D> {
-  if (sock?.state !== "created") {
+  if (!(sock instanceof Object) || !("state" in sock)) {
     throw new SocketError(
       "EINVAL",
       "socket",
-      `Cannot type a socket in state "${sock?.state}" as created: pass typed() a socket fresh from socket()`,
-      { state: sock?.state },
+      `Cannot type ${
+        describe(sock)
+      }: typed() takes a socket fresh from socket()`,
+    );
+  }
+  if (sock.state !== "created") {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot type a socket in state "${sock.state}" as created: pass typed() a socket fresh from socket()`,
+      { state: sock.state },
     );
   }
   return new Typed(sock);

@@ -411,3 +411,15 @@ async function _illegalOrderings(
   typed(created);
   void [ok, notConnected, notListening, notOpen, notClosed];
 }
+
+Deno.test("typed() of something that is not a socket says what it got, with EINVAL", () => {
+  for (const [value, shown] of [[null, "null"], [5, "5"], ["s", '"s"']]) {
+    assert.throws(() => typed(value as never), {
+      name: "SocketError",
+      code: "EINVAL",
+      state: undefined,
+      message:
+        `Cannot type ${shown}: typed() takes a socket fresh from socket()`,
+    });
+  }
+});
