@@ -900,7 +900,9 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
       throw this.#badInput(
         "recv",
-        `the buffer must be a non-empty Uint8Array, got ${describe(buffer)}`,
+        `the buffer must be a non-empty Uint8Array, got ${
+          buffer instanceof Uint8Array ? "an empty one" : describe(buffer)
+        }`,
       );
     }
     const signal = options === undefined
