@@ -113,6 +113,7 @@ import {
   sysWrite,
 } from "./libc.ts";
 import { leaseLibc, type LibcLease } from "./libc_lease.ts";
+import { Turns } from "./_turns.ts";
 import {
   checkPermission,
   granted,
@@ -201,6 +202,8 @@ class PosixSysSocket implements SysSocket {
   readonly #fd: number;
   readonly #lease: LibcLease;
   readonly #libc: Libc;
+  /** Reads take turns, so that they receive in the order they were made. */
+  readonly #reads = new Turns();
   /**
    * The `eventfd` that close() signals, made by the first wait. Nothing
    * reads it: once signalled, every poll on it returns.
@@ -289,28 +292,74 @@ class PosixSysSocket implements SysSocket {
     buffer: Uint8Array,
     signal?: AbortSignal,
   ): Promise<number | null> {
-    const count = await this.#whenReady(
-      "recv",
-      POLLIN,
-      "receive",
-      () => sysRecv(this.#libc, this.#fd, buffer, 0),
-      signal,
-    );
-    return this.#received(count);
+    await this.#readTurn("recv", signal);
+    try {
+      const count = await this.#whenReady(
+        "recv",
+        POLLIN,
+        "receive",
+        () => sysRecv(this.#libc, this.#fd, buffer, 0),
+        signal,
+      );
+      return this.#received(count);
+    } finally {
+      this.#reads.done();
+    }
   }
 
   async readFrom(
     buffer: Uint8Array,
     signal?: AbortSignal,
   ): Promise<Received> {
-    const got = await this.#whenReady(
-      "recvfrom",
-      POLLIN,
-      "receive",
-      () => sysRecvfrom(this.#libc, this.#fd, buffer, 0),
-      signal,
-    );
-    return { count: this.#received(got.count), from: got.from };
+    await this.#readTurn("recvfrom", signal);
+    try {
+      const got = await this.#whenReady(
+        "recvfrom",
+        POLLIN,
+        "receive",
+        () => sysRecvfrom(this.#libc, this.#fd, buffer, 0),
+        signal,
+      );
+      return { count: this.#received(got.count), from: got.from };
+    } finally {
+      this.#reads.done();
+    }
+  }
+
+  /**
+   * Takes this read's turn: reads of a socket go on one at a time, in the
+   * order they were made (the kernel wakes every waiting reader, and which
+   * one reads first would be chance). A read aborted while it waits for its
+   * turn gives the turn on when it comes. Every turn taken ends with
+   * `this.#reads.done()`.
+   */
+  async #readTurn(
+    op: SocketOp,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    throwIfAborted(op, signal);
+    const turn = this.#reads.take();
+    if (turn === undefined) return;
+    if (signal === undefined) return await turn;
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        try {
+          throwIfAborted(op, signal);
+        } catch (error) {
+          reject(error);
+        }
+      };
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([turn, aborted]);
+    } catch (error) {
+      turn.then(() => this.#reads.done());
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   write(data: Uint8Array, signal?: AbortSignal): Promise<number> {

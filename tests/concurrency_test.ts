@@ -242,3 +242,29 @@ for (const backend of BACKENDS) {
     });
   }
 }
+
+for (const backend of BACKENDS) {
+  Deno.test(`concurrent recv() calls on a ${backend} stream socket receive in the order they were made, an aborted one giving its turn on`, async () => {
+    using pair = await streamConnection({
+      srvrAddr: { hostname: LOOPBACK.inet, port: 0 },
+      backend,
+    });
+    const { srvrS, clntS } = pair;
+    const stop = new AbortController();
+    const first = srvrS.recv();
+    const aborted = srvrS.recv(16, { signal: stop.signal });
+    const third = srvrS.recv();
+    stop.abort();
+    await assert.rejects(within(LIMIT_MS, aborted, "the aborted recv()"), {
+      code: "ECANCELED",
+    });
+    const text = new TextDecoder();
+    for (
+      const [name, pending] of [["first", first], ["third", third]] as const
+    ) {
+      await clntS.send(new TextEncoder().encode(name));
+      const got = await within(LIMIT_MS, pending, `the ${name} recv()`);
+      assert.equal(text.decode(got), name);
+    }
+  });
+}
