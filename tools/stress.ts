@@ -10,10 +10,11 @@
  * then 100,000 sequential; small (CI): 100 × 2, then 2,000.
  *
  * Reports the errors (must be 0), the descriptors left open (counted before
- * and after: must be 0), heap and RSS (`Deno.memoryUsage()`) at the
- * start, after the concurrent rounds, halfway through the sequential run and
- * at the end, and the rates. Exits 1 on any error or leak, 2 on bad
- * arguments or a descriptor limit it cannot raise.
+ * and after: must be 0), heap and RSS (`Deno.memoryUsage()`) at the start,
+ * after the concurrent rounds, halfway through the sequential run and at the
+ * end (the heap after a collection, which the task's
+ * `--v8-flags=--expose-gc` allows), and the rates. Exits 1 on any error or
+ * leak, 2 on bad arguments or a descriptor limit it cannot raise.
  *
  * The concurrent rounds hold three descriptors per pair at their peak; the
  * tool raises its soft `RLIMIT_NOFILE` to what it needs, up to the hard
@@ -56,7 +57,9 @@ interface Sample {
   readonly rss: number;
 }
 
+/** The live heap: collected first where `--v8-flags=--expose-gc` allows. */
 function sample(at: string): Sample {
+  (globalThis as { gc?: () => void }).gc?.();
   const { heapUsed, rss } = Deno.memoryUsage();
   return { at, heapUsed, rss };
 }
