@@ -80,6 +80,24 @@ function isSocketError(error: unknown, code: string, op: string): true {
   return true;
 }
 
+/**
+ * Closes `sock` while its call `op` (`pending`) waits, and checks that the
+ * call rejects with `EBADF` promptly.
+ */
+async function closeDuring(
+  sock: Socket,
+  pending: Promise<unknown>,
+  op: string,
+): Promise<void> {
+  assert.equal(await settlesWithin(pending, WAITING_MS), false, `${op} waits`);
+  sock.close();
+  await assert.rejects(
+    within(PROMPT_MS, pending, `${op}() after close()`),
+    (error) => isSocketError(error, "EBADF", op),
+  );
+  assert.equal(sock.state, "closed");
+}
+
 /** What a call gave: the errno of its `SocketError`, or its value. */
 async function outcome(call: Promise<unknown>): Promise<string> {
   try {
@@ -361,14 +379,7 @@ for (const backend of BACKENDS) {
             addrs.addr(),
             bound ? addrs.addr() : undefined,
           );
-          const receiving = conn.clntS.recv();
-          assert.equal(await settlesWithin(receiving, WAITING_MS), false);
-          conn.clntS.close();
-          await assert.rejects(
-            within(PROMPT_MS, receiving, "recv() after close()"),
-            (error) => isSocketError(error, "EBADF", "recv"),
-          );
-          assert.equal(conn.clntS.state, "closed");
+          await closeDuring(conn.clntS, conn.clntS.recv(), "recv");
           const end = await within(PROMPT_MS, conn.srvrS.recv(), "peer recv()");
           assert.equal(end.length, 0);
         },
@@ -378,14 +389,8 @@ for (const backend of BACKENDS) {
     Deno.test(`close() during a large send() to a peer that does not read rejects it with EBADF promptly and leaks nothing ${kind}`, async () => {
       await using addrs = await arena(domain);
       using conn = await pair(backend, addrs.addr());
-      const sending = conn.clntS.send(new Uint8Array(16 * KIB * KIB));
-      assert.equal(await settlesWithin(sending, WAITING_MS), false);
-      conn.clntS.close();
-      await assert.rejects(
-        within(PROMPT_MS, sending, "send() after close()"),
-        (error) => isSocketError(error, "EBADF", "send"),
-      );
-      assert.equal(conn.clntS.state, "closed");
+      const big = new Uint8Array(16 * KIB * KIB);
+      await closeDuring(conn.clntS, conn.clntS.send(big), "send");
     });
   }
 }
