@@ -18,7 +18,7 @@ import {
   SocketError,
   streamConnection,
 } from "../mod.ts";
-import { baselineFds, openFds } from "../tools/_fds.ts";
+import { baselineFds, steadyFds } from "../tools/_fds.ts";
 import { within } from "./_net.ts";
 
 const LIMIT = 64;
@@ -171,7 +171,7 @@ async function child(backend: Backend): Promise<void> {
     atLimit,
     partial,
     again,
-    leaked: openFds() - fdsBefore,
+    leaked: await steadyFds() - fdsBefore,
   };
   console.log(JSON.stringify(summary));
 }

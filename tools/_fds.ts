@@ -89,12 +89,34 @@ export function raiseFdLimit(needed: number): string | undefined {
  */
 const RUNTIME_SETTLED_MS = 1500;
 
+/** How many equal counts, 20 ms apart, make a steady count. */
+const STEADY_SAMPLES = 3;
+/** Gives up waiting for a steady count after this many samples. */
+const MAX_SAMPLES = 50;
+
 /**
- * {@linkcode openFds}, once the runtime has opened what it opens on its
+ * {@linkcode openFds} once it holds still: the same over a few samples
+ * 20 ms apart (at most a second), so that a descriptor the runtime opens
+ * for an instant (a resolver's socket on one of its threads) is not counted.
+ */
+export async function steadyFds(): Promise<number> {
+  let count = openFds();
+  let same = 1;
+  for (let i = 0; i < MAX_SAMPLES && same < STEADY_SAMPLES; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const now = openFds();
+    same = now === count ? same + 1 : 1;
+    count = now;
+  }
+  return count;
+}
+
+/**
+ * {@linkcode steadyFds}, once the runtime has opened what it opens on its
  * own, so that a later count differs only by what the caller opened.
  */
 export async function baselineFds(): Promise<number> {
   const wait = RUNTIME_SETTLED_MS - performance.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  return openFds();
+  return await steadyFds();
 }

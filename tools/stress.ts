@@ -29,7 +29,8 @@ import {
   type StreamConnection,
   streamConnection,
 } from "../steps/stream_connection.ts";
-import { baselineFds, fdLimit, openFds, raiseFdLimit } from "./_fds.ts";
+import { baselineFds, fdLimit, raiseFdLimit, steadyFds } from "./_fds.ts";
+import { Progress, stdoutSink } from "./_progress.ts";
 
 /** How much load one run puts on each backend. */
 interface Size {
@@ -167,9 +168,19 @@ async function run(backend: Backend, size: Size): Promise<Outcome> {
   const concurrentMs = performance.now() - concurrentStart;
   samples.push(sample("after the concurrent rounds"));
 
+  console.log(`== ${backend} backend`);
+  const pairs = size.concurrent * size.rounds;
+  console.log(
+    `  concurrent: ${size.rounds} rounds of ${size.concurrent} procedures, ${EXCHANGE} B each way: ${
+      (concurrentMs / 1000).toFixed(1)
+    } s, ${(pairs / concurrentMs * 1000).toFixed(0)} pairs/s`,
+  );
+  // On a terminal, the count goes on rewriting this line.
+  const progress = new Progress(stdoutSink(), "  sequential:");
   const sequentialStart = performance.now();
   const half = Math.floor(size.sequential / 2);
   for (let i = 0; i < size.sequential; i++) {
+    progress.update(i, size.sequential);
     if (i === half) samples.push(sample("halfway through the sequential run"));
     try {
       using _pair = await streamConnection({ srvrAddr: SRVR_ADDR, backend });
@@ -179,19 +190,12 @@ async function run(backend: Backend, size: Size): Promise<Outcome> {
   }
   const sequentialMs = performance.now() - sequentialStart;
   samples.push(sample("end"));
-  const leaked = openFds() - fdsBefore;
+  const leaked = await steadyFds() - fdsBefore;
 
-  const pairs = size.concurrent * size.rounds;
-  console.log(`== ${backend} backend`);
-  console.log(
-    `  concurrent: ${size.rounds} rounds of ${size.concurrent} procedures, ${EXCHANGE} B each way: ${
-      (concurrentMs / 1000).toFixed(1)
-    } s, ${(pairs / concurrentMs * 1000).toFixed(0)} pairs/s`,
-  );
-  console.log(
-    `  sequential: ${size.sequential} procedures: ${
-      (sequentialMs / 1000).toFixed(1)
-    } s, ${(size.sequential / sequentialMs * 1000).toFixed(0)} procedures/s`,
+  progress.done(
+    `${size.sequential} procedures: ${(sequentialMs / 1000).toFixed(1)} s, ${
+      (size.sequential / sequentialMs * 1000).toFixed(0)
+    } procedures/s`,
   );
   for (const { at, heapUsed, rss } of samples) {
     console.log(`  heap ${mib(heapUsed)}, RSS ${mib(rss)}: ${at}`);
