@@ -98,6 +98,26 @@ async function closeDuring(
   assert.equal(sock.state, "closed");
 }
 
+/**
+ * Whether `promise` is still pending after `ms`; unlike `settlesWithin()`,
+ * answers as soon as it settles.
+ */
+async function pendingAfter(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"pending">((resolve) => {
+    timer = setTimeout(() => resolve("pending"), ms);
+  });
+  const settled = promise.then(() => "settled", () => "settled");
+  try {
+    return await Promise.race([settled, late]) === "pending";
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What a call gave: the errno of its `SocketError`, or its value. */
 async function outcome(call: Promise<unknown>): Promise<string> {
   try {
@@ -205,22 +225,9 @@ for (const domain of DOMAINS) {
           RESET_EXPECTED[domain][call],
         );
       });
-      // The Deno backend makes a bound client through node:net, which
-      // turns a reset during send() into EIO (issue 9) and reports a reset
-      // to recv() twice where Linux reports it once (found by this test).
-      const nodeNet = !bound
-        ? undefined
-        : call === "send"
-        ? "the node:net path turns the reset into EIO, issue 9"
-        : domain === "inet"
-        ? "the node:net path reports ECONNRESET twice, not yet in issue 9"
-        : undefined;
       Deno.test({
         name:
-          `${call}() on ${client} whose peer resets the connection mid-transfer gives on the deno backend what the posix backend gives (${domain})${
-            nodeNet ? ` (ignored: ${nodeNet})` : ""
-          }`,
-        ignore: nodeNet !== undefined,
+          `${call}() on ${client} whose peer resets the connection mid-transfer gives on the deno backend what the posix backend gives (${domain})`,
         async fn() {
           assert.deepEqual(
             await resetScenario("deno", domain, call === "recv", bound),
@@ -233,12 +240,9 @@ for (const domain of DOMAINS) {
 }
 
 for (const backend of BACKENDS) {
-  // An error from the kernel does not carry the socket's state yet; the
-  // session on errnos (issue 9, item 4) adds it.
   Deno.test({
     name:
-      `the ECONNRESET of a recv() whose peer reset the connection says the socket was connected (${backend} backend) (ignored: errors from the kernel carry no state yet, issue 9)`,
-    ignore: true,
+      `the ECONNRESET of a recv() whose peer reset the connection says the socket was connected (${backend} backend)`,
     async fn() {
       await using addrs = await arena("inet");
       using conn = await pair(backend, addrs.addr());
@@ -268,17 +272,9 @@ for (const backend of BACKENDS) {
       assert.equal(conn.clntS.state, "closed");
     });
 
-    // The Deno backend's unix connect() does not wait for a full backlog:
-    // it is EAGAIN at once (issue 9).
-    const eagain = backend === "deno" && domain === "unix";
     Deno.test({
       name:
-        `close() during a connect() that waits for a full backlog rejects it with EBADF promptly and leaks nothing ${kind}${
-          eagain
-            ? " (ignored: the deno backend's unix connect() is EAGAIN at once, issue 9)"
-            : ""
-        }`,
-      ignore: eagain,
+        `close() during a connect() that waits for a full backlog rejects it with EBADF promptly and leaks nothing ${kind}`,
       async fn() {
         await using addrs = await arena(domain);
         using listener = socket({ domain, backend });
@@ -294,7 +290,7 @@ for (const backend of BACKENDS) {
             client = socket({ domain, backend });
             fillers.push(client);
             const attempt = client.connect(listener.getsockname());
-            if (!await settlesWithin(attempt, WAITING_MS)) connecting = attempt;
+            if (await pendingAfter(attempt, WAITING_MS)) connecting = attempt;
             else await attempt;
           }
           assert.ok(connecting && client, "a connect() waits");
@@ -361,17 +357,9 @@ for (const backend of BACKENDS) {
 
     for (const bound of [false, true]) {
       const client = bound ? "a bound client" : "a client";
-      // The Deno backend makes a bound client through node:net, whose
-      // pending read ends with 0 bytes when the socket is closed (issue 9).
-      const nodeNet = bound && backend === "deno";
       Deno.test({
         name:
-          `close() during recv() on ${client} rejects it with EBADF promptly, and the peer reads end of stream ${kind}${
-            nodeNet
-              ? " (ignored: the node:net path resolves the recv() with 0 bytes, issue 9)"
-              : ""
-          }`,
-        ignore: nodeNet,
+          `close() during recv() on ${client} rejects it with EBADF promptly, and the peer reads end of stream ${kind}`,
         async fn() {
           await using addrs = await arena(domain);
           using conn = await pair(
