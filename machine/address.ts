@@ -294,3 +294,8 @@ export function formatAddr(addr: SocketAddr): string {
   }
   return describe(addr);
 }
+
+/** "an inet", "an inet6", "a unix": the domain with its article. */
+export function article(domain: Domain): string {
+  return `${domain === "unix" ? "a" : "an"} ${domain}`;
+}

@@ -11,6 +11,7 @@
  * @module
  */
 import {
+  article,
   checkAddr,
   type Domain,
   type DomainOfAddr,
@@ -37,7 +38,6 @@ import {
 import { type Backend, checkBackend } from "./backend.ts";
 import { errnoOf } from "./os_error.ts";
 import {
-  article,
   checkSocketArgs,
   familyMismatch,
   type Socket,

@@ -54,6 +54,7 @@
  * @module
  */
 import {
+  article,
   type Domain,
   formatAddr,
   type SocketAddr,
@@ -188,7 +189,7 @@ export function posixSocket(kind: SysSocketKind): SysSocket {
     throw sysError(
       created.errno,
       "socket",
-      `create ${kind.domain} ${kind.type} socket`,
+      `create ${article(kind.domain)} ${kind.type} socket`,
     );
   }
   return new PosixSysSocket(kind, created.value, lease);

@@ -2,6 +2,7 @@
 import { type AnyActorRef, createActor, toPromise } from "xstate";
 import {
   type AddrOf,
+  article,
   checkAddr,
   type Domain,
   formatAddr,
@@ -1701,11 +1702,6 @@ function orAbort<T>(
       reject(error);
     });
   });
-}
-
-/** "an inet", "an inet6", "a unix". */
-export function article(domain: Domain): string {
-  return `${domain === "unix" ? "a" : "an"} ${domain}`;
 }
 
 /**
