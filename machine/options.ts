@@ -280,3 +280,24 @@ function show(value: unknown, seen: Set<object>, depth: number): string {
   seen.delete(object);
   return array ? `[${parts.join(",")}]` : `{${parts.join(",")}}`;
 }
+
+/**
+ * What is wrong with an options object that has a key not among `known`:
+ * `unknown option "timeout"; the options are "signal"`, with a hint where
+ * the key is a common mistake; `undefined` when every own key is known.
+ */
+export function unknownOption(
+  options: object,
+  known: readonly string[],
+): string | undefined {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const hint = key === "timeout" && known.includes("signal")
+      ? "; to bound it, pass signal: AbortSignal.timeout(ms)"
+      : "";
+    return `unknown option ${JSON.stringify(key)}; the options are ${
+      known.map((name) => JSON.stringify(name)).join(", ")
+    }${hint}`;
+  }
+  return undefined;
+}

@@ -29,6 +29,7 @@ import {
   describe,
   type SettableOptionName,
   type SocketOptionRecord,
+  unknownOption,
 } from "../machine/options.ts";
 import {
   socketMachine,
@@ -337,19 +338,8 @@ export function checkKeys(
   options: object,
   keys: readonly string[],
 ): void {
-  const known = [...COMMON_KEYS, ...keys];
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const hint = key === "timeout"
-      ? "; to bound the procedure, pass signal: AbortSignal.timeout(ms)"
-      : "";
-    throw invalidArgument(
-      op,
-      `unknown option ${JSON.stringify(key)}; the options are ${
-        known.join(", ")
-      }${hint}`,
-    );
-  }
+  const why = unknownOption(options, [...COMMON_KEYS, ...keys]);
+  if (why !== undefined) throw invalidArgument(op, why);
 }
 
 let graph: SocketGraph | undefined;

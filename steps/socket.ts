@@ -20,6 +20,7 @@ import {
   type SettableOptionName,
   type SocketOptionName,
   type SocketOptionValues,
+  unknownOption,
 } from "../machine/options.ts";
 import {
   ANY_KERNEL,
@@ -509,6 +510,15 @@ const DEFAULT_RECV = 65536;
 export const MAX_RECV: number = 64 * 1024 * 1024;
 /** The keys of each options object, for the error naming an unknown one. */
 const CALL_KEYS: readonly string[] = ["signal"];
+/** The options of socket(), as `SocketOptions` names them. */
+const SOCKET_KEYS: readonly string[] = [
+  "domain",
+  "type",
+  "protocol",
+  "backend",
+  "nonblocking",
+  "onTransition",
+];
 const ACCEPT_KEYS: readonly string[] = ["signal", "onTransition"];
 /** What `orAbort()` resolves to when the signal aborted first. */
 const ABORTED: unique symbol = Symbol("aborted");
@@ -584,6 +594,14 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
       }: give an object, such as { domain: "inet" }`,
     );
   }
+  const unknown = unknownOption(options, SOCKET_KEYS);
+  if (unknown !== undefined) {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot create a socket: ${unknown}`,
+    );
+  }
   const { domain, type = "stream", protocol = 0, nonblocking = false } =
     options;
   checkSocketArgs(domain, type, protocol);
@@ -595,6 +613,16 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
       `Cannot create a socket with nonblocking ${
         describe(nonblocking)
       }: use true or false`,
+    );
+  }
+  const { onTransition } = options;
+  if (onTransition !== undefined && typeof onTransition !== "function") {
+    throw new SocketError(
+      "EINVAL",
+      "socket",
+      `Cannot create a socket with onTransition ${
+        describe(onTransition)
+      }: give a function, or leave it out`,
     );
   }
   const graph = socketGraph();
@@ -610,7 +638,7 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
     graph,
     start,
     createSysSocket(backend, { domain, type, nonblocking }),
-    { backend, nonblocking, onTransition: options.onTransition },
+    { backend, nonblocking, onTransition },
   );
 }
 
@@ -1396,16 +1424,8 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         `the options must be an object or undefined, got ${describe(options)}`,
       );
     }
-    for (const key of Object.keys(options)) {
-      if (!keys.includes(key)) {
-        throw this.#badInput(
-          op,
-          `unknown option ${JSON.stringify(key)}; the options are ${
-            keys.map((known) => `"${known}"`).join(" and ")
-          }`,
-        );
-      }
-    }
+    const unknown = unknownOption(options, keys);
+    if (unknown !== undefined) throw this.#badInput(op, unknown);
     const { signal, onTransition } = options as AcceptOptions;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw this.#badInput(

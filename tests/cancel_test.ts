@@ -522,7 +522,7 @@ Deno.test("an unknown option key is EINVAL naming it and the keys that exist, on
   await assert.rejects(pair.listener.accept({ timeout: 5 } as never), {
     code: "EINVAL",
     message:
-      /unknown option "timeout"; the options are "signal" and "onTransition"/,
+      /unknown option "timeout"; the options are "signal", "onTransition"/,
   });
   await assert.rejects(pair.server.recv(10, null as never), {
     code: "EINVAL",

@@ -84,6 +84,18 @@ const INET = { domain: "inet" } as const;
 const CASES: readonly Case[] = [
   // socket()
   ["socket(null)", () => socket(null as never)],
+  [
+    "socket() with an unknown option",
+    () => socket({ ...INET, timeout: 1 } as never),
+  ],
+  [
+    "socket() with a tracer that is not a function",
+    () => socket({ ...INET, onTransition: 5 as never }),
+  ],
+  [
+    'socket() with nonblocking "yes"',
+    () => socket({ ...INET, nonblocking: "yes" as never }),
+  ],
   ["socket() of an unknown domain", () => socket({ domain: "bogus" as never })],
   ["socket() of domain 1n", () => socket({ domain: 1n as never })],
   [
@@ -346,6 +358,12 @@ async function messageOf(run: Case[1], dir: string): Promise<string> {
 const EXPECTED: Readonly<Record<string, string>> = {
   "socket(null)":
     'EINVAL: Cannot create a socket with options null: give an object, such as { domain: "inet" }',
+  "socket() with an unknown option":
+    'EINVAL: Cannot create a socket: unknown option "timeout"; the options are "domain", "type", "protocol", "backend", "nonblocking", "onTransition"',
+  "socket() with a tracer that is not a function":
+    "EINVAL: Cannot create a socket with onTransition 5: give a function, or leave it out",
+  'socket() with nonblocking "yes"':
+    'EINVAL: Cannot create a socket with nonblocking "yes": use true or false',
   "socket() of an unknown domain":
     'EAFNOSUPPORT: Cannot create a socket in domain "bogus": use "inet", "inet6" or "unix"',
   "socket() of domain 1n":
@@ -381,7 +399,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   "connect() with null options":
     "EINVAL: Cannot connect(): the options must be an object or undefined, got null",
   "connect() with an unknown option":
-    'EINVAL: Cannot connect(): unknown option "timeout"; the options are "signal"',
+    'EINVAL: Cannot connect(): unknown option "timeout"; the options are "signal"; to bound it, pass signal: AbortSignal.timeout(ms)',
   "connect() with a signal that is not one":
     'EINVAL: Cannot connect(): "signal" must be an AbortSignal, got {}',
   "connect() with an aborted signal":
@@ -460,7 +478,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   "streamConnection() to a wildcard":
     "EINVAL: Cannot create a connection: srvrAddr 0.0.0.0:0 is a wildcard address, which a client cannot reach; give a specific address and srvrWild: true",
   "streamConnection() with an unknown option":
-    'EINVAL: Cannot create a connection: unknown option "timeout"; the options are srvrAddr, srvrWild, clntAddr, domain, proto, backend, srvrOptions, clntOptions, onTransition, signal, srvr, clnt; to bound the procedure, pass signal: AbortSignal.timeout(ms)',
+    'EINVAL: Cannot create a connection: unknown option "timeout"; the options are "srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "srvr", "clnt"; to bound it, pass signal: AbortSignal.timeout(ms)',
   "streamConnection() with proto 1n":
     "EPROTONOSUPPORT: Cannot create an inet stream socket with protocol 1n: use 0 or 6 (IPPROTO_TCP)",
   "streamConnection() with an aborted signal":
@@ -468,7 +486,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   "streamConnection() with a port in use":
     'EADDRINUSE: streamConnection() failed at step "bind server": Cannot bind to 127.0.0.1:<port>: EADDRINUSE (Address already in use (os error 98)); another socket holds this address; use another port, or port 0',
   "dgramConnection() with an unknown option":
-    'EINVAL: Cannot create a connection: unknown option "srvrS"; the options are srvrAddr, srvrWild, clntAddr, domain, proto, backend, srvrOptions, clntOptions, onTransition, signal, clntConnect, srvrConnect',
+    'EINVAL: Cannot create a connection: unknown option "srvrS"; the options are "srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "clntConnect", "srvrConnect"',
   "genConnection() of an unknown type":
     'ESOCKTNOSUPPORT: Cannot create a connection of type "raw": use "stream" or "dgram"',
   "predict(null)":

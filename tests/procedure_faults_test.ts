@@ -215,13 +215,13 @@ const PROCEDURES = {
         options as Parameters<typeof streamConnection>[0],
       ),
     keys:
-      "srvrAddr, srvrWild, clntAddr, domain, proto, backend, srvrOptions, clntOptions, onTransition, signal, srvr, clnt",
+      '"srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "srvr", "clnt"',
   },
   dgramConnection: {
     run: (options: object) =>
       dgramConnection(options as Parameters<typeof dgramConnection>[0]),
     keys:
-      "srvrAddr, srvrWild, clntAddr, domain, proto, backend, srvrOptions, clntOptions, onTransition, signal, clntConnect, srvrConnect",
+      '"srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "clntConnect", "srvrConnect"',
   },
   genConnection: {
     run: (options: object) =>
@@ -232,7 +232,7 @@ const PROCEDURES = {
         } as Parameters<typeof genConnection>[0],
       ),
     keys:
-      "srvrAddr, srvrWild, clntAddr, domain, proto, backend, srvrOptions, clntOptions, onTransition, signal, type, srvr, clnt, srvrConnect, clntConnect",
+      '"srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "type", "srvr", "clnt", "srvrConnect", "clntConnect"',
   },
 };
 
@@ -243,7 +243,7 @@ for (const [op, { run, keys }] of Object.entries(PROCEDURES)) {
     const [key, hint] of [
       [
         "timeout",
-        "; to bound the procedure, pass signal: AbortSignal.timeout(ms)",
+        "; to bound it, pass signal: AbortSignal.timeout(ms)",
       ],
       ["signall", ""],
     ] as const
