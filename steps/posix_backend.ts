@@ -341,7 +341,21 @@ class PosixSysSocket implements SysSocket {
     throwIfAborted(op, signal);
     const turn = this.#reads.take();
     if (turn === undefined) return;
-    if (signal === undefined) return await turn;
+    if (signal === undefined) await turn;
+    else await this.#turnOrAbort(op, turn, signal);
+    // The socket may have been closed while this read waited its turn.
+    if (this.#closed) {
+      this.#reads.done();
+      this.#ensureOpen(op, true);
+    }
+  }
+
+  /** Waits for `turn`, or gives it on when it comes if `signal` aborts. */
+  async #turnOrAbort(
+    op: SocketOp,
+    turn: Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
     let onAbort!: () => void;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => {
