@@ -4,15 +4,16 @@
  * `EOPNOTSUPP` and a message naming both ways out (`--allow-ffi`,
  * `backend: "posix"`), and what Deno and Node do natively still works.
  *
- * Run this file without FFI to exercise it:
- * `deno test --allow-net --allow-read --allow-write --allow-env tests/deno_without_ffi_test.ts`
- * (with `--allow-ffi` its tests are ignored).
+ * Its tests run without FFI: with `--allow-ffi` (as `deno task test`
+ * grants) they are ignored, and the last test runs this file again in a
+ * `deno test` of its own without it.
  */
 import assert from "node:assert/strict";
 import type { SysSocket } from "../machine/effects.ts";
 import { SocketError } from "../machine/errors.ts";
 import { denoSocket } from "../steps/deno_backend.ts";
 import { LOOPBACK, within } from "./_net.ts";
+import { canRunDeno } from "./_child.ts";
 
 const withFfi = Deno.permissions.querySync({ name: "ffi" }).state ===
   "granted";
@@ -77,5 +78,34 @@ Deno.test({
     } finally {
       for (const sock of sockets) sock.close();
     }
+  },
+});
+
+Deno.test({
+  name: "the tests above pass in a deno test of their own without --allow-ffi",
+  ignore: !withFfi || !canRunDeno,
+  async fn() {
+    const root = new URL("..", import.meta.url).pathname;
+    const { code, stdout, stderr } = await new Deno.Command("deno", {
+      args: [
+        "test",
+        "--no-prompt",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        new URL(import.meta.url).pathname,
+      ],
+      cwd: root,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const out = new TextDecoder().decode(stdout) +
+      new TextDecoder().decode(stderr);
+    assert.equal(code, 0, out);
+    // This test is ignored there; the two above run.
+    assert.match(out, /ok \| 2 passed \| 0 failed \| 1 ignored/, out);
   },
 });
