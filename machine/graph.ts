@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type AnyActorLogic, initialTransition, transition } from "xstate";
+import { type ActorScope, type AnyActorLogic, createActor } from "xstate";
 import type {
   SocketContext,
   SocketEvent,
@@ -61,6 +61,7 @@ interface Node extends SocketNode {
  */
 export class SocketGraph {
   readonly #machine: SocketMachine;
+  readonly #scope: ActorScope<SocketSnapshot, SocketEvent>;
   readonly #nodes = new Map<string, Node>();
   /** Start nodes by kernel behaviour (a profile's constant object). */
   readonly #starts = new Map<unknown, Map<string, Node>>();
@@ -68,6 +69,7 @@ export class SocketGraph {
   /** @param machine The socket machine, with or without provided effects. */
   constructor(machine: SocketMachine) {
     this.#machine = machine;
+    this.#scope = inertScope(machine);
   }
 
   /** The number of distinct snapshots met so far. */
@@ -86,7 +88,7 @@ export class SocketGraph {
     }`;
     let node = starts.get(key);
     if (node === undefined) {
-      node = this.#node(initialTransition(this.#machine, input)[0]);
+      node = this.#node(this.#machine.getInitialSnapshot(this.#scope, input));
       starts.set(key, node);
     }
     return node;
@@ -111,8 +113,7 @@ export class SocketGraph {
       throw new Error(`No effect is in flight in state "${node.state}"`);
     }
     return outcomes[outcome] ??= this.#node(
-      transition(
-        this.#machine,
+      this.#transition(
         node.snapshot,
         // The event XState's invoke sends its parent (not a SocketEvent).
         (outcome === "done"
@@ -121,7 +122,7 @@ export class SocketGraph {
             type: `xstate.error.actor.${invoke.id}`,
             error: undefined,
           }) as unknown as SocketEvent,
-      )[0],
+      ),
     );
   }
 
@@ -149,8 +150,20 @@ export class SocketGraph {
   #compute(node: Node, event: SocketEvent): Step {
     const answer = verdict(node.snapshot, event);
     if (!answer.allowed) return answer;
-    const [next] = transition(this.#machine, node.snapshot, event);
-    return { ...answer, next: this.#node(next) };
+    return {
+      ...answer,
+      next: this.#node(this.#transition(node.snapshot, event)),
+    };
+  }
+
+  /**
+   * XState's next snapshot, as `transition()` computes it but in one scope
+   * made once: `transition()` makes an actor per call, whose initial
+   * snapshot runs the context factory without input, which throws, and
+   * that throw was most of a first `explore()`.
+   */
+  #transition(snapshot: SocketSnapshot, event: SocketEvent): SocketSnapshot {
+    return this.#machine.transition(snapshot, event, this.#scope);
   }
 
   /** The canonical node of a snapshot: equal snapshots share one node. */
@@ -177,6 +190,30 @@ export class SocketGraph {
     }
     return node;
   }
+}
+
+/**
+ * An actor scope that runs nothing, as XState's `transition()` makes one:
+ * actions are collected by nobody, and children are created, never
+ * started.
+ */
+function inertScope(
+  machine: SocketMachine,
+): ActorScope<SocketSnapshot, SocketEvent> {
+  const self = createActor(machine, {
+    input: { domain: "inet", type: "stream" },
+  });
+  return {
+    self,
+    id: "",
+    sessionId: "",
+    system: self.system,
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: () => {},
+  };
 }
 
 /** The part of an event the rules read: everything but `io`. */
