@@ -19,7 +19,11 @@ export interface System<N, O extends string> {
   readonly start: N;
   /** The ops a scenario is made of. */
   readonly ops: readonly O[];
-  /** The node after `op`, and what `op` gave. Equal nodes must be `===`. */
+  /**
+   * The node after `op`, and what `op` gave. Equal nodes must be `===`, and
+   * the answer must be the same every time: the walk asks once per (node,
+   * op) and remembers it.
+   */
   step(node: N, op: O): { readonly node: N; readonly result: Result };
   /** A name for the node, such as its state, for the report. */
   label(node: N): string;
@@ -86,23 +90,40 @@ export interface WalkReport<O extends string> {
 type Counts = [number, number] | [bigint, bigint];
 
 /**
- * Adds the scenarios of one node, extended by an op, to the counts of the
- * node it leads to: all `clean` ones become illegal when the op was
- * refused. `counts`, `clean` and `dirty` are all numbers or all bigints,
- * and `+` is exact on either.
+ * The ops of one node that lead to one node: how many pass, and how many
+ * are refused (as numbers, and as bigints for the levels past 2^53).
  */
-function add(
+interface Edge<N> {
+  readonly to: N;
+  passed: number;
+  refused: number;
+  bigPassed: bigint;
+  bigRefused: bigint;
+}
+
+/**
+ * Adds the scenarios of one node, extended by the ops of `edge`, to the
+ * counts of the node they lead to: the `clean` ones extended by a refused
+ * op become illegal. `counts`, `clean` and `dirty` are all numbers or all
+ * bigints, and `+` and `*` are exact on either: as numbers, every product
+ * is a part of the level's scenarios, which stay below 2^53.
+ */
+function add<N>(
   counts: Counts,
-  refused: boolean,
+  edge: Edge<N>,
   clean: number | bigint,
   dirty: number | bigint,
 ): void {
-  const sums = counts as [number, number];
-  if (refused) {
-    sums[1] += (clean as number) + (dirty as number);
+  if (typeof clean === "number") {
+    const sums = counts as [number, number];
+    const d = dirty as number;
+    sums[0] += edge.passed * clean;
+    sums[1] += edge.passed * d + edge.refused * (clean + d);
   } else {
-    sums[0] += clean as number;
-    sums[1] += dirty as number;
+    const sums = counts as [bigint, bigint];
+    const d = dirty as bigint;
+    sums[0] += edge.bigPassed * clean;
+    sums[1] += edge.bigPassed * d + edge.bigRefused * (clean + d);
   }
 }
 
@@ -150,6 +171,59 @@ export function walk<N, O extends string>(
   const errors = new Map<string, { op: O; errno: Result; witness: Path<O> }>();
   const violations = new Map<string, Path<O>>();
 
+  // Where each node's ops lead, merged by target. A step's answer is the
+  // same whenever its node is met again, and so is all it adds to the
+  // report (the first witnesses, calls, errors and violations are found
+  // on the node's first meeting, in the same order as stepping it at every
+  // level would find them): each (node, op) is stepped once.
+  const edges = new Map<N, Edge<N>[]>();
+  const edgesOf = (node: N): Edge<N>[] => {
+    let out = edges.get(node);
+    if (out !== undefined) return out;
+    out = [];
+    const byTarget = new Map<N, Edge<N>>();
+    const state = system.label(node);
+    for (const op of OPS) {
+      const { node: to, result } = system.step(node, op);
+      const refused = !system.isEnvironment(op) && isErrno(result);
+      if (!found.has(to)) found.set(to, { parent: node, op, result });
+      const label = system.label(to);
+      if (!states.has(label)) states.set(label, witness(to));
+      const key = `${state} ${op}`;
+      const call = calls.get(key) ??
+        { state, op, results: new Set<Result>() };
+      call.results.add(result);
+      calls.set(key, call);
+      if (refused && !errors.has(`${op} ${result}`)) {
+        errors.set(`${op} ${result}`, {
+          op,
+          errno: result,
+          witness: witness(node, op, result),
+        });
+      }
+      for (const property of properties) {
+        if (violations.has(property.name)) continue;
+        if (!holds(property, { from: node, op, result, to })) {
+          violations.set(property.name, witness(node, op, result));
+        }
+      }
+      let edge = byTarget.get(to);
+      if (edge === undefined) {
+        edge = { to, passed: 0, refused: 0, bigPassed: 0n, bigRefused: 0n };
+        byTarget.set(to, edge);
+        out.push(edge);
+      }
+      if (refused) edge.refused++;
+      else edge.passed++;
+    }
+    for (const edge of out) {
+      edge.bigPassed = BigInt(edge.passed);
+      edge.bigRefused = BigInt(edge.refused);
+    }
+    edges.set(node, out);
+    return out;
+  };
+
   // Scenarios per node at the current length: [legal, illegal], exact.
   // They are numbers while the level's scenarios (every count is a part
   // of them) stay below 2^53, bigints from there: bigint sums cost more.
@@ -171,41 +245,19 @@ export function walk<N, O extends string>(
     width *= OPS.length;
     const next = new Map<N, Counts>();
     for (const [node, [clean, dirty]] of level) {
-      const state = system.label(node);
-      for (const op of OPS) {
-        const { node: to, result } = system.step(node, op);
-        const refused = !system.isEnvironment(op) && isErrno(result);
-        if (!found.has(to)) found.set(to, { parent: node, op, result });
-        const label = system.label(to);
-        if (!states.has(label)) states.set(label, witness(to));
-        const key = `${state} ${op}`;
-        const call = calls.get(key) ??
-          { state, op, results: new Set<Result>() };
-        call.results.add(result);
-        calls.set(key, call);
-        if (refused && !errors.has(`${op} ${result}`)) {
-          errors.set(`${op} ${result}`, {
-            op,
-            errno: result,
-            witness: witness(node, op, result),
-          });
-        }
-        for (const property of properties) {
-          if (violations.has(property.name)) continue;
-          if (!holds(property, { from: node, op, result, to })) {
-            violations.set(property.name, witness(node, op, result));
-          }
-        }
-        let counts = next.get(to);
+      for (const edge of edgesOf(node)) {
+        let counts = next.get(edge.to);
         if (counts === undefined) {
-          next.set(to, counts = big ? [0n, 0n] : [0, 0]);
+          next.set(edge.to, counts = big ? [0n, 0n] : [0, 0]);
         }
-        add(counts, refused, clean, dirty);
+        add(counts, edge, clean, dirty);
       }
     }
-    const total: Counts = big ? [0n, 0n] : [0, 0];
-    for (const [clean, dirty] of next.values()) {
-      add(total, false, clean, dirty);
+    // Number or bigint alike: `+` of two of one kind.
+    const total = (big ? [0n, 0n] : [0, 0]) as [number, number];
+    for (const counts of next.values()) {
+      total[0] += counts[0] as number;
+      total[1] += counts[1] as number;
     }
     legal += BigInt(total[0]);
     illegal += BigInt(total[1]);
