@@ -19,7 +19,7 @@ import type {
   SocketSnapshot,
   SocketState,
 } from "./socket_machine.ts";
-import { type Verdict, verdict } from "./verdict.ts";
+import { type Verdict, verdictOf } from "./verdict.ts";
 
 /** An effect in flight: the invoked actor's id, its logic, and its input. */
 export interface Effect {
@@ -88,7 +88,12 @@ export class SocketGraph {
     }`;
     let node = starts.get(key);
     if (node === undefined) {
-      node = this.#node(this.#machine.getInitialSnapshot(this.#scope, input));
+      const snapshot = this.#machine.getInitialSnapshot(this.#scope, input);
+      node = this.#node(
+        snapshot.value as SocketState,
+        snapshot.context,
+        snapshot,
+      );
       starts.set(key, node);
     }
     return node;
@@ -112,17 +117,18 @@ export class SocketGraph {
     if (invoke === undefined) {
       throw new Error(`No effect is in flight in state "${node.state}"`);
     }
-    return outcomes[outcome] ??= this.#node(
-      this.#transition(
-        node.snapshot,
-        // The event XState's invoke sends its parent (not a SocketEvent).
-        (outcome === "done"
-          ? { type: `xstate.done.actor.${invoke.id}`, output: undefined }
-          : {
-            type: `xstate.error.actor.${invoke.id}`,
-            error: undefined,
-          }) as unknown as SocketEvent,
-      ),
+    // The event XState's invoke sends its parent (not a SocketEvent).
+    const event =
+      (outcome === "done"
+        ? { type: `xstate.done.actor.${invoke.id}`, output: undefined }
+        : {
+          type: `xstate.error.actor.${invoke.id}`,
+          error: undefined,
+        }) as unknown as SocketEvent;
+    return outcomes[outcome] ??= this.#after(
+      node as Node,
+      this.#machine.getTransitionData(node.snapshot, event)[0],
+      event,
     );
   }
 
@@ -148,35 +154,54 @@ export class SocketGraph {
   }
 
   #compute(node: Node, event: SocketEvent): Step {
-    const answer = verdict(node.snapshot, event);
+    const [selected] = this.#machine.getTransitionData(node.snapshot, event);
+    const answer = verdictOf(selected, node.snapshot, event);
     if (!answer.allowed) return answer;
-    return {
-      ...answer,
-      next: this.#node(this.#transition(node.snapshot, event)),
-    };
+    return { ...answer, next: this.#after(node, selected, event) };
   }
 
   /**
-   * XState's next snapshot, as `transition()` computes it but in one scope
-   * made once: `transition()` makes an actor per call, whose initial
-   * snapshot runs the context factory without input, which throws, and
-   * that throw was most of a first `explore()`.
+   * The node after the machine took `selected`, the transition XState
+   * selected for `event` at `node`: {@linkcode taken} when it can say,
+   * else XState's own next snapshot.
    */
-  #transition(snapshot: SocketSnapshot, event: SocketEvent): SocketSnapshot {
-    return this.#machine.transition(snapshot, event, this.#scope);
+  #after(node: Node, selected: Selected | undefined, event: SocketEvent): Node {
+    const next = selected &&
+      taken(this.#machine, node.snapshot, selected, event);
+    if (next === undefined) {
+      const snapshot = this.#machine.transition(
+        node.snapshot,
+        event,
+        this.#scope,
+      );
+      return this.#node(
+        snapshot.value as SocketState,
+        snapshot.context,
+        snapshot,
+      );
+    }
+    return this.#node(next.state, next.context, undefined);
   }
 
-  /** The canonical node of a snapshot: equal snapshots share one node. */
-  #node(snapshot: SocketSnapshot): Node {
-    const state = snapshot.value as SocketState;
-    const key = `${state}|${JSON.stringify(snapshot.context)}`;
+  /**
+   * The canonical node of a state and its facts: equal snapshots share one
+   * node. A new node's snapshot is `snapshot`, or else XState's
+   * `resolveState()` of them.
+   */
+  #node(
+    state: SocketState,
+    facts: SocketContext,
+    snapshot: SocketSnapshot | undefined,
+  ): Node {
+    const key = `${state}|${JSON.stringify(facts)}`;
     let node = this.#nodes.get(key);
     if (node === undefined) {
       const definition = this.#machine.root.states[state].invoke[0];
       node = {
-        snapshot,
+        snapshot: snapshot ??
+          this.#machine.resolveState({ value: state, context: facts }),
         state,
-        facts: snapshot.context,
+        facts,
         inFlight: definition !== undefined,
         invoke: definition && {
           id: definition.id,
@@ -190,6 +215,108 @@ export class SocketGraph {
     }
     return node;
   }
+}
+
+/** A transition as XState selects it (`getTransitionData()`). */
+type Selected = ReturnType<SocketMachine["getTransitionData"]>[number];
+
+/** An action of a transition, as XState keeps it. */
+type ActionOf = Selected["actions"][number];
+
+/** Thrown by an assignment that spawns: XState must take that transition. */
+const SPAWNS = Symbol("spawns");
+
+function noSpawn(): never {
+  throw SPAWNS;
+}
+
+/**
+ * The state and facts after the machine takes `selected` from `snapshot`
+ * on `event`, as XState's macrostep computes them, for what a transition of
+ * the socket machine is made of: a flat machine's state goes to one
+ * sibling, or stays, and the transition's `assign` actions give the facts,
+ * in order, from the facts before each (actions that are not XState's own,
+ * such as a provided action, run later and never change the facts).
+ * Anything else (entry or exit actions, eventless transitions, actions of
+ * XState's other than `assign`, an assignment that spawns) is left to
+ * XState: `undefined`.
+ *
+ * The transition is XState's own selection, guards and all, and the
+ * assignments are the machine's own functions: nothing here knows a rule.
+ * XState's `transition()` costs 20 to 40 µs a step even warm (it clones the
+ * snapshot once per action, and its contexts of 22 facts are built by
+ * `Object.assign`, which leaves them in V8's slow dictionary mode); this is
+ * a few µs. The tests check it against `transition()` for every node and
+ * call `explore()` reaches.
+ */
+export function taken(
+  machine: SocketMachine,
+  snapshot: SocketSnapshot,
+  selected: Selected,
+  event: SocketEvent,
+):
+  | { readonly state: SocketState; readonly context: SocketContext }
+  | undefined {
+  const root = machine.root;
+  const from = root.states[snapshot.value as SocketState];
+  let to = from;
+  const target = selected.target;
+  if (target !== undefined) {
+    if (target.length !== 1) return undefined;
+    to = target[0] as typeof from;
+    if (to.parent !== root || to.type !== "atomic") return undefined;
+    if (from.exit.length > 0 || to.entry.length > 0) return undefined;
+  }
+  if (to.always !== undefined && to.always.length > 0) return undefined;
+  if (root.always !== undefined && root.always.length > 0) return undefined;
+  let context = snapshot.context;
+  try {
+    for (const action of selected.actions as readonly ActionOf[]) {
+      const assigned = assignmentOf(machine, action, context, event);
+      if (assigned === "other") continue;
+      if (assigned === undefined) return undefined;
+      context = { ...context, ...assigned };
+    }
+  } catch (error) {
+    if (error === SPAWNS) return undefined;
+    throw error;
+  }
+  return { state: to.key as SocketState, context };
+}
+
+/**
+ * What an assign action sets, as XState's `resolveAssign` computes it;
+ * `"other"` for an action that is not XState's own (it never changes the
+ * facts), `undefined` for one of XState's other actions.
+ */
+function assignmentOf(
+  machine: SocketMachine,
+  action: ActionOf,
+  context: SocketContext,
+  event: SocketEvent,
+): Partial<SocketContext> | "other" | undefined {
+  const inline = typeof action === "function";
+  const resolved = (inline ? action : machine.implementations.actions[
+    typeof action === "string" ? action : (action as { type: string }).type
+  ]) as
+    | undefined
+    | { type?: string; resolve?: unknown; assignment?: unknown };
+  if (resolved === undefined || !("resolve" in resolved)) return "other";
+  if (resolved.type !== "xstate.assign") return undefined;
+  let params: unknown = undefined;
+  if (!inline && typeof action === "object" && "params" in action) {
+    const given = (action as { params: unknown }).params;
+    params = typeof given === "function" ? given({ context, event }) : given;
+  }
+  const args = { context, event, spawn: noSpawn };
+  const assignment = resolved.assignment;
+  if (typeof assignment === "function") return assignment(args, params);
+  const partial: Record<string, unknown> = {};
+  for (const key of Object.keys(assignment as object)) {
+    const value = (assignment as Record<string, unknown>)[key];
+    partial[key] = typeof value === "function" ? value(args, params) : value;
+  }
+  return partial as Partial<SocketContext>;
 }
 
 /**

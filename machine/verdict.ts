@@ -1,6 +1,11 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 import type { Errno } from "./errno.ts";
-import type { Outcome, SocketEvent, SocketSnapshot } from "./socket_machine.ts";
+import type {
+  CallMeta,
+  Outcome,
+  SocketEvent,
+  SocketSnapshot,
+} from "./socket_machine.ts";
 
 /** The machine's answer to a call: let through, or refused with an errno. */
 export type Verdict =
@@ -45,7 +50,25 @@ export type Verdict =
  * machine, which must handle every event in every state.
  */
 export function verdict(snapshot: SocketSnapshot, event: SocketEvent): Verdict {
-  const [transition] = snapshot.machine.getTransitionData(snapshot, event);
+  return verdictOf(
+    snapshot.machine.getTransitionData(snapshot, event)[0],
+    snapshot,
+    event,
+  );
+}
+
+/**
+ * {@linkcode verdict} from the transition the machine selected for `event`
+ * in `snapshot` (`getTransitionData()`'s first), for a caller that goes on
+ * to take it.
+ *
+ * @throws {Error} When no transition was selected.
+ */
+export function verdictOf(
+  transition: { readonly meta?: CallMeta } | undefined,
+  snapshot: SocketSnapshot,
+  event: SocketEvent,
+): Verdict {
   if (transition === undefined) {
     throw new Error(
       `The socket machine does not handle "${event.type}" in state "${
