@@ -164,11 +164,17 @@ export function walk<N, O extends string>(
     system.label(start),
     witness(start),
   ]]);
+  // By state, then op; by op, then errno: keys that are the labels and
+  // results themselves, never strings made per step.
   const calls = new Map<
     string,
-    { state: string; op: O; results: Set<Result> }
+    Map<O, { state: string; op: O; results: Set<Result> }>
   >();
-  const errors = new Map<string, { op: O; errno: Result; witness: Path<O> }>();
+  const errors = new Map<
+    O,
+    Map<Result, { op: O; errno: Result; witness: Path<O> }>
+  >();
+  const errorList: { op: O; errno: Result; witness: Path<O> }[] = [];
   const violations = new Map<string, Path<O>>();
 
   // Where each node's ops lead, merged by target. A step's answer is the
@@ -183,28 +189,39 @@ export function walk<N, O extends string>(
     out = [];
     const byTarget = new Map<N, Edge<N>>();
     const state = system.label(node);
+    let callsHere = calls.get(state);
+    if (callsHere === undefined) calls.set(state, callsHere = new Map());
     for (const op of OPS) {
       const { node: to, result } = system.step(node, op);
       const refused = !system.isEnvironment(op) && isErrno(result);
       if (!found.has(to)) found.set(to, { parent: node, op, result });
       const label = system.label(to);
       if (!states.has(label)) states.set(label, witness(to));
-      const key = `${state} ${op}`;
-      const call = calls.get(key) ??
-        { state, op, results: new Set<Result>() };
-      call.results.add(result);
-      calls.set(key, call);
-      if (refused && !errors.has(`${op} ${result}`)) {
-        errors.set(`${op} ${result}`, {
-          op,
-          errno: result,
-          witness: witness(node, op, result),
-        });
+      let call = callsHere.get(op);
+      if (call === undefined) {
+        callsHere.set(op, call = { state, op, results: new Set<Result>() });
       }
-      for (const property of properties) {
-        if (violations.has(property.name)) continue;
-        if (!holds(property, { from: node, op, result, to })) {
-          violations.set(property.name, witness(node, op, result));
+      call.results.add(result);
+      if (refused) {
+        let byErrno = errors.get(op);
+        if (byErrno === undefined) errors.set(op, byErrno = new Map());
+        if (!byErrno.has(result)) {
+          const error = {
+            op,
+            errno: result,
+            witness: witness(node, op, result),
+          };
+          byErrno.set(result, error);
+          errorList.push(error);
+        }
+      }
+      if (properties.length > violations.size) {
+        const step = { from: node, op, result, to };
+        for (const property of properties) {
+          if (violations.has(property.name)) continue;
+          if (!holds(property, step)) {
+            violations.set(property.name, witness(node, op, result));
+          }
         }
       }
       let edge = byTarget.get(to);
@@ -269,7 +286,7 @@ export function walk<N, O extends string>(
     illegal,
     snapshots: found.size,
     states: [...states].map(([state, witness]) => ({ state, witness })),
-    calls: [...calls.values()]
+    calls: [...calls.values()].flatMap((byOp) => [...byOp.values()])
       .map(({ state, op, results }) => ({
         state,
         op,
@@ -278,7 +295,7 @@ export function walk<N, O extends string>(
       .sort((a, b) =>
         a.state.localeCompare(b.state) || OPS.indexOf(a.op) - OPS.indexOf(b.op)
       ),
-    errors: [...errors.values()],
+    errors: errorList,
     violations: [...violations].map(([invariant, witness]) => ({
       invariant,
       witness,
