@@ -9,11 +9,11 @@ import type { SocketGraph, SocketNode } from "./graph.ts";
 import type { KernelName } from "./kernel.ts";
 import { walk } from "./walk.ts";
 import {
-  eventOf,
   modelGraph,
   modelStart,
   type Op,
   OPS,
+  opStep,
   predictStep,
   type Result,
 } from "./predict.ts";
@@ -281,13 +281,12 @@ function overlapsOf(
   >();
   const calls = OPS.filter((op) => !ENVIRONMENT.has(op));
   for (const node of nodes) {
-    const { domain } = node.facts;
     for (const first of calls) {
-      const into = graph.step(node, eventOf(first, domain, nonblocking));
+      const into = opStep(node, first, nonblocking, graph);
       if (!into.allowed || !into.next.inFlight) continue;
       const state = into.next.state;
       for (const op of calls) {
-        const step = graph.step(into.next, eventOf(op, domain, nonblocking));
+        const step = opStep(into.next, op, nonblocking, graph);
         const answer = step.allowed
           ? step.outcome ?? "ok"
           : step.waits

@@ -2,7 +2,7 @@
 import { checkOps, checkOptions } from "./_check_scenario.ts";
 import type { Domain } from "./address.ts";
 import type { Errno } from "./errno.ts";
-import { SocketGraph, type SocketNode } from "./graph.ts";
+import { SocketGraph, type SocketNode, type Step } from "./graph.ts";
 import { type KernelName, kernelProfile } from "./kernel.ts";
 import {
   type SocketEvent,
@@ -143,7 +143,22 @@ interface OpCall {
   readonly failsWith?: Errno;
 }
 
+/** Every op's call on a socket of a domain, blocking and not: made once. */
+const CALLS = new Map<Domain, [Record<Op, OpCall>, Record<Op, OpCall>]>();
+
 function callOf(op: Op, domain: Domain, nonblocking: boolean): OpCall {
+  let calls = CALLS.get(domain);
+  if (calls === undefined) {
+    const table = (nonblocking: boolean) =>
+      Object.fromEntries(
+        OPS.map((op) => [op, makeCall(op, domain, nonblocking)]),
+      ) as Record<Op, OpCall>;
+    CALLS.set(domain, calls = [table(false), table(true)]);
+  }
+  return calls[nonblocking ? 1 : 0][op];
+}
+
+function makeCall(op: Op, domain: Domain, nonblocking: boolean): OpCall {
   const unix = domain === "unix";
   switch (op) {
     case "bind":
@@ -245,6 +260,31 @@ export function modelStart(
   return model.start({ domain, type, kernel: kernelProfile(kernel).behaviour });
 }
 
+/** The graph's steps from a node, by call: identity keys, made once. */
+const STEPS = new WeakMap<SocketNode, Map<OpCall, Step>>();
+
+function stepOf(node: SocketNode, call: OpCall, model: SocketGraph): Step {
+  let steps = STEPS.get(node);
+  if (steps === undefined) STEPS.set(node, steps = new Map());
+  let step = steps.get(call);
+  if (step === undefined) steps.set(call, step = model.step(node, call.event));
+  return step;
+}
+
+/**
+ * The machine's step for `op`'s call at `node`, before any effect it starts
+ * settles (`next` is then in flight). Internal: for model checkers that
+ * look at the machine between an op and its effect.
+ */
+export function opStep(
+  node: SocketNode,
+  op: Op,
+  nonblocking: boolean,
+  model: SocketGraph,
+): Step {
+  return stepOf(node, callOf(op, node.facts.domain, nonblocking), model);
+}
+
 /**
  * Takes one op from `node`: the node after it and the op's result. This is
  * the step that {@linkcode predict} repeats, exported for model checkers.
@@ -255,10 +295,11 @@ export function predictStep(
   nonblocking = false,
   model: SocketGraph = modelGraph(),
 ): { readonly node: SocketNode; readonly result: Result } {
-  const { event, failsWith } = callOf(op, node.facts.domain, nonblocking);
+  const call = callOf(op, node.facts.domain, nonblocking);
+  const { failsWith } = call;
   // A datagram connect only records its target: the machine decides.
   const fails = failsWith !== undefined && node.facts.type === "stream";
-  const step = model.step(node, event);
+  const step = stepOf(node, call, model);
   if (!step.allowed) {
     if (step.waits) {
       // Every op settles its effect at once, so no node here has one in
