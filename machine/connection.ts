@@ -20,6 +20,9 @@ const LINGER_0: SocketEvent = {
   resets: true,
 };
 
+/** The socket's connection is reset by its peer. */
+const PEER_RESET: SocketEvent = { type: "PEER_RESET" };
+
 /**
  * A call of one of the three sockets of `streamConnection()`: the listener,
  * the client, and the socket the listener accepts. Each has the meaning of
@@ -229,7 +232,7 @@ class ConnectionModel {
       }
       case "client.set_linger0":
       case "accepted.set_linger0": {
-        const step = this.#graph.step(
+        const step = this.#graph.stepShared(
           role === "client" ? client : accepted!,
           LINGER_0,
         );
@@ -267,7 +270,7 @@ class ConnectionModel {
 
   /** A socket's connection reset by its peer's end being torn down. */
   #reset(sock: SocketNode): SocketNode {
-    const step = this.#graph.step(sock, { type: "PEER_RESET" });
+    const step = this.#graph.stepShared(sock, PEER_RESET);
     return step.allowed ? step.next : sock;
   }
 

@@ -275,33 +275,43 @@ function overlapsOf(
   nodes: ReadonlySet<SocketNode>,
   nonblocking: boolean,
 ): Exploration["overlaps"] {
-  const found = new Map<
-    string,
-    { state: SocketState; op: Op; answers: Set<Result | "waits"> }
-  >();
   const calls = OPS.filter((op) => !ENVIRONMENT.has(op));
+  // The in-flight nodes, each once, in the order they are first met: what
+  // an op gives in one depends only on it.
+  const inFlight = new Set<SocketNode>();
   for (const node of nodes) {
     for (const first of calls) {
       const into = opStep(node, first, nonblocking, graph);
-      if (!into.allowed || !into.next.inFlight) continue;
-      const state = into.next.state;
-      for (const op of calls) {
-        const step = opStep(into.next, op, nonblocking, graph);
-        const answer = step.allowed
-          ? step.outcome ?? "ok"
-          : step.waits
-          ? "waits"
-          : step.errno;
-        const key = `${state} ${op}`;
-        const entry = found.get(key) ?? { state, op, answers: new Set() };
-        entry.answers.add(answer);
-        found.set(key, entry);
-      }
+      if (into.allowed && into.next.inFlight) inFlight.add(into.next);
     }
   }
-  return [...found.values()].map(({ state, op, answers }) => ({
-    state,
-    op,
-    answers: [...answers].sort(),
-  }));
+  const found = new Map<
+    SocketState,
+    Map<Op, { state: SocketState; op: Op; answers: Set<Result | "waits"> }>
+  >();
+  for (const node of inFlight) {
+    const state = node.state;
+    let byOp = found.get(state);
+    if (byOp === undefined) found.set(state, byOp = new Map());
+    for (const op of calls) {
+      const step = opStep(node, op, nonblocking, graph);
+      const answer = step.allowed
+        ? step.outcome ?? "ok"
+        : step.waits
+        ? "waits"
+        : step.errno;
+      let entry = byOp.get(op);
+      if (entry === undefined) {
+        byOp.set(op, entry = { state, op, answers: new Set() });
+      }
+      entry.answers.add(answer);
+    }
+  }
+  return [...found.values()].flatMap((byOp) =>
+    [...byOp.values()].map(({ state, op, answers }) => ({
+      state,
+      op,
+      answers: [...answers].sort(),
+    }))
+  );
 }

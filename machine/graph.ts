@@ -51,6 +51,8 @@ export type Step =
 
 interface Node extends SocketNode {
   readonly steps: Map<string, Step>;
+  /** Steps by the event object, for events used again (`stepShared()`). */
+  readonly shared: Map<SocketEvent, Step>;
   readonly outcomes: { done?: SocketNode; error?: SocketNode };
   readonly invoke: { id: string; src: string; input: unknown } | undefined;
 }
@@ -111,6 +113,22 @@ export class SocketGraph {
     return found;
   }
 
+  /**
+   * {@linkcode step} for an event object that is used again and never
+   * changed, such as a model's call of an op: remembered by the object, so
+   * that the next lookup builds no call key. (Not for the runtime's events,
+   * made fresh per call: each would be remembered.)
+   */
+  stepShared(node: SocketNode, event: SocketEvent): Step {
+    const shared = (node as Node).shared;
+    let found = shared.get(event);
+    if (found === undefined) {
+      found = this.#compute(node as Node, withoutIo(event));
+      shared.set(event, found);
+    }
+    return found;
+  }
+
   /** The node after the effect in flight at `node` resolved or rejected. */
   settle(node: SocketNode, outcome: "done" | "error"): SocketNode {
     const { outcomes, invoke } = node as Node;
@@ -127,7 +145,7 @@ export class SocketGraph {
         }) as unknown as SocketEvent;
     return outcomes[outcome] ??= this.#after(
       node as Node,
-      this.#machine.getTransitionData(node.snapshot, event)[0],
+      this.#select(node as Node, event),
       event,
     );
   }
@@ -154,10 +172,23 @@ export class SocketGraph {
   }
 
   #compute(node: Node, event: SocketEvent): Step {
-    const [selected] = this.#machine.getTransitionData(node.snapshot, event);
+    const selected = this.#select(node, event);
     const answer = verdictOf(selected, node.snapshot, event);
     if (!answer.allowed) return answer;
     return { ...answer, next: this.#after(node, selected, event) };
+  }
+
+  /**
+   * The transition XState selects for `event` at `node`: its first
+   * candidate for the event type in the node's state when that one has no
+   * guard (XState takes it whatever the facts, as its `next()` does),
+   * else XState's `getTransitionData()`, guards and all.
+   */
+  #select(node: Node, event: SocketEvent): Selected | undefined {
+    const first = this.#machine.root.states[node.state].transitions
+      .get(event.type)?.[0];
+    if (first !== undefined && first.guard === undefined) return first;
+    return this.#machine.getTransitionData(node.snapshot, event)[0];
   }
 
   /**
@@ -180,6 +211,8 @@ export class SocketGraph {
         snapshot,
       );
     }
+    // Most calls change nothing: the node stays, with no key to make.
+    if (next.state === node.state && next.context === node.facts) return node;
     return this.#node(next.state, next.context, undefined);
   }
 
@@ -209,6 +242,7 @@ export class SocketGraph {
           input: definition.input,
         },
         steps: new Map(),
+        shared: new Map(),
         outcomes: {},
       };
       this.#nodes.set(key, node);
@@ -275,13 +309,29 @@ export function taken(
       const assigned = assignmentOf(machine, action, context, event);
       if (assigned === "other") continue;
       if (assigned === undefined) return undefined;
-      context = { ...context, ...assigned };
+      if (changes(context, assigned)) context = { ...context, ...assigned };
     }
   } catch (error) {
     if (error === SPAWNS) return undefined;
     throw error;
   }
   return { state: to.key as SocketState, context };
+}
+
+/** Whether `assigned` sets some fact to another value than it has. */
+function changes(
+  context: SocketContext,
+  assigned: Partial<SocketContext>,
+): boolean {
+  for (const key in assigned) {
+    if (
+      !Object.is(
+        context[key as keyof SocketContext],
+        assigned[key as keyof SocketContext],
+      ) || !(key in context)
+    ) return true;
+  }
+  return false;
 }
 
 /**

@@ -260,17 +260,6 @@ export function modelStart(
   return model.start({ domain, type, kernel: kernelProfile(kernel).behaviour });
 }
 
-/** The graph's steps from a node, by call: identity keys, made once. */
-const STEPS = new WeakMap<SocketNode, Map<OpCall, Step>>();
-
-function stepOf(node: SocketNode, call: OpCall, model: SocketGraph): Step {
-  let steps = STEPS.get(node);
-  if (steps === undefined) STEPS.set(node, steps = new Map());
-  let step = steps.get(call);
-  if (step === undefined) steps.set(call, step = model.step(node, call.event));
-  return step;
-}
-
 /**
  * The machine's step for `op`'s call at `node`, before any effect it starts
  * settles (`next` is then in flight). Internal: for model checkers that
@@ -282,7 +271,10 @@ export function opStep(
   nonblocking: boolean,
   model: SocketGraph,
 ): Step {
-  return stepOf(node, callOf(op, node.facts.domain, nonblocking), model);
+  return model.stepShared(
+    node,
+    callOf(op, node.facts.domain, nonblocking).event,
+  );
 }
 
 /**
@@ -299,7 +291,7 @@ export function predictStep(
   const { failsWith } = call;
   // A datagram connect only records its target: the machine decides.
   const fails = failsWith !== undefined && node.facts.type === "stream";
-  const step = stepOf(node, call, model);
+  const step = model.stepShared(node, call.event);
   if (!step.allowed) {
     if (step.waits) {
       // Every op settles its effect at once, so no node here has one in

@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { transition } from "xstate";
 import type { Domain } from "../machine/address.ts";
-import { SocketGraph, type SocketNode, taken } from "../machine/graph.ts";
+import {
+  SocketGraph,
+  type SocketNode,
+  type Step,
+  taken,
+} from "../machine/graph.ts";
 import { ANY_KERNEL, kernelProfiles } from "../machine/kernel.ts";
 import { eventOf, OPS } from "../machine/predict.ts";
 import {
@@ -12,6 +17,7 @@ import {
   socketMachine,
   type SocketType,
 } from "../machine/socket_machine.ts";
+import { verdict } from "../machine/verdict.ts";
 
 /** Calls the runtime makes besides predict()'s ops. */
 const RUNTIME_EVENTS: readonly SocketEvent[] = [
@@ -61,6 +67,18 @@ function agrees(
   );
 }
 
+/** Asserts that the graph's verdict is the one `verdict()` reads off XState. */
+function sameVerdict(step: Step, node: SocketNode, event: SocketEvent): void {
+  const { next: _next, ...answer } = step as Step & { next?: unknown };
+  const expected = verdict(node.snapshot, event);
+  if (isDeepStrictEqual(answer, expected)) return;
+  assert.deepEqual(
+    answer,
+    expected,
+    `${node.state} ${JSON.stringify(node.facts)} ${JSON.stringify(event)}`,
+  );
+}
+
 Deno.test("SocketGraph's every step and settle agrees with XState's transition() on every node two calls reach, every kind, every kernel, born or accepted", () => {
   const graph = new SocketGraph(socketMachine);
   const kernels = [...kernelProfiles().map((p) => p.behaviour), ANY_KERNEL];
@@ -106,6 +124,7 @@ Deno.test("SocketGraph's every step and settle agrees with XState's transition()
         const step = graph.step(node, event);
         const fresh = xstate(node, event);
         checked++;
+        sameVerdict(step, node, event);
         if (!step.allowed) {
           // A refusal stays: XState's transition changes nothing.
           agrees(node, fresh, node, event);
@@ -157,6 +176,7 @@ Deno.test("SocketGraph's every step and settle agrees with XState's transition()
         const event = calls[pick(calls.length)];
         const step = graph.step(node, event);
         checked++;
+        sameVerdict(step, node, event);
         if (!step.allowed) {
           agrees(node, xstate(node, event), node, event);
           continue;
