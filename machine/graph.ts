@@ -114,7 +114,7 @@ export class SocketGraph {
   }
 
   /**
-   * {@linkcode step} for an event object that is used again and never
+   * `step()` for an event object that is used again and never
    * changed, such as a model's call of an op: remembered by the object, so
    * that the next lookup builds no call key. (Not for the runtime's events,
    * made fresh per call: each would be remembered.)
@@ -193,7 +193,7 @@ export class SocketGraph {
 
   /**
    * The node after the machine took `selected`, the transition XState
-   * selected for `event` at `node`: {@linkcode taken} when it can say,
+   * selected for `event` at `node`: `taken()` when it can say,
    * else XState's own next snapshot.
    */
   #after(node: Node, selected: Selected | undefined, event: SocketEvent): Node {

@@ -58,7 +58,7 @@ export function verdict(snapshot: SocketSnapshot, event: SocketEvent): Verdict {
 }
 
 /**
- * {@linkcode verdict} from the transition the machine selected for `event`
+ * `verdict()` from the transition the machine selected for `event`
  * in `snapshot` (`getTransitionData()`'s first), for a caller that goes on
  * to take it.
  *
