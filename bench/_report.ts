@@ -18,6 +18,8 @@ export interface Context {
   readonly caseMs: number;
   /** Progress, to stderr (the table goes to stdout). */
   log(message: string): void;
+  /** A note printed under the table: how a figure was measured. */
+  note(message: string): void;
 }
 
 /** What a figure aims at: a ratio to reach, or a bound to stay under. */

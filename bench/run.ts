@@ -184,11 +184,13 @@ async function main(args: string[]): Promise<number> {
     ? "in the current network namespace (--shared-netns)"
     : "in the current network namespace (no namespace of its own could be made: needs root, unshare and ip); sockets in TIME_WAIT, this run's and other programs', slow its binds down";
 
+  const notes: string[] = [];
   const context: Context = {
     quick: values.quick,
     rounds,
     caseMs: values.quick ? 60 : 100,
     log: (message) => console.error(`bench: ${message}`),
+    note: (message) => notes.push(message),
   };
   const started = performance.now();
   const figures: Figure[] = [];
@@ -211,6 +213,8 @@ async function main(args: string[]): Promise<number> {
   console.log("");
   console.log(table(figures));
   console.log("");
+  for (const note of notes) console.log(`- ${note}`);
+  if (notes.length > 0) console.log("");
   console.log(
     `(${((performance.now() - started) / 1000).toFixed(0)} s)`,
   );

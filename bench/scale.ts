@@ -46,7 +46,7 @@ const WINDOW = 16;
 /** New connections made while the pairs sit idle. */
 const NEW_CONNECTIONS = 10;
 /** Descriptors beyond the pairs: the runtime's own, the window, slack. */
-const SPARE_FDS = 500;
+const SPARE_FDS = 250;
 /** Opening stops after this many errors. */
 const MAX_ERRORS = 100;
 /** Each of the idle checks must complete within this. */
@@ -205,10 +205,11 @@ interface ChildRun {
   readonly problem?: string;
 }
 
-/** How the children are started: directly, or under `prlimit`. */
+/** How the children are started (directly, or under `prlimit`), and how many pairs they open. */
 interface Launch {
   readonly command: string;
   readonly prefix: readonly string[];
+  readonly pairs: number;
   readonly note: string;
 }
 
@@ -230,22 +231,53 @@ async function prlimitWorks(limit: number): Promise<string | undefined> {
   }
 }
 
-/** How to start a child that needs `needed` descriptors, or why it cannot. */
-async function launch(needed: number): Promise<Launch | string> {
+/**
+ * How to start a child that opens `wanted` pairs, or as many as the hard
+ * descriptor limit allows when it cannot be raised; or why none can run.
+ */
+async function launch(wanted: number): Promise<Launch | string> {
+  const needed = 2 * wanted + SPARE_FDS;
   const { soft, hard } = fdLimit();
   if (soft >= needed) {
-    return { command: "deno", prefix: [], note: `descriptor limit ${soft}` };
+    return {
+      command: "deno",
+      prefix: [],
+      pairs: wanted,
+      note:
+        `each case in a child process of its own (descriptor limit ${soft})`,
+    };
   }
   const problem = await prlimitWorks(needed);
-  if (problem !== undefined) {
+  if (problem === undefined) {
+    return {
+      command: "prlimit",
+      prefix: [`--nofile=${needed}:${needed}`, "deno"],
+      pairs: wanted,
+      note:
+        `each case in a child process of its own, under \`prlimit --nofile=${needed}\` (the limit here is ${soft})`,
+    };
+  }
+  const most = Math.floor((hard - SPARE_FDS) / 2);
+  if (most < wanted / 10) {
     return `needs ${needed} descriptors, the limit is ${soft} (hard ${hard}), and prlimit cannot raise it: ${problem}`;
   }
-  return {
-    command: "prlimit",
-    prefix: [`--nofile=${needed}:${needed}`, "deno"],
-    note:
-      `run under \`prlimit --nofile=${needed}\` (the limit was ${soft}, hard ${hard})`,
-  };
+  const capped = `${count(most)} pairs, not ${count(wanted)}: ${
+    count(wanted)
+  } need ${needed} descriptors, the hard limit is ${hard}, and prlimit cannot raise it (\`${problem}\`: raising a hard limit needs CAP_SYS_RESOURCE)`;
+  return soft >= 2 * most + SPARE_FDS
+    ? {
+      command: "deno",
+      prefix: [],
+      pairs: most,
+      note: `each case in a child process of its own; ${capped}`,
+    }
+    : {
+      command: "prlimit",
+      prefix: [`--nofile=${hard}:${hard}`, "deno"],
+      pairs: most,
+      note:
+        `each case in a child process of its own, under \`prlimit --nofile=${hard}\`; ${capped}`,
+    };
 }
 
 async function runChild(
@@ -332,11 +364,10 @@ function scaleFigure(
   ours: ChildRun,
   raw: ChildRun,
   wanted: number,
-  note: string,
 ): Figure {
   const what = `${
     count(wanted)
-  } concurrent pairs through \`streamConnection()\`, ${backend} (${note})`;
+  } concurrent pairs through \`streamConnection()\`, ${backend}`;
   const target = `${count(wanted)} open, no error`;
   if (ours.opened === undefined) {
     return {
@@ -378,7 +409,7 @@ function idleText(idle: Idle): { text: string; slowest?: number } {
     ] as const
   ) {
     if ("error" in check) {
-      const why = oneLine(check.error, 60);
+      const why = oneLine(check.error, 110);
       stalled.set(why, [...stalled.get(why) ?? [], name]);
     } else {
       slowest = Math.max(slowest, check.ms);
@@ -446,7 +477,7 @@ export async function run(context: Context): Promise<Figure[]> {
   const wanted = context.quick ? 1000 : 10_000;
   const openMs = context.quick ? 20_000 : 60_000;
   const idleMs = context.quick ? 3_000 : 10_000;
-  const how = await launch(2 * wanted + SPARE_FDS);
+  const how = await launch(wanted);
   const kinds: Backend[] = ["deno", "posix"];
   if (typeof how === "string") {
     return kinds.flatMap((backend) => [
@@ -464,21 +495,23 @@ export async function run(context: Context): Promise<Figure[]> {
       ),
     ]);
   }
+  const { pairs } = how;
+  context.note(`${GROUP}: ${how.note}`);
   const runs = new Map<Kind, ChildRun>();
   for (const kind of ["raw", "deno", "posix"] as const) {
-    context.log(`${GROUP}: ${count(wanted)} pairs, ${kind} (${how.note})`);
-    runs.set(kind, await runChild(how, kind, wanted, openMs, idleMs));
+    context.log(`${GROUP}: ${count(pairs)} pairs, ${kind}`);
+    runs.set(kind, await runChild(how, kind, pairs, openMs, idleMs));
     const result = runs.get(kind)!;
     context.log(
-      `${GROUP}: ${kind}: ${openedText(result, wanted)}; ${
+      `${GROUP}: ${kind}: ${openedText(result, pairs)}; ${
         result.idle ? idleText(result.idle).text : result.problem ?? ""
       }`,
     );
   }
   const raw = runs.get("raw")!;
   return [
-    ...kinds.map((b) => scaleFigure(b, runs.get(b)!, raw, wanted, how.note)),
-    ...kinds.map((b) => idleFigure(b, runs.get(b)!, raw, wanted)).reverse(),
+    ...kinds.map((b) => scaleFigure(b, runs.get(b)!, raw, pairs)),
+    ...kinds.map((b) => idleFigure(b, runs.get(b)!, raw, pairs)).reverse(),
   ];
 }
 
