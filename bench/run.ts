@@ -53,15 +53,6 @@ const GROUPS: Readonly<
   procedure: procedure.run,
 };
 
-/** What the runner needs when it starts itself again in a namespace. */
-const FLAGS = [
-  "--allow-net=127.0.0.1",
-  "--allow-ffi",
-  "--allow-run=deno,python3,prlimit,ip,sysctl,unshare",
-  "--allow-sys=osRelease,loadavg",
-  "--v8-flags=--expose-gc",
-];
-
 async function quietly(command: string, args: string[]): Promise<boolean> {
   try {
     const { code } = await new Deno.Command(command, {
@@ -78,8 +69,9 @@ async function quietly(command: string, args: string[]): Promise<boolean> {
 }
 
 /**
- * Runs this runner again under `unshare --net`, with the same arguments;
- * resolves to its exit code, or `undefined` if no namespace can be made.
+ * Runs the bench task again under `unshare --net` (so with the task's
+ * permissions), with the same arguments; resolves to its exit code, or
+ * `undefined` if no namespace can be made.
  */
 async function inOwnNamespace(args: string[]): Promise<number | undefined> {
   if (!await quietly("unshare", ["--net", "true"])) return undefined;
@@ -88,14 +80,13 @@ async function inOwnNamespace(args: string[]): Promise<number | undefined> {
       "--net",
       "--",
       "deno",
-      "run",
+      "task",
       "--quiet",
-      "--no-prompt",
-      ...FLAGS,
-      new URL(import.meta.url).pathname,
+      "bench",
       ...args,
       "--in-netns",
     ],
+    cwd: new URL("..", import.meta.url).pathname,
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
