@@ -46,7 +46,7 @@ const SCENARIO: readonly Op[] = [
   "accept",
 ];
 const FIRST_CALL_MS = 100;
-const CHILD_MS = 60_000;
+const CHILD_MS = 20_000;
 
 /** `explore()`'s first call in a fresh process, in milliseconds. */
 async function firstCall([domain, type]: Kind): Promise<number> {

@@ -475,7 +475,7 @@ function idleFigure(
 /** The group's figures. */
 export async function run(context: Context): Promise<Figure[]> {
   const wanted = context.quick ? 1000 : 10_000;
-  const openMs = context.quick ? 20_000 : 60_000;
+  const openMs = context.quick ? 20_000 : 45_000;
   const idleMs = context.quick ? 3_000 : 10_000;
   const how = await launch(wanted);
   const kinds: Backend[] = ["deno", "posix"];
