@@ -2,7 +2,7 @@
 /**
  * What every group of the bench shares: the figures it reports, the table
  * they make, and paired interleaved rounds (every case of a group runs once
- * per round, in an order that turns from round to round, so that a noisy
+ * per round, in an order shuffled from round to round, so that a noisy
  * neighbour slows all of them alike), with every wait bounded.
  *
  * @module
@@ -207,8 +207,32 @@ export type Outcome =
   | { readonly error: string };
 
 /**
- * Runs every case once per round, in an order turned by one each round
- * (after a round of warming up, not counted), and returns each case's rates (one per round) or its first error. A case that
+ * `items` in an order of their own for `round`: a shuffle seeded by the
+ * round (mulberry32), the same from one run to the next, so that no case
+ * always follows the same neighbour (whose garbage or wind-down it would
+ * pay for).
+ */
+export function shuffled<T>(items: readonly T[], round: number): T[] {
+  let seed = (round + 1) * 0x9e3779b9;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/**
+ * Runs every case once per round, in an order shuffled each round (after a
+ * round of warming up, not counted), each after a garbage collection where
+ * `--v8-flags=--expose-gc` allows (so that a case pays for its own garbage,
+ * not its predecessor's), and returns each case's rates (one per round) or its first error. A case that
  * fails is not run again; one that takes longer than
  * {@linkcode CASE_TIMEOUT_MS} fails.
  */
@@ -227,9 +251,9 @@ export async function pairedRounds(
         ? `${label}: warming up`
         : `${label}: round ${round} of ${context.rounds}`,
     );
-    for (let i = 0; i < cases.length; i++) {
-      const one = cases[(i + round) % cases.length];
+    for (const one of shuffled(cases, round)) {
       if (errors.has(one.name)) continue;
+      (globalThis as { gc?: () => void }).gc?.();
       const stop = new AbortController();
       try {
         const perSecond = await within(

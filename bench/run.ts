@@ -127,7 +127,7 @@ function header(context: Context, network: string): string {
     }`,
     "",
     `- Linux ${kernel}, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${navigator.hardwareConcurrency} CPUs, load average at the start ${load}`,
-    `- ${context.rounds} paired interleaved rounds of ${context.caseMs} ms per case; rates are medians; a ratio is sockfsm over the baseline: the median of the per-round ratios (their interquartile range)`,
+    `- ${context.rounds} paired interleaved rounds of ${context.caseMs} ms per case (after one to warm up; the order shuffled each round, a garbage collection before each case); rates are medians; a ratio is sockfsm over the baseline: the median of the per-round ratios (their interquartile range)`,
     `- run ${network}`,
   ].join("\n");
 }
