@@ -37,7 +37,7 @@ const GROUP = "procedure";
 const LOOPBACK = { hostname: "127.0.0.1", port: 0 } as const;
 
 /** `streamConnection()` by hand with Deno's API, then close both. */
-export async function handStream(): Promise<void> {
+async function handStream(): Promise<void> {
   const listener = Deno.listen(LOOPBACK);
   const { port } = listener.addr;
   const accepting = listener.accept();

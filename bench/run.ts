@@ -74,7 +74,8 @@ async function quietly(command: string, args: string[]): Promise<boolean> {
  * `undefined` if no namespace can be made.
  */
 async function inOwnNamespace(args: string[]): Promise<number | undefined> {
-  if (!await quietly("unshare", ["--net", "true"])) return undefined;
+  const probe = ["--net", "ip", "link", "set", "lo", "up"];
+  if (!await quietly("unshare", probe)) return undefined;
   const child = new Deno.Command("unshare", {
     args: [
       "--net",
@@ -105,8 +106,20 @@ async function prepareNamespace(): Promise<string> {
     : `${own}, TIME_WAIT left on (\`sysctl -w net.ipv4.tcp_max_tw_buckets=0\` failed)`;
 }
 
-function header(context: Context, network: string): string {
-  const now = new Date();
+/** The load average, or why it is unknown. */
+function loadAverage(): string {
+  try {
+    return Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
+  } catch {
+    return "unknown (needs --allow-sys=loadavg)";
+  }
+}
+
+function header(
+  context: Context,
+  network: string,
+  start: { readonly date: Date; readonly load: string },
+): string {
   const kernel = (() => {
     try {
       return Deno.osRelease();
@@ -114,19 +127,12 @@ function header(context: Context, network: string): string {
       return "unknown (needs --allow-sys=osRelease)";
     }
   })();
-  const load = (() => {
-    try {
-      return Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
-    } catch {
-      return "unknown";
-    }
-  })();
   return [
-    `sockfsm bench, ${now.toISOString().slice(0, 16).replace("T", " ")} UTC${
-      context.quick ? " (--quick: not for the README)" : ""
-    }`,
+    `sockfsm bench, ${
+      start.date.toISOString().slice(0, 16).replace("T", " ")
+    } UTC${context.quick ? " (--quick: not for the README)" : ""}`,
     "",
-    `- Linux ${kernel}, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${navigator.hardwareConcurrency} CPUs, load average at the start ${load}`,
+    `- Linux ${kernel}, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${navigator.hardwareConcurrency} CPUs, load average ${start.load} at the start, ${loadAverage()} at the end`,
     `- ${context.rounds} paired interleaved rounds of ${context.caseMs} ms per case (after one to warm up; the order shuffled each round, a garbage collection before each case); rates are medians; a ratio is sockfsm over the baseline: the median of the per-round ratios (their interquartile range)`,
     `- run ${network}`,
   ].join("\n");
@@ -184,6 +190,7 @@ async function main(args: string[]): Promise<number> {
     note: (message) => notes.push(message),
   };
   const started = performance.now();
+  const start = { date: new Date(), load: loadAverage() };
   const figures: Figure[] = [];
   for (const [name, run] of Object.entries(GROUPS)) {
     if (only.length > 0 && !only.includes(name)) continue;
@@ -200,7 +207,7 @@ async function main(args: string[]): Promise<number> {
       `${name}: ${((performance.now() - groupStart) / 1000).toFixed(1)} s`,
     );
   }
-  console.log(header(context, network));
+  console.log(header(context, network, start));
   console.log("");
   console.log(table(figures));
   console.log("");
