@@ -2,7 +2,8 @@
 /**
  * What `TCP_NODELAY` saves on a request of two small writes and its
  * response, over loopback, through the public API on both backends
- * (`deno task bench`; the posix cases need `--allow-ffi` and are skipped
+ * (`deno bench --allow-net --allow-ffi bench/nagle_bench.ts`: not a figure
+ * of `deno task bench`; the posix cases need `--allow-ffi` and are skipped
  * without it). With Nagle's algorithm the second write waits for the ACK of
  * the first, which the server delays (it has nothing to send yet), so a
  * round trip takes about Linux's delayed-ACK time (40 ms); with
