@@ -287,7 +287,6 @@ class DenoSysSocket implements SysSocket {
   local: SocketAddr | undefined;
   remote: SocketAddr | undefined;
   readonly #kind: SysSocketKind;
-  readonly #domain: Domain;
   /**
    * The socket's options, made on first use (a socket whose options are
    * never touched pays nothing for them); `#inherited` are its listener's.
@@ -300,7 +299,7 @@ class DenoSysSocket implements SysSocket {
   /** A bind reservation, a listener, or a connection. */
   #held: DenoListener | Connection | undefined;
   /** What the holder's maker set, beyond Linux's defaults. */
-  #made: Partial<SocketOptionValues> = {};
+  #made: Partial<SocketOptionValues> = NOTHING_MADE;
   /** The address bind() was given (then connect() starts there). */
   #bindAddr: SocketAddr | undefined;
   /** Whether bind() chose the local address (then connect() starts there). */
@@ -308,8 +307,8 @@ class DenoSysSocket implements SysSocket {
   /** Whether the held listener listens (else it is a bind reservation). */
   #listening = false;
   #closed = false;
-  /** accept() calls take turns at Deno's listener. */
-  readonly #accepts = new Turns();
+  /** accept() calls take turns at Deno's listener (made by the first). */
+  #accepts: Turns | undefined;
   /** Non-blocking, or asked ready(): the read or accept kept going. */
   #readAhead: ReadAhead | undefined;
   #acceptAhead: AcceptAhead | undefined;
@@ -319,13 +318,19 @@ class DenoSysSocket implements SysSocket {
   #directReads = 0;
   /** A non-blocking send() still being written. */
   #writing: Promise<void> | undefined;
-  #shut = { read: false, write: false };
+  /** `shutdown()`'s bits: `SHUT_RD` and `SHUT_WR` seen. */
+  #shutRead = false;
+  #shutWrite = false;
+  /** Counts a direct read down (made by the first read). */
+  #directDone: (() => void) | undefined;
+
   /** Deno cannot stop a write it has started: an aborted one goes on. */
-  readonly stopsWrites = false;
+  get stopsWrites(): boolean {
+    return false;
+  }
 
   constructor(kind: SysSocketKind, accepted: Accepted | undefined) {
     this.#kind = kind;
-    this.#domain = kind.domain;
     this.#inherited = accepted?.options;
     if (accepted === undefined) return;
     this.#made = accepted.made;
@@ -335,7 +340,7 @@ class DenoSysSocket implements SysSocket {
 
   bind(addr: SocketAddr, connectionOver: boolean): Promise<void> {
     return Promise.try(() => {
-      if (this.remote !== undefined && this.#domain !== "unix") {
+      if (this.remote !== undefined && this.#kind.domain !== "unix") {
         // A TCP connection: Linux lets the socket bind once it is over.
         if (!connectionOver) {
           throw new SocketError(
@@ -370,12 +375,12 @@ class DenoSysSocket implements SysSocket {
   listen(backlog: number | undefined): Promise<void> {
     return Promise.try(() => {
       const held = this.#held;
-      const keep = backlog === undefined || this.#domain === "unix";
+      const keep = backlog === undefined || this.#kind.domain === "unix";
       if (!(held instanceof DenoListener && keep)) {
         this.#release();
         // An unbound TCP socket listens on the wildcard address (autobind).
         const addr = this.local ??
-          wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0);
+          wildcardAddr(this.#kind.domain === "inet6" ? "inet6" : "inet", 0);
         try {
           this.#hold(this.#listenAt(addr, backlog, "listen"), "listener");
         } catch (error) {
@@ -405,7 +410,7 @@ class DenoSysSocket implements SysSocket {
         ),
       );
     }
-    if (this.#kind.nonblocking && this.#domain !== "unix") {
+    if (this.#kind.nonblocking && this.#kind.domain !== "unix") {
       return Promise.reject(this.#startConnect(addr));
     }
     return this.#connect(addr, signal);
@@ -424,7 +429,7 @@ class DenoSysSocket implements SysSocket {
       return this.#acceptQueued(signal);
     }
     const listener = this.#held as DenoListener;
-    const turn = this.#accepts.take();
+    const turn = (this.#accepts ??= new Turns()).take();
     if (turn) await turn;
     let connection: Connection;
     try {
@@ -439,7 +444,7 @@ class DenoSysSocket implements SysSocket {
     } catch (error) {
       throw osError(error, "accept", "accept a connection");
     } finally {
-      this.#accepts.done();
+      this.#accepts!.done();
     }
     if (this.#closed) {
       connection.close();
@@ -468,7 +473,7 @@ class DenoSysSocket implements SysSocket {
   ): Promise<Received> {
     const count = await this.read(buffer, signal);
     // A unix stream gives the sender's name; TCP gives none.
-    const unix = this.#domain === "unix" && count !== null;
+    const unix = this.#kind.domain === "unix" && count !== null;
     return { count, from: unix ? this.remote : undefined };
   }
 
@@ -484,7 +489,7 @@ class DenoSysSocket implements SysSocket {
     addr: SocketAddr,
     signal?: AbortSignal,
   ): Promise<number> {
-    if (this.#domain !== "unix") return this.write(data, signal);
+    if (this.#kind.domain !== "unix") return this.write(data, signal);
     // The machine refuses sendto() on a unix stream (EISCONN, EOPNOTSUPP)
     // before any call: reaching here is a defect of the caller.
     return Promise.reject(
@@ -502,7 +507,7 @@ class DenoSysSocket implements SysSocket {
 
   #disconnect(): void {
     this.#ensureOpen("disconnect");
-    if (this.#domain === "unix") {
+    if (this.#kind.domain === "unix") {
       throw new SocketError(
         "EINVAL",
         "disconnect",
@@ -519,7 +524,8 @@ class DenoSysSocket implements SysSocket {
     this.#attempt = undefined;
     this.remote = undefined;
     this.#listening = false;
-    this.#shut = { read: false, write: false };
+    this.#shutRead = false;
+    this.#shutWrite = false;
     // Linux keeps a port the caller chose; it shows the port either way.
     const bindAddr = this.#bindAddr as InetAddr | undefined;
     const callerPort = this.#bound && bindAddr !== undefined &&
@@ -531,7 +537,8 @@ class DenoSysSocket implements SysSocket {
     }
     const host = bindAddr && !isWildcard(bindAddr)
       ? bindAddr.hostname
-      : wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0).hostname;
+      : wildcardAddr(this.#kind.domain === "inet6" ? "inet6" : "inet", 0)
+        .hostname;
     this.local = port === 0 ? undefined : { hostname: host, port };
     this.#options?.attach(undefined);
   }
@@ -619,8 +626,8 @@ class DenoSysSocket implements SysSocket {
       } else this.local = undefined;
       return;
     }
-    if (how !== "write") this.#shut.read = true;
-    if (how !== "read") this.#shut.write = true;
+    if (how !== "write") this.#shutRead = true;
+    if (how !== "read") this.#shutWrite = true;
     this.#changes.notify();
     if (how === "read" || held === undefined) return;
     try {
@@ -787,12 +794,14 @@ class DenoSysSocket implements SysSocket {
    * listener's options to it.
    */
   #accepted(connection: Connection): SysSocket {
-    const kind = { ...this.#kind, nonblocking: false };
-    const tcp = this.#domain !== "unix";
+    const kind = this.#kind.nonblocking
+      ? { ...this.#kind, nonblocking: false }
+      : this.#kind;
+    const tcp = this.#kind.domain !== "unix";
     return new DenoSysSocket(kind, {
       connection,
       options: tcp ? this.#options : undefined,
-      made: tcp ? this.#made : {},
+      made: tcp ? this.#made : NOTHING_MADE,
     });
   }
 
@@ -859,15 +868,14 @@ class DenoSysSocket implements SysSocket {
     this.#directReads++;
     const read = conn.read(buffer);
     // Counted down without wrapping the read: this is the data path.
-    read.then(this.#directDone, this.#directDone);
+    const done = this.#directDone ??= () => {
+      // A direct read is over: a readiness wait may be answered now.
+      this.#directReads--;
+      if (this.#readAhead) this.#changes.notify();
+    };
+    read.then(done, done);
     return read;
   }
-
-  /** A direct read is over: a readiness wait may be answered now. */
-  readonly #directDone = (): void => {
-    this.#directReads--;
-    if (this.#readAhead) this.#changes.notify();
-  };
 
   /**
    * A non-blocking send(): all of `data` is taken, and written in the
@@ -913,9 +921,9 @@ class DenoSysSocket implements SysSocket {
     // Not connected: every call fails at once (POLLHUP).
     if (held === undefined || held instanceof DenoListener) return true;
     if (what === "write") {
-      return this.#writing === undefined || this.#shut.write;
+      return this.#writing === undefined || this.#shutWrite;
     }
-    if (this.#shut.read) return true;
+    if (this.#shutRead) return true;
     const ahead = this.#readAheadFor(held);
     // A read going on takes what comes: it is ready once that read is done.
     if (this.#directReads > 0 && !ahead.ready) return false;
@@ -933,7 +941,7 @@ class DenoSysSocket implements SysSocket {
   #acceptAheadFor(): AcceptAhead {
     return this.#acceptAhead ??= new AcceptAhead(
       this.#held as DenoListener,
-      this.#accepts,
+      this.#accepts ??= new Turns(),
       () => this.#changes.notify(),
     );
   }
@@ -948,7 +956,9 @@ class DenoSysSocket implements SysSocket {
     const reusePort = this.#options?.value("SO_REUSEPORT") === true &&
       unstableNet();
     const v6only = this.#options?.value("IPV6_V6ONLY") === true;
-    if (v6only && this.#domain === "inet6" && !specificIpv6(addr as InetAddr)) {
+    if (
+      v6only && this.#kind.domain === "inet6" && !specificIpv6(addr as InetAddr)
+    ) {
       throw new SocketError(
         "EOPNOTSUPP",
         op,
@@ -958,15 +968,15 @@ class DenoSysSocket implements SysSocket {
       );
     }
     const listener = listenAt(addr, backlog, op, reusePort);
-    const tcp = this.#domain !== "unix";
+    const tcp = this.#kind.domain !== "unix";
     const local = listener.local as InetAddr;
     this.#made = tcp
       ? {
         SO_REUSEADDR: true,
         SO_REUSEPORT: reusePort,
-        IPV6_V6ONLY: this.#domain === "inet6" && specificIpv6(local),
+        IPV6_V6ONLY: this.#kind.domain === "inet6" && specificIpv6(local),
       }
-      : {};
+      : NOTHING_MADE;
     return listener;
   }
 
@@ -974,13 +984,13 @@ class DenoSysSocket implements SysSocket {
     this.#held = held;
     this.local = held.local;
     if (!(held instanceof DenoListener)) {
-      if (made === "client") this.#made = {};
+      if (made === "client") this.#made = NOTHING_MADE;
       if (made === "bound client") {
         // node:net binds with SO_REUSEADDR, and IPV6_V6ONLY on a v6 address.
         const from = this.#bindAddr as InetAddr;
-        this.#made = this.#domain === "unix" ? {} : {
+        this.#made = this.#kind.domain === "unix" ? NOTHING_MADE : {
           SO_REUSEADDR: true,
-          IPV6_V6ONLY: this.#domain === "inet6" && specificIpv6(from),
+          IPV6_V6ONLY: this.#kind.domain === "inet6" && specificIpv6(from),
         };
       }
       // A non-blocking connection reads ahead from the start.
@@ -1008,7 +1018,7 @@ class DenoSysSocket implements SysSocket {
   #holder(held: DenoListener | Connection, made: Made): OptionHolder {
     const listener = held instanceof DenoListener;
     const tcp = listener ? undefined : held.tcp;
-    const inet = this.#domain !== "unix";
+    const inet = this.#kind.domain !== "unix";
     return {
       what: listener ? "Deno.listen() listener" : `${made} connection`,
       made: this.#made,
@@ -1051,6 +1061,9 @@ class DenoSysSocket implements SysSocket {
     if (this.#closed) throw closedError(op, false);
   }
 }
+
+/** What a maker that set nothing beyond Linux's defaults set. */
+const NOTHING_MADE: Partial<SocketOptionValues> = Object.freeze({});
 
 /** Whether Deno sets `IPV6_V6ONLY` on this address: a specific IPv6 one. */
 function specificIpv6(addr: InetAddr): boolean {
@@ -1114,15 +1127,18 @@ async function connectFrom(
   remote: SocketAddr,
   signal: AbortSignal,
 ): Promise<Connection> {
-  const from = local ? ` from ${formatAddr(local)}` : "";
-  const what = `connect to ${formatAddr(remote)}${from}`;
+  // Worded only for an error: this is every connect's path.
+  const what = () =>
+    `connect to ${formatAddr(remote)}${
+      local ? ` from ${formatAddr(local)}` : ""
+    }`;
   if ("port" in remote && remote.port === 0) {
     // Neither Deno nor node:net takes port 0; Linux sends the SYN, and
     // nothing can listen on port 0 to answer it.
     throw new SocketError(
       "ECONNREFUSED",
       "connect",
-      `Cannot ${what}: ECONNREFUSED, nothing can listen on port 0 (Linux refuses the connection); connect to the port the server's getsockname() shows`,
+      `Cannot ${what()}: ECONNREFUSED, nothing can listen on port 0 (Linux refuses the connection); connect to the port the server's getsockname() shows`,
     );
   }
   try {
@@ -1140,7 +1156,7 @@ async function connectFrom(
       });
     return new DenoConnection(conn);
   } catch (error) {
-    throw osError(error, "connect", what, { addr: remote });
+    throw osError(error, "connect", what(), { addr: remote });
   }
 }
 

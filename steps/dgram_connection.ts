@@ -232,26 +232,37 @@ export async function dgramConnection<A extends SocketAddr>(
       await srvrS.connect(clntAddr);
     }
     run.done();
-    const path = madeUp;
     // The domain follows srvrAddr's type, which checkOptions() enforced.
     return {
       srvrS,
       clntS,
       srvrAddr,
       clntAddr,
-      [Symbol.dispose]() {
-        try {
-          disposeAll([clntS, srvrS]);
-        } finally {
-          removeName(path);
-        }
-      },
+      [Symbol.dispose]: disposer(clntS, srvrS, madeUp),
     } as DgramConnection<DomainOfAddr<A>>;
   } catch (error) {
     const failure = run.fail(error);
     removeName(madeUp);
     throw failure;
   }
+}
+
+/**
+ * What disposes a pair: closes both sockets, then removes the client's
+ * made-up path. Made apart so that it holds only them, not the run.
+ */
+function disposer(
+  clntS: Socket,
+  srvrS: Socket,
+  path: string | undefined,
+): () => void {
+  return () => {
+    try {
+      disposeAll([clntS, srvrS]);
+    } finally {
+      removeName(path);
+    }
+  };
 }
 
 function checkOptions(options: DgramConnectionOptions): DgramPlan {

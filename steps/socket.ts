@@ -1,5 +1,4 @@
 // Copyright 2026 the sockfsm authors. MIT license.
-import { type AnyActorRef, createActor, toPromise } from "xstate";
 import {
   type AddrOf,
   article,
@@ -9,7 +8,12 @@ import {
   type SocketAddr,
   unboundAddr,
 } from "../machine/address.ts";
-import type { Readiness, ShutdownHow, SysSocket } from "../machine/effects.ts";
+import type {
+  Readiness,
+  ShutdownHow,
+  SysSocket,
+  SysSocketKind,
+} from "../machine/effects.ts";
 import { type Errno, isErrno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
 import { SocketGraph, type SocketNode, type Step } from "../machine/graph.ts";
@@ -39,7 +43,7 @@ import { runningKernel } from "./detect_kernel.ts";
 import { Turns } from "./_turns.ts";
 import { osError, withState } from "./os_error.ts";
 import { socketReadable, socketWritable } from "./socket_streams.ts";
-import { effectSettled, sysEffects } from "./sys_effects.ts";
+import { type SysCall, sysCalls, sysEffects } from "./sys_effects.ts";
 
 /** A change of a socket's state, as reported to `onTransition`. */
 export interface StateChange {
@@ -544,6 +548,29 @@ const EMPTY = new Uint8Array(0);
 
 let graph: SocketGraph | undefined;
 
+/**
+ * The node an accepted socket starts in, for a listener at `listening`:
+ * born connected, with the listener's domain, type, kernel and
+ * environment. Nodes are canonical, so one answer serves every accept.
+ */
+function acceptedStart(listening: SocketNode): SocketNode {
+  let node = ACCEPTED_STARTS.get(listening);
+  if (node === undefined) {
+    const { domain, type, kernel, environment } = listening.facts;
+    node = socketGraph().start({
+      domain,
+      type,
+      accepted: true,
+      kernel,
+      environment,
+    });
+    ACCEPTED_STARTS.set(listening, node);
+  }
+  return node;
+}
+
+const ACCEPTED_STARTS = new Map<SocketNode, SocketNode>();
+
 /** The graph of the socket machine with its effects provided, made once. */
 function socketGraph(): SocketGraph {
   return graph ??= new SocketGraph(
@@ -635,9 +662,8 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
     environment: "unseen",
   });
   return new StreamSocket(
-    graph,
     start,
-    createSysSocket(backend, { domain, type, nonblocking }),
+    createSysSocket(backend, sysKind(domain, type, nonblocking)),
     { backend, nonblocking, onTransition },
   );
 }
@@ -652,8 +678,37 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
  */
 function kernelOf(backend: Backend): KernelBehaviour {
   if (backend === "posix") return ANY_KERNEL;
-  return kernelProfile(runningKernel()).behaviour;
+  const name = runningKernel();
+  if (running === undefined || running.name !== name) {
+    running = { name, behaviour: kernelProfile(name).behaviour };
+  }
+  return running.behaviour;
 }
+
+/** The running kernel's behaviour, as last looked up. */
+let running:
+  | { readonly name: string | undefined; readonly behaviour: KernelBehaviour }
+  | undefined;
+
+/**
+ * What the system side of a socket is made with, one constant object per
+ * kind (every socket of a kind shares it).
+ */
+function sysKind(
+  domain: Domain,
+  type: SocketType,
+  nonblocking: boolean,
+): SysSocketKind {
+  const key = `${domain} ${type} ${nonblocking}`;
+  let kind = KINDS.get(key);
+  if (kind === undefined) {
+    kind = Object.freeze({ domain, type, nonblocking });
+    KINDS.set(key, kind);
+  }
+  return kind;
+}
+
+const KINDS = new Map<string, SysSocketKind>();
 
 /** Checks `socket()`'s arguments as `socket(2)` does, with its errnos. */
 export function checkSocketArgs(
@@ -698,6 +753,14 @@ export function checkSocketArgs(
   }
 }
 
+/**
+ * An effect in flight: what stops it, for one that takes a signal. Its
+ * identity tells the call whether it was stopped meanwhile.
+ */
+interface RunningEffect {
+  readonly stop: AbortController | undefined;
+}
+
 /** What a runtime socket is made with, besides its node and system side. */
 interface SocketSetup {
   readonly backend: Backend;
@@ -712,15 +775,12 @@ interface SocketSetup {
  * to invokes, and data calls go straight to the system side.
  */
 class StreamSocket<D extends Domain> implements Socket<D> {
-  readonly domain: D;
-  readonly type: SocketType;
   readonly backend: Backend;
-  readonly #graph: SocketGraph;
   readonly #sys: SysSocket;
   readonly #onTransition: ((change: StateChange) => void) | undefined;
   #node: SocketNode;
   /** The effect in flight, if any. */
-  #effect: AnyActorRef | undefined;
+  #effect: RunningEffect | undefined;
   /** Whether an effect is in flight (its state invokes one). */
   #inFlight = false;
   /**
@@ -728,14 +788,19 @@ class StreamSocket<D extends Domain> implements Socket<D> {
    * has settled and the socket moved to the state it leaves (or closed).
    */
   #settled: { promise: Promise<void>; resolve(): void } | undefined;
-  /** send() calls take turns, so that each call's bytes go out whole. */
-  readonly #sends = new Turns();
-  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
-  #writable: WritableStream<Uint8Array> | undefined;
+  /**
+   * send() calls take turns, so that each call's bytes go out whole (made
+   * by the first send).
+   */
+  #sends: Turns | undefined;
+  /** The Web Streams, made on first use. */
+  #streams:
+    | {
+      readable?: ReadableStream<Uint8Array<ArrayBuffer>>;
+      writable?: WritableStream<Uint8Array>;
+    }
+    | undefined;
   readonly nonblocking: boolean;
-  /** The events of accept() and recv(), as the blocking mode asks them. */
-  readonly #accept: SocketEvent;
-  readonly #recv: SocketEvent;
   /**
    * The first error a tracer threw since the last call reported one: the
    * call that made the change completes, then rethrows it.
@@ -749,20 +814,9 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   #scratch: Uint8Array<ArrayBuffer> | undefined;
   #scratchBusy = false;
 
-  constructor(
-    graph: SocketGraph,
-    node: SocketNode,
-    sys: SysSocket,
-    setup: SocketSetup,
-  ) {
-    // The machine started from the domain that types the socket.
-    this.domain = node.facts.domain as D;
-    this.type = node.facts.type;
+  constructor(node: SocketNode, sys: SysSocket, setup: SocketSetup) {
     this.backend = setup.backend;
     this.nonblocking = setup.nonblocking;
-    this.#accept = setup.nonblocking ? ACCEPT_NOW : ACCEPT;
-    this.#recv = setup.nonblocking ? RECV_NOW : RECV;
-    this.#graph = graph;
     this.#node = node;
     this.#sys = sys;
     this.#onTransition = setup.onTransition;
@@ -772,12 +826,35 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     return this.#node.state;
   }
 
+  /** The domain the machine started from, which types the socket. */
+  get domain(): D {
+    return this.#node.facts.domain as D;
+  }
+
+  get type(): SocketType {
+    return this.#node.facts.type;
+  }
+
+  /** The graph every socket steps in (made before the first socket). */
+  get #graph(): SocketGraph {
+    return graph!;
+  }
+
+  /** The events of accept() and recv(), as the blocking mode asks them. */
+  get #accept(): SocketEvent {
+    return this.nonblocking ? ACCEPT_NOW : ACCEPT;
+  }
+
+  get #recv(): SocketEvent {
+    return this.nonblocking ? RECV_NOW : RECV;
+  }
+
   get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.#readable ??= socketReadable(this);
+    return (this.#streams ??= {}).readable ??= socketReadable(this);
   }
 
   get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= socketWritable(this);
+    return (this.#streams ??= {}).writable ??= socketWritable(this);
   }
 
   async bind(addr: SocketAddr): Promise<void> {
@@ -830,7 +907,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       // socket settles as after a failed connect before this rejects.
       const effect = this.#effect;
       this.#effect = undefined;
-      effect?.stop();
+      effect?.stop?.abort();
       await running.catch(() => {});
       throw this.#cancelled(
         "connect",
@@ -869,13 +946,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         : this.#ioError("accept", error);
     }
     const onTransition = options?.onTransition ?? this.#onTransition;
-    const node = this.#graph.start({
-      domain: this.domain,
-      type: this.type,
-      accepted: true,
-      kernel: this.#node.facts.kernel,
-      environment: this.#node.facts.environment,
-    });
+    const node = acceptedStart(this.#node);
     if (onTransition !== undefined) {
       try {
         // Born connected: the machine went created -> connected at once.
@@ -887,7 +958,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       }
     }
     // Linux's accept() makes a blocking socket, whatever the listener.
-    return new StreamSocket<D>(this.#graph, node, sys, {
+    return new StreamSocket<D>(node, sys, {
       backend: this.backend,
       nonblocking: false,
       onTransition,
@@ -980,7 +1051,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     this.#move(step.next, "close");
     const effect = this.#effect;
     this.#effect = undefined;
-    effect?.stop();
+    effect?.stop?.abort();
     this.#sys.close();
     // A tracer that threw has its error reported once the socket is closed.
     this.#throwTraced();
@@ -1262,23 +1333,30 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const from = this.state;
     this.#move(next, op);
     if (!next.inFlight) return this.#throwTraced();
-    const { logic, input } = this.#graph.effect(next, event);
-    const effect = createActor(logic, { input });
+    const { src, input } = this.#graph.effect(next, event);
+    const call = sysCalls[src as keyof typeof sysCalls] as
+      | SysCall<unknown>
+      | undefined;
+    if (call === undefined) {
+      throw new Error(
+        `The socket machine invokes "${src}", which no backend runs`,
+      );
+    }
+    const stop = call.stoppable ? new AbortController() : undefined;
+    const effect: RunningEffect = { stop };
     this.#effect = effect;
     this.#inFlight = true;
     try {
       let failure: { error: unknown } | undefined;
       try {
-        await toPromise(effect.start());
+        await call.run(input, stop?.signal);
       } catch (error) {
         failure = { error };
       }
       if (this.#node.state !== next.state) {
         // Only close() leaves an in-flight state from outside (what a read
         // saw meanwhile may change its facts, not its state). It stopped
-        // the effect; let the backend finish winding it down before
-        // answering.
-        await effectSettled(this.#sys);
+        // the effect, and the backend has wound it down.
         throw new SocketError(
           "EBADF",
           op,
@@ -1288,7 +1366,6 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       }
       if (this.#effect !== effect) {
         // An abort stopped the attempt (a unix connect()): it failed.
-        await effectSettled(this.#sys);
         failure ??= { error: new Error(`${op}() was aborted`) };
       }
       this.#effect = undefined;
@@ -1526,12 +1603,13 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     signal: AbortSignal | undefined,
     from: SocketState,
   ): Promise<number> {
-    const turn = this.#sends.take();
+    const sends = this.#sends ??= new Turns();
+    const turn = sends.take();
     if (turn) {
       if (signal === undefined) await turn;
       else if (await orAbort(turn, signal) === ABORTED) {
         // The turn still comes; it is handed on at once.
-        turn.then(() => this.#sends.done());
+        turn.then(() => sends.done());
         throw this.#cancelled(op, signal, from, true, "nothing was sent");
       }
     }
@@ -1581,10 +1659,10 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         sentSoFar(written, data.length, dgram, true),
       );
     } finally {
-      if (left === undefined) this.#sends.done();
+      if (left === undefined) sends.done();
       else {
         // Later sends go out after what the write in progress sends.
-        const done = () => this.#sends.done();
+        const done = () => sends.done();
         left.then(done, done);
       }
     }

@@ -215,14 +215,17 @@ export async function streamConnection<A extends SocketAddr>(
       await clntS.bind(plan.clntAddr);
     }
 
-    accepting = listener.accept({ onTransition: run.trace("accepted") });
     // Awaited below; if a step fails first, closing the listener ends it, and
     // a connection accepted after the failure is closed at once.
-    accepting.then((accepted) => run.adopt(accepted), () => {});
+    accepting = listener.accept({ onTransition: run.trace("accepted") });
+    // A rejection while connect() runs is the catch below's to take.
+    accepting.catch(ignore);
     run.at("connect client", clntS);
     await clntS.connect(srvrAddr);
     run.at("accept", listener);
     const srvrS = await accepting;
+    accepting = undefined;
+    run.adopt(srvrS);
 
     run.at("close listener", listener);
     listener.close();
@@ -232,17 +235,26 @@ export async function streamConnection<A extends SocketAddr>(
       srvrS,
       clntS,
       srvrAddr,
-      [Symbol.dispose]() {
-        disposeAll([clntS, srvrS]);
-      },
+      [Symbol.dispose]: disposer(clntS, srvrS),
     } as StreamConnection<DomainOfAddr<A>>;
   } catch (error) {
     const failure = run.fail(error);
     // Closing the listener ends a pending accept; let it wind down (a
-    // backend may still be returning from a wait) before answering.
-    await accepting?.then(() => {}, () => {});
+    // backend may still be returning from a wait) before answering, and
+    // close what it accepted meanwhile.
+    await accepting?.then((accepted) => run.adopt(accepted), () => {});
     throw failure;
   }
+}
+
+function ignore(): void {}
+
+/**
+ * What disposes a pair: closes both sockets. Made apart so that it holds
+ * only them, not the run that made them.
+ */
+function disposer(clntS: Socket, srvrS: Socket): () => void {
+  return () => disposeAll([clntS, srvrS]);
 }
 
 function checkOptions(options: StreamConnectionOptions): ProcedurePlan {
