@@ -759,7 +759,28 @@ export function checkSocketArgs(
  */
 interface RunningEffect {
   readonly stop: AbortController | undefined;
+  /** Set once `close()` or an abort stopped it. */
+  stopped: boolean;
+  /**
+   * Made only when a call waits for the effect: resolves once it has
+   * settled and the socket moved to the state it leaves (or closed).
+   */
+  settled: { promise: Promise<void>; resolve(): void } | undefined;
 }
+
+/** A socket's backend and blocking mode. */
+interface SocketMode {
+  readonly backend: Backend;
+  readonly nonblocking: boolean;
+}
+
+/** The constant `SocketMode` of `backend` and `nonblocking`. */
+function modeOf(backend: Backend, nonblocking: boolean): SocketMode {
+  const index = (backend === "posix" ? 2 : 0) + (nonblocking ? 1 : 0);
+  return MODES[index] ??= Object.freeze({ backend, nonblocking });
+}
+
+const MODES: SocketMode[] = [];
 
 /** What a runtime socket is made with, besides its node and system side. */
 interface SocketSetup {
@@ -775,19 +796,13 @@ interface SocketSetup {
  * to invokes, and data calls go straight to the system side.
  */
 class StreamSocket<D extends Domain> implements Socket<D> {
-  readonly backend: Backend;
+  /** The backend and blocking mode: one constant object for each pair. */
+  readonly #mode: SocketMode;
   readonly #sys: SysSocket;
   readonly #onTransition: ((change: StateChange) => void) | undefined;
   #node: SocketNode;
   /** The effect in flight, if any. */
   #effect: RunningEffect | undefined;
-  /** Whether an effect is in flight (its state invokes one). */
-  #inFlight = false;
-  /**
-   * Made only when a call waits for the effect in flight: resolves once it
-   * has settled and the socket moved to the state it leaves (or closed).
-   */
-  #settled: { promise: Promise<void>; resolve(): void } | undefined;
   /**
    * send() calls take turns, so that each call's bytes go out whole (made
    * by the first send).
@@ -800,7 +815,6 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       writable?: WritableStream<Uint8Array>;
     }
     | undefined;
-  readonly nonblocking: boolean;
   /**
    * The first error a tracer threw since the last call reported one: the
    * call that made the change completes, then rethrows it.
@@ -815,8 +829,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   #scratchBusy = false;
 
   constructor(node: SocketNode, sys: SysSocket, setup: SocketSetup) {
-    this.backend = setup.backend;
-    this.nonblocking = setup.nonblocking;
+    this.#mode = modeOf(setup.backend, setup.nonblocking);
     this.#node = node;
     this.#sys = sys;
     this.#onTransition = setup.onTransition;
@@ -824,6 +837,14 @@ class StreamSocket<D extends Domain> implements Socket<D> {
 
   get state(): SocketState {
     return this.#node.state;
+  }
+
+  get backend(): Backend {
+    return this.#mode.backend;
+  }
+
+  get nonblocking(): boolean {
+    return this.#mode.nonblocking;
   }
 
   /** The domain the machine started from, which types the socket. */
@@ -905,9 +926,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       // Linux's interrupted unix connect() leaves the socket unconnected:
       // the attempt stops (its actor's signal tells the backend), and the
       // socket settles as after a failed connect before this rejects.
-      const effect = this.#effect;
-      this.#effect = undefined;
-      effect?.stop?.abort();
+      this.#stopEffect();
       await running.catch(() => {});
       throw this.#cancelled(
         "connect",
@@ -1049,9 +1068,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   close(): void {
     const step = this.#allow("close", CLOSE);
     this.#move(step.next, "close");
-    const effect = this.#effect;
-    this.#effect = undefined;
-    effect?.stop?.abort();
+    this.#stopEffect();
     this.#sys.close();
     // A tracer that threw has its error reported once the socket is closed.
     this.#throwTraced();
@@ -1247,17 +1264,18 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   #stepOrWait(event: SocketEvent): Step | Promise<void> {
     const step = this.#graph.step(this.#node, event);
     if (step.allowed || !step.waits) return step;
-    if (!this.#inFlight) {
+    const effect = this.#effect;
+    if (effect === undefined) {
       throw new Error(
         `The socket machine makes "${event.type}" wait in state "${this.state}", where no call is in flight`,
       );
     }
-    if (this.#settled === undefined) {
+    if (effect.settled === undefined) {
       let resolve!: () => void;
       const promise = new Promise<void>((done) => resolve = done);
-      this.#settled = { promise, resolve };
+      effect.settled = { promise, resolve };
     }
-    return this.#settled.promise;
+    return effect.settled.promise;
   }
 
   /**
@@ -1343,9 +1361,8 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       );
     }
     const stop = call.stoppable ? new AbortController() : undefined;
-    const effect: RunningEffect = { stop };
+    const effect: RunningEffect = { stop, stopped: false, settled: undefined };
     this.#effect = effect;
-    this.#inFlight = true;
     try {
       let failure: { error: unknown } | undefined;
       try {
@@ -1364,11 +1381,10 @@ class StreamSocket<D extends Domain> implements Socket<D> {
           { state: from },
         );
       }
-      if (this.#effect !== effect) {
+      if (effect.stopped) {
         // An abort stopped the attempt (a unix connect()): it failed.
         failure ??= { error: new Error(`${op}() was aborted`) };
       }
-      this.#effect = undefined;
       this.#move(
         this.#graph.settle(this.#node, failure ? "error" : "done"),
         op,
@@ -1386,11 +1402,17 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       }
     } finally {
       // The calls that waited for this one go on from the state it left.
-      this.#inFlight = false;
-      const settled = this.#settled;
-      this.#settled = undefined;
-      settled?.resolve();
+      this.#effect = undefined;
+      effect.settled?.resolve();
     }
+  }
+
+  /** Stops the effect in flight, if any (its call then fails). */
+  #stopEffect(): void {
+    const effect = this.#effect;
+    if (effect === undefined || effect.stopped) return;
+    effect.stopped = true;
+    effect.stop?.abort();
   }
 
   /**

@@ -235,7 +235,7 @@ export async function streamConnection<A extends SocketAddr>(
       srvrS,
       clntS,
       srvrAddr,
-      [Symbol.dispose]: disposer(clntS, srvrS),
+      [Symbol.dispose]: disposePair,
     } as StreamConnection<DomainOfAddr<A>>;
   } catch (error) {
     const failure = run.fail(error);
@@ -250,11 +250,11 @@ export async function streamConnection<A extends SocketAddr>(
 function ignore(): void {}
 
 /**
- * What disposes a pair: closes both sockets. Made apart so that it holds
- * only them, not the run that made them.
+ * Disposes a pair (`this`): closes both sockets. One function serves every
+ * pair, so that an open pair holds only its sockets, not the run.
  */
-function disposer(clntS: Socket, srvrS: Socket): () => void {
-  return () => disposeAll([clntS, srvrS]);
+function disposePair(this: StreamConnection): void {
+  disposeAll([this.clntS, this.srvrS]);
 }
 
 function checkOptions(options: StreamConnectionOptions): ProcedurePlan {
