@@ -265,12 +265,12 @@ function disposer(
   };
 }
 
+/** The options only {@linkcode dgramConnection} takes. */
+const DGRAM_KEYS: readonly string[] = ["clntConnect", "srvrConnect"];
+
 function checkOptions(options: DgramConnectionOptions): DgramPlan {
   const op = "dgramConnection";
-  const plan = checkProcedureOptions(options, op, "dgram", [
-    "clntConnect",
-    "srvrConnect",
-  ]);
+  const plan = checkProcedureOptions(options, op, "dgram", DGRAM_KEYS);
   checkFlag(op, "clntConnect", options.clntConnect);
   checkFlag(op, "srvrConnect", options.srvrConnect);
   const connects = {

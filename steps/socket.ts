@@ -1832,14 +1832,21 @@ export function familyMismatch(
   domain: Domain,
   family: Domain,
 ): Errno | undefined {
+  const key = `${domain} ${family}`;
+  if (MISMATCHES.has(key)) return MISMATCHES.get(key);
   const graph = socketGraph();
   const step = graph.step(graph.start({ domain, type: "stream" }), {
     type: "BIND",
     family,
     port: family === "unix" ? "path" : "kernel",
   });
-  return step.allowed || step.waits ? undefined : step.errno;
+  const errno = step.allowed || step.waits ? undefined : step.errno;
+  MISMATCHES.set(key, errno);
+  return errno;
 }
+
+/** The machine's answers of `familyMismatch()`, by domain and family. */
+const MISMATCHES = new Map<string, Errno | undefined>();
 
 function portChoice(addr: SocketAddr): PortChoice {
   if ("path" in addr) return "path";

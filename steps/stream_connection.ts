@@ -257,11 +257,16 @@ function disposePair(this: StreamConnection): void {
   disposeAll([this.clntS, this.srvrS]);
 }
 
+/** The options only {@linkcode streamConnection} takes. */
+const STREAM_KEYS: readonly string[] = ["srvr", "clnt"];
+
 function checkOptions(options: StreamConnectionOptions): ProcedurePlan {
-  const plan = checkProcedureOptions(options, "streamConnection", "stream", [
-    "srvr",
-    "clnt",
-  ]);
+  const plan = checkProcedureOptions(
+    options,
+    "streamConnection",
+    "stream",
+    STREAM_KEYS,
+  );
   const { srvr = "local", clnt = "local" } = options;
   for (const [name, pco] of [["srvr", srvr], ["clnt", clnt]] as const) {
     if (pco !== "local") {
