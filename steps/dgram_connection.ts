@@ -196,7 +196,7 @@ export async function dgramConnection<A extends SocketAddr>(
   try {
     const srvrS = run.create("server");
     run.at("set server options", srvrS);
-    await setOptions(srvrS, plan.srvrOptions);
+    if (plan.srvrOptions.length > 0) await setOptions(srvrS, plan.srvrOptions);
     run.at("bind server", srvrS);
     await srvrS.bind(plan.bindAddr);
     let srvrAddr = plan.srvrAddr;
@@ -209,7 +209,7 @@ export async function dgramConnection<A extends SocketAddr>(
     run.at("create client socket");
     const clntS = run.create("client");
     run.at("set client options", clntS);
-    await setOptions(clntS, plan.clntOptions);
+    if (plan.clntOptions.length > 0) await setOptions(clntS, plan.clntOptions);
     run.at("bind client", clntS);
     // A bind stopped by the signal may have made the file: it is ours to
     // remove, unless the path was taken (then the file is someone else's).

@@ -194,7 +194,9 @@ export async function streamConnection<A extends SocketAddr>(
   try {
     const listener = run.create("listener");
     run.at("set server options", listener);
-    await setOptions(listener, plan.srvrOptions);
+    if (plan.srvrOptions.length > 0) {
+      await setOptions(listener, plan.srvrOptions);
+    }
     run.at("bind server", listener);
     await listener.bind(plan.bindAddr);
     let srvrAddr = plan.srvrAddr;
@@ -209,7 +211,7 @@ export async function streamConnection<A extends SocketAddr>(
     run.at("create client socket");
     const clntS = run.create("client");
     run.at("set client options", clntS);
-    await setOptions(clntS, plan.clntOptions);
+    if (plan.clntOptions.length > 0) await setOptions(clntS, plan.clntOptions);
     if (plan.clntAddr !== undefined) {
       run.at("bind client", clntS);
       await clntS.bind(plan.clntAddr);
