@@ -338,9 +338,20 @@ export function checkKeys(
   options: object,
   keys: readonly string[],
 ): void {
-  const why = unknownOption(options, [...COMMON_KEYS, ...keys]);
+  let known = KNOWN_KEYS.get(keys);
+  if (known === undefined) {
+    known = [...COMMON_KEYS, ...keys];
+    KNOWN_KEYS.set(keys, known);
+  }
+  const why = unknownOption(options, known);
   if (why !== undefined) throw invalidArgument(op, why);
 }
+
+/**
+ * Every option a procedure takes, by the list of its own (each procedure
+ * passes one constant list).
+ */
+const KNOWN_KEYS = new WeakMap<readonly string[], readonly string[]>();
 
 let graph: SocketGraph | undefined;
 

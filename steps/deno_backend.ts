@@ -177,7 +177,6 @@
  */
 import net from "node:net";
 import {
-  type Domain,
   formatAddr,
   type InetAddr,
   isWildcard,
@@ -284,10 +283,13 @@ interface Attempt {
 
 /** One stream socket, held as whatever Deno object stands for it right now. */
 class DenoSysSocket implements SysSocket {
-  local: SocketAddr | undefined;
-  remote: SocketAddr | undefined;
+  /**
+   * The addresses; `HELD` while they are those of the object held (a
+   * connection works its own out only when asked).
+   */
+  #local: SocketAddr | undefined | typeof HELD;
+  #remote: SocketAddr | undefined | typeof HELD;
   readonly #kind: SysSocketKind;
-  readonly #domain: Domain;
   /**
    * The socket's options, made on first use (a socket whose options are
    * never touched pays nothing for them); `#inherited` are its listener's.
@@ -296,20 +298,18 @@ class DenoSysSocket implements SysSocket {
   readonly #inherited: DenoOptions | undefined;
   /** Who made the Deno object held now, for its options. */
   #heldBy: Made | undefined;
-  readonly #changes = new Changes();
+  /** The waits for the socket's changes, made by the first. */
+  #waits: Changes | undefined;
   /** A bind reservation, a listener, or a connection. */
   #held: DenoListener | Connection | undefined;
   /** What the holder's maker set, beyond Linux's defaults. */
-  #made: Partial<SocketOptionValues> = {};
+  #made: Partial<SocketOptionValues> = NOTHING_MADE;
   /** The address bind() was given (then connect() starts there). */
   #bindAddr: SocketAddr | undefined;
-  /** Whether bind() chose the local address (then connect() starts there). */
-  #bound = false;
-  /** Whether the held listener listens (else it is a bind reservation). */
-  #listening = false;
-  #closed = false;
-  /** accept() calls take turns at Deno's listener. */
-  readonly #accepts = new Turns();
+  /** The socket's yes-or-no facts (`BOUND`, `LISTENING`, ...), as bits. */
+  #flags = 0;
+  /** accept() calls take turns at Deno's listener (made by the first). */
+  #accepts: Turns | undefined;
   /** Non-blocking, or asked ready(): the read or accept kept going. */
   #readAhead: ReadAhead | undefined;
   #acceptAhead: AcceptAhead | undefined;
@@ -319,23 +319,52 @@ class DenoSysSocket implements SysSocket {
   #directReads = 0;
   /** A non-blocking send() still being written. */
   #writing: Promise<void> | undefined;
-  #shut = { read: false, write: false };
+  /** Counts a direct read down (made by the first read). */
+  #directDone: (() => void) | undefined;
+
+  get local(): SocketAddr | undefined {
+    const local = this.#local;
+    return local === HELD ? this.#held!.local : local;
+  }
+
+  set local(addr: SocketAddr | undefined) {
+    this.#local = addr;
+  }
+
+  get remote(): SocketAddr | undefined {
+    const remote = this.#remote;
+    return remote === HELD ? (this.#held as Connection).remote : remote;
+  }
+
+  set remote(addr: SocketAddr | undefined) {
+    this.#remote = addr;
+  }
+
+  #is(flag: number): boolean {
+    return (this.#flags & flag) !== 0;
+  }
+
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag;
+  }
+
   /** Deno cannot stop a write it has started: an aborted one goes on. */
-  readonly stopsWrites = false;
+  get stopsWrites(): boolean {
+    return false;
+  }
 
   constructor(kind: SysSocketKind, accepted: Accepted | undefined) {
     this.#kind = kind;
-    this.#domain = kind.domain;
     this.#inherited = accepted?.options;
     if (accepted === undefined) return;
     this.#made = accepted.made;
     this.#hold(accepted.connection, "accepted");
-    this.remote = accepted.connection.remote;
+    this.#remote = HELD;
   }
 
   bind(addr: SocketAddr, connectionOver: boolean): Promise<void> {
     return Promise.try(() => {
-      if (this.remote !== undefined && this.#domain !== "unix") {
+      if (this.remote !== undefined && this.#kind.domain !== "unix") {
         // A TCP connection: Linux lets the socket bind once it is over.
         if (!connectionOver) {
           throw new SocketError(
@@ -348,7 +377,7 @@ class DenoSysSocket implements SysSocket {
         }
         this.#release();
         this.#hold(this.#listenAt(addr, undefined, "bind"), "listener");
-        this.#bound = true;
+        this.#set(BOUND, true);
         this.#bindAddr = addr;
         return;
       }
@@ -362,7 +391,7 @@ class DenoSysSocket implements SysSocket {
         );
       }
       this.#hold(this.#listenAt(addr, undefined, "bind"), "listener");
-      this.#bound = true;
+      this.#set(BOUND, true);
       this.#bindAddr = addr;
     });
   }
@@ -370,20 +399,20 @@ class DenoSysSocket implements SysSocket {
   listen(backlog: number | undefined): Promise<void> {
     return Promise.try(() => {
       const held = this.#held;
-      const keep = backlog === undefined || this.#domain === "unix";
+      const keep = backlog === undefined || this.#kind.domain === "unix";
       if (!(held instanceof DenoListener && keep)) {
         this.#release();
         // An unbound TCP socket listens on the wildcard address (autobind).
         const addr = this.local ??
-          wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0);
+          wildcardAddr(this.#kind.domain === "inet6" ? "inet6" : "inet", 0);
         try {
           this.#hold(this.#listenAt(addr, backlog, "listen"), "listener");
         } catch (error) {
-          if (!this.#bound) this.local = undefined;
+          if (!this.#is(BOUND)) this.local = undefined;
           throw error;
         }
       }
-      this.#listening = true;
+      this.#set(LISTENING, true);
       // A non-blocking listener takes connections as they come.
       if (this.#kind.nonblocking) this.#acceptAheadFor().fill();
     });
@@ -405,7 +434,7 @@ class DenoSysSocket implements SysSocket {
         ),
       );
     }
-    if (this.#kind.nonblocking && this.#domain !== "unix") {
+    if (this.#kind.nonblocking && this.#kind.domain !== "unix") {
       return Promise.reject(this.#startConnect(addr));
     }
     return this.#connect(addr, signal);
@@ -424,12 +453,12 @@ class DenoSysSocket implements SysSocket {
       return this.#acceptQueued(signal);
     }
     const listener = this.#held as DenoListener;
-    const turn = this.#accepts.take();
+    const turn = (this.#accepts ??= new Turns()).take();
     if (turn) await turn;
     let connection: Connection;
     try {
       if (this.#held !== listener) {
-        throw this.#closed ? closedMeanwhile() : new SocketError(
+        throw this.#is(CLOSED) ? closedMeanwhile() : new SocketError(
           "EINVAL",
           "accept",
           "Cannot finish accept(): shutdown() stopped the socket listening meanwhile",
@@ -439,9 +468,9 @@ class DenoSysSocket implements SysSocket {
     } catch (error) {
       throw osError(error, "accept", "accept a connection");
     } finally {
-      this.#accepts.done();
+      this.#accepts!.done();
     }
-    if (this.#closed) {
+    if (this.#is(CLOSED)) {
       connection.close();
       throw closedMeanwhile();
     }
@@ -468,7 +497,7 @@ class DenoSysSocket implements SysSocket {
   ): Promise<Received> {
     const count = await this.read(buffer, signal);
     // A unix stream gives the sender's name; TCP gives none.
-    const unix = this.#domain === "unix" && count !== null;
+    const unix = this.#kind.domain === "unix" && count !== null;
     return { count, from: unix ? this.remote : undefined };
   }
 
@@ -484,7 +513,7 @@ class DenoSysSocket implements SysSocket {
     addr: SocketAddr,
     signal?: AbortSignal,
   ): Promise<number> {
-    if (this.#domain !== "unix") return this.write(data, signal);
+    if (this.#kind.domain !== "unix") return this.write(data, signal);
     // The machine refuses sendto() on a unix stream (EISCONN, EOPNOTSUPP)
     // before any call: reaching here is a defect of the caller.
     return Promise.reject(
@@ -502,7 +531,7 @@ class DenoSysSocket implements SysSocket {
 
   #disconnect(): void {
     this.#ensureOpen("disconnect");
-    if (this.#domain === "unix") {
+    if (this.#kind.domain === "unix") {
       throw new SocketError(
         "EINVAL",
         "disconnect",
@@ -518,20 +547,22 @@ class DenoSysSocket implements SysSocket {
     this.#attempt?.controller.abort();
     this.#attempt = undefined;
     this.remote = undefined;
-    this.#listening = false;
-    this.#shut = { read: false, write: false };
+    this.#set(LISTENING, false);
+    this.#set(SHUT_RD, false);
+    this.#set(SHUT_WR, false);
     // Linux keeps a port the caller chose; it shows the port either way.
     const bindAddr = this.#bindAddr as InetAddr | undefined;
-    const callerPort = this.#bound && bindAddr !== undefined &&
+    const callerPort = this.#is(BOUND) && bindAddr !== undefined &&
       bindAddr.port !== 0;
-    this.#bound = callerPort;
+    this.#set(BOUND, callerPort);
     if (callerPort) {
       this.#hold(this.#listenAt(bindAddr, undefined, "disconnect"), "listener");
       return;
     }
     const host = bindAddr && !isWildcard(bindAddr)
       ? bindAddr.hostname
-      : wildcardAddr(this.#domain === "inet6" ? "inet6" : "inet", 0).hostname;
+      : wildcardAddr(this.#kind.domain === "inet6" ? "inet6" : "inet", 0)
+        .hostname;
     this.local = port === 0 ? undefined : { hostname: host, port };
     this.#options?.attach(undefined);
   }
@@ -550,10 +581,10 @@ class DenoSysSocket implements SysSocket {
   }
 
   ready(what: Readiness, signal: AbortSignal | undefined): Promise<void> {
-    return this.#changes.until(
+    return (this.#waits ??= new Changes()).until(
       "wait",
       () => this.#isReady(what),
-      () => this.#closed,
+      () => this.#is(CLOSED),
       signal,
     );
   }
@@ -610,7 +641,7 @@ class DenoSysSocket implements SysSocket {
     if (held instanceof DenoListener) {
       // SHUT_RD stops a TCP listener; a port the caller chose stays bound.
       this.#release();
-      this.#listening = false;
+      this.#set(LISTENING, false);
       if (keepAddress) {
         this.#hold(
           this.#listenAt(held.local, undefined, "shutdown"),
@@ -619,9 +650,9 @@ class DenoSysSocket implements SysSocket {
       } else this.local = undefined;
       return;
     }
-    if (how !== "write") this.#shut.read = true;
-    if (how !== "read") this.#shut.write = true;
-    this.#changes.notify();
+    if (how !== "write") this.#set(SHUT_RD, true);
+    if (how !== "read") this.#set(SHUT_WR, true);
+    this.#waits?.notify();
     if (how === "read" || held === undefined) return;
     try {
       // The kernel sends what is queued before the FIN.
@@ -633,7 +664,7 @@ class DenoSysSocket implements SysSocket {
   }
 
   close(): void {
-    this.#closed = true;
+    this.#set(CLOSED, true);
     this.#attempt?.controller.abort();
     const held = this.#held;
     if (
@@ -642,12 +673,12 @@ class DenoSysSocket implements SysSocket {
       resetConnection(held);
     }
     this.#release();
-    this.#changes.notify();
+    this.#waits?.notify();
   }
 
   /** A blocking connect(), waited out. */
   async #connect(addr: SocketAddr, signal: AbortSignal): Promise<void> {
-    const from = this.#bound ? this.local : undefined;
+    const from = this.#is(BOUND) ? this.local : undefined;
     // Connecting binds the address itself: free the bind() reservation.
     this.#release();
     let connection: Connection;
@@ -655,10 +686,10 @@ class DenoSysSocket implements SysSocket {
       connection = await connectFrom(from, addr, signal);
     } catch (error) {
       // Linux gives back a port that the kernel chose for a failed connect.
-      if (!this.#bound) this.local = undefined;
+      if (!this.#is(BOUND)) this.local = undefined;
       throw error;
     }
-    if (signal.aborted || this.#closed) {
+    if (signal.aborted || this.#is(CLOSED)) {
       connection.close();
       throw new SocketError(
         "EBADF",
@@ -667,7 +698,7 @@ class DenoSysSocket implements SysSocket {
       );
     }
     this.#hold(connection, from ? "bound client" : "client");
-    this.remote = connection.remote;
+    this.#remote = HELD;
   }
 
   /**
@@ -675,7 +706,7 @@ class DenoSysSocket implements SysSocket {
    * the call says `EINPROGRESS`.
    */
   #startConnect(addr: SocketAddr): SocketError {
-    const from = this.#bound ? this.local : undefined;
+    const from = this.#is(BOUND) ? this.local : undefined;
     this.#release();
     const attempt: Attempt = {
       addr,
@@ -686,22 +717,22 @@ class DenoSysSocket implements SysSocket {
     this.#attempt = attempt;
     connectFrom(from, addr, attempt.controller.signal).then(
       (connection) => {
-        if (this.#closed || this.#attempt !== attempt) {
+        if (this.#is(CLOSED) || this.#attempt !== attempt) {
           connection.close();
           return;
         }
         this.#hold(connection, from ? "bound client" : "client");
-        this.remote = connection.remote;
+        this.#remote = HELD;
       },
       (error: SocketError) => {
         if (this.#attempt !== attempt) return;
-        if (!this.#bound) this.local = undefined;
+        if (!this.#is(BOUND)) this.local = undefined;
         attempt.error = error;
         this.#opts().fail(error.code);
       },
     ).finally(() => {
       attempt.done = true;
-      this.#changes.notify();
+      this.#waits?.notify();
     });
     return new SocketError(
       "EINPROGRESS",
@@ -753,13 +784,13 @@ class DenoSysSocket implements SysSocket {
         throw wouldBlock("accept", "no connection is queued");
       }
     } else {
-      await this.#changes.until(
+      await (this.#waits ??= new Changes()).until(
         "accept",
         () => {
           ahead.fill();
           return ahead.ready || this.#acceptAhead !== ahead;
         },
-        () => this.#closed,
+        () => this.#is(CLOSED),
         signal,
       );
       if (this.#acceptAhead !== ahead) {
@@ -787,12 +818,14 @@ class DenoSysSocket implements SysSocket {
    * listener's options to it.
    */
   #accepted(connection: Connection): SysSocket {
-    const kind = { ...this.#kind, nonblocking: false };
-    const tcp = this.#domain !== "unix";
+    const kind = this.#kind.nonblocking
+      ? { ...this.#kind, nonblocking: false }
+      : this.#kind;
+    const tcp = this.#kind.domain !== "unix";
     return new DenoSysSocket(kind, {
       connection,
       options: tcp ? this.#options : undefined,
-      made: tcp ? this.#made : {},
+      made: tcp ? this.#made : NOTHING_MADE,
     });
   }
 
@@ -817,10 +850,10 @@ class DenoSysSocket implements SysSocket {
     conn: Connection,
     buffer: Uint8Array,
   ): Promise<number | null> {
-    await this.#changes.until(
+    await (this.#waits ??= new Changes()).until(
       "recv",
       () => ahead.ready || !ahead.reading || this.#readAhead !== ahead,
-      () => this.#closed,
+      () => this.#is(CLOSED),
     );
     return ahead.ready ? ahead.take(buffer) : this.#readDirect(conn, buffer);
   }
@@ -836,13 +869,13 @@ class DenoSysSocket implements SysSocket {
     signal: AbortSignal,
   ): Promise<number | null> {
     const ahead = this.#readAheadFor(conn);
-    await this.#changes.until(
+    await (this.#waits ??= new Changes()).until(
       "recv",
       () => {
         if (!ahead.ready && this.#directReads === 0) ahead.fill();
         return ahead.ready;
       },
-      () => this.#closed || this.#readAhead !== ahead,
+      () => this.#is(CLOSED) || this.#readAhead !== ahead,
       signal,
     );
     return ahead.take(buffer);
@@ -859,15 +892,14 @@ class DenoSysSocket implements SysSocket {
     this.#directReads++;
     const read = conn.read(buffer);
     // Counted down without wrapping the read: this is the data path.
-    read.then(this.#directDone, this.#directDone);
+    const done = this.#directDone ??= () => {
+      // A direct read is over: a readiness wait may be answered now.
+      this.#directReads--;
+      if (this.#readAhead) this.#waits?.notify();
+    };
+    read.then(done, done);
     return read;
   }
-
-  /** A direct read is over: a readiness wait may be answered now. */
-  readonly #directDone = (): void => {
-    this.#directReads--;
-    if (this.#readAhead) this.#changes.notify();
-  };
 
   /**
    * A non-blocking send(): all of `data` is taken, and written in the
@@ -888,10 +920,10 @@ class DenoSysSocket implements SysSocket {
     }
     const copy = data.slice();
     this.#writing = writeAll(conn, copy).catch((error) => {
-      if (!this.#closed) this.#opts().fail(errnoOf(error));
+      if (!this.#is(CLOSED)) this.#opts().fail(errnoOf(error));
     }).finally(() => {
       this.#writing = undefined;
-      this.#changes.notify();
+      this.#waits?.notify();
     });
     return data.length;
   }
@@ -904,7 +936,7 @@ class DenoSysSocket implements SysSocket {
       return attempt.done;
     }
     const held = this.#held;
-    if (held instanceof DenoListener && this.#listening) {
+    if (held instanceof DenoListener && this.#is(LISTENING)) {
       if (what === "write") return false;
       const ahead = this.#acceptAheadFor();
       ahead.fill();
@@ -913,9 +945,9 @@ class DenoSysSocket implements SysSocket {
     // Not connected: every call fails at once (POLLHUP).
     if (held === undefined || held instanceof DenoListener) return true;
     if (what === "write") {
-      return this.#writing === undefined || this.#shut.write;
+      return this.#writing === undefined || this.#is(SHUT_WR);
     }
-    if (this.#shut.read) return true;
+    if (this.#is(SHUT_RD)) return true;
     const ahead = this.#readAheadFor(held);
     // A read going on takes what comes: it is ready once that read is done.
     if (this.#directReads > 0 && !ahead.ready) return false;
@@ -926,15 +958,15 @@ class DenoSysSocket implements SysSocket {
   #readAheadFor(conn: Connection): ReadAhead {
     return this.#readAhead ??= new ReadAhead(
       conn,
-      () => this.#changes.notify(),
+      () => this.#waits?.notify(),
     );
   }
 
   #acceptAheadFor(): AcceptAhead {
     return this.#acceptAhead ??= new AcceptAhead(
       this.#held as DenoListener,
-      this.#accepts,
-      () => this.#changes.notify(),
+      this.#accepts ??= new Turns(),
+      () => this.#waits?.notify(),
     );
   }
 
@@ -948,7 +980,9 @@ class DenoSysSocket implements SysSocket {
     const reusePort = this.#options?.value("SO_REUSEPORT") === true &&
       unstableNet();
     const v6only = this.#options?.value("IPV6_V6ONLY") === true;
-    if (v6only && this.#domain === "inet6" && !specificIpv6(addr as InetAddr)) {
+    if (
+      v6only && this.#kind.domain === "inet6" && !specificIpv6(addr as InetAddr)
+    ) {
       throw new SocketError(
         "EOPNOTSUPP",
         op,
@@ -958,29 +992,28 @@ class DenoSysSocket implements SysSocket {
       );
     }
     const listener = listenAt(addr, backlog, op, reusePort);
-    const tcp = this.#domain !== "unix";
+    const tcp = this.#kind.domain !== "unix";
     const local = listener.local as InetAddr;
     this.#made = tcp
-      ? {
-        SO_REUSEADDR: true,
-        SO_REUSEPORT: reusePort,
-        IPV6_V6ONLY: this.#domain === "inet6" && specificIpv6(local),
-      }
-      : {};
+      ? listenerMade(
+        reusePort,
+        this.#kind.domain === "inet6" && specificIpv6(local),
+      )
+      : NOTHING_MADE;
     return listener;
   }
 
   #hold(held: DenoListener | Connection, made: Made): void {
     this.#held = held;
-    this.local = held.local;
+    this.#local = HELD;
     if (!(held instanceof DenoListener)) {
-      if (made === "client") this.#made = {};
+      if (made === "client") this.#made = NOTHING_MADE;
       if (made === "bound client") {
         // node:net binds with SO_REUSEADDR, and IPV6_V6ONLY on a v6 address.
         const from = this.#bindAddr as InetAddr;
-        this.#made = this.#domain === "unix" ? {} : {
+        this.#made = this.#kind.domain === "unix" ? NOTHING_MADE : {
           SO_REUSEADDR: true,
-          IPV6_V6ONLY: this.#domain === "inet6" && specificIpv6(from),
+          IPV6_V6ONLY: this.#kind.domain === "inet6" && specificIpv6(from),
         };
       }
       // A non-blocking connection reads ahead from the start.
@@ -1008,7 +1041,7 @@ class DenoSysSocket implements SysSocket {
   #holder(held: DenoListener | Connection, made: Made): OptionHolder {
     const listener = held instanceof DenoListener;
     const tcp = listener ? undefined : held.tcp;
-    const inet = this.#domain !== "unix";
+    const inet = this.#kind.domain !== "unix";
     return {
       what: listener ? "Deno.listen() listener" : `${made} connection`,
       made: this.#made,
@@ -1030,6 +1063,12 @@ class DenoSysSocket implements SysSocket {
   }
 
   #release(): void {
+    const held = this.#held;
+    if (held !== undefined) {
+      // The addresses stay what they were, once nothing holds them.
+      if (this.#local === HELD) this.#local = held.local;
+      if (this.#remote === HELD) this.#remote = (held as Connection).remote;
+    }
     this.#readAhead?.stop();
     this.#readAhead = undefined;
     this.#acceptAhead?.stop();
@@ -1048,9 +1087,43 @@ class DenoSysSocket implements SysSocket {
   }
 
   #ensureOpen(op: SocketOp): void {
-    if (this.#closed) throw closedError(op, false);
+    if (this.#is(CLOSED)) throw closedError(op, false);
   }
 }
+
+// The bits of a stream socket's `#flags`.
+/** bind() chose the local address (then connect() starts there). */
+const BOUND = 1;
+/** The held listener listens (else it is a bind reservation). */
+const LISTENING = 2;
+const CLOSED = 4;
+/** `shutdown()` shut the read side (`SHUT_RD`), the write side (`SHUT_WR`). */
+const SHUT_RD = 8;
+const SHUT_WR = 16;
+
+/** An address that is the held object's (see `DenoSysSocket`). */
+const HELD: unique symbol = Symbol("held");
+
+/** What a maker that set nothing beyond Linux's defaults set. */
+const NOTHING_MADE: Partial<SocketOptionValues> = Object.freeze({});
+
+/**
+ * What `Deno.listen()` set on a TCP listener (one constant object for each
+ * of the four, shared by every listener and what it accepts).
+ */
+function listenerMade(
+  reusePort: boolean,
+  v6only: boolean,
+): Partial<SocketOptionValues> {
+  const index = (reusePort ? 2 : 0) + (v6only ? 1 : 0);
+  return LISTENER_MADE[index] ??= Object.freeze({
+    SO_REUSEADDR: true,
+    SO_REUSEPORT: reusePort,
+    IPV6_V6ONLY: v6only,
+  });
+}
+
+const LISTENER_MADE: Partial<SocketOptionValues>[] = [];
 
 /** Whether Deno sets `IPV6_V6ONLY` on this address: a specific IPv6 one. */
 function specificIpv6(addr: InetAddr): boolean {
@@ -1114,15 +1187,18 @@ async function connectFrom(
   remote: SocketAddr,
   signal: AbortSignal,
 ): Promise<Connection> {
-  const from = local ? ` from ${formatAddr(local)}` : "";
-  const what = `connect to ${formatAddr(remote)}${from}`;
+  // Worded only for an error: this is every connect's path.
+  const what = () =>
+    `connect to ${formatAddr(remote)}${
+      local ? ` from ${formatAddr(local)}` : ""
+    }`;
   if ("port" in remote && remote.port === 0) {
     // Neither Deno nor node:net takes port 0; Linux sends the SYN, and
     // nothing can listen on port 0 to answer it.
     throw new SocketError(
       "ECONNREFUSED",
       "connect",
-      `Cannot ${what}: ECONNREFUSED, nothing can listen on port 0 (Linux refuses the connection); connect to the port the server's getsockname() shows`,
+      `Cannot ${what()}: ECONNREFUSED, nothing can listen on port 0 (Linux refuses the connection); connect to the port the server's getsockname() shows`,
     );
   }
   try {
@@ -1140,7 +1216,7 @@ async function connectFrom(
       });
     return new DenoConnection(conn);
   } catch (error) {
-    throw osError(error, "connect", what, { addr: remote });
+    throw osError(error, "connect", what(), { addr: remote });
   }
 }
 

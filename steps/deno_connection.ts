@@ -11,15 +11,22 @@ export function fromDenoAddr(addr: Deno.Addr): SocketAddr {
 
 /** A connection made or accepted through Deno's own API. */
 export class DenoConnection implements Connection {
-  readonly local: SocketAddr;
-  readonly remote: SocketAddr;
   #conn: Deno.Conn;
   #closed = false;
+  /** The addresses, converted when first asked for. */
+  #local: SocketAddr | undefined;
+  #remote: SocketAddr | undefined;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
-    this.local = fromDenoAddr(conn.localAddr);
-    this.remote = fromDenoAddr(conn.remoteAddr);
+  }
+
+  get local(): SocketAddr {
+    return this.#local ??= fromDenoAddr(this.#conn.localAddr);
+  }
+
+  get remote(): SocketAddr {
+    return this.#remote ??= fromDenoAddr(this.#conn.remoteAddr);
   }
 
   get tcp(): TcpControls | undefined {

@@ -11,13 +11,16 @@ import { SocketError, type SocketOp } from "../machine/errors.ts";
 
 /** The changes of one socket's state, which waits await. */
 export class Changes {
-  readonly #waiting = new Set<() => void>();
+  /** The waits, made by the first (most sockets never wait). */
+  #waiting: Set<() => void> | undefined;
 
   /** Wakes every wait, which looks at the socket again. */
   notify(): void {
-    const waiting = [...this.#waiting];
-    this.#waiting.clear();
-    for (const wake of waiting) wake();
+    const waiting = this.#waiting;
+    if (waiting === undefined || waiting.size === 0) return;
+    const woken = [...waiting];
+    waiting.clear();
+    for (const wake of woken) wake();
   }
 
   /**
@@ -33,11 +36,12 @@ export class Changes {
         signal?.removeEventListener("abort", abort);
         resolve();
       };
+      const waiting = this.#waiting ??= new Set();
       const abort = () => {
-        this.#waiting.delete(wake);
+        waiting.delete(wake);
         reject(interrupted(op, signal!));
       };
-      this.#waiting.add(wake);
+      waiting.add(wake);
       signal?.addEventListener("abort", abort, { once: true });
     });
   }

@@ -196,7 +196,7 @@ export async function dgramConnection<A extends SocketAddr>(
   try {
     const srvrS = run.create("server");
     run.at("set server options", srvrS);
-    await setOptions(srvrS, plan.srvrOptions);
+    if (plan.srvrOptions.length > 0) await setOptions(srvrS, plan.srvrOptions);
     run.at("bind server", srvrS);
     await srvrS.bind(plan.bindAddr);
     let srvrAddr = plan.srvrAddr;
@@ -209,7 +209,7 @@ export async function dgramConnection<A extends SocketAddr>(
     run.at("create client socket");
     const clntS = run.create("client");
     run.at("set client options", clntS);
-    await setOptions(clntS, plan.clntOptions);
+    if (plan.clntOptions.length > 0) await setOptions(clntS, plan.clntOptions);
     run.at("bind client", clntS);
     // A bind stopped by the signal may have made the file: it is ours to
     // remove, unless the path was taken (then the file is someone else's).
@@ -232,20 +232,13 @@ export async function dgramConnection<A extends SocketAddr>(
       await srvrS.connect(clntAddr);
     }
     run.done();
-    const path = madeUp;
     // The domain follows srvrAddr's type, which checkOptions() enforced.
     return {
       srvrS,
       clntS,
       srvrAddr,
       clntAddr,
-      [Symbol.dispose]() {
-        try {
-          disposeAll([clntS, srvrS]);
-        } finally {
-          removeName(path);
-        }
-      },
+      [Symbol.dispose]: disposer(clntS, srvrS, madeUp),
     } as DgramConnection<DomainOfAddr<A>>;
   } catch (error) {
     const failure = run.fail(error);
@@ -254,12 +247,30 @@ export async function dgramConnection<A extends SocketAddr>(
   }
 }
 
+/**
+ * What disposes a pair: closes both sockets, then removes the client's
+ * made-up path. Made apart so that it holds only them, not the run.
+ */
+function disposer(
+  clntS: Socket,
+  srvrS: Socket,
+  path: string | undefined,
+): () => void {
+  return () => {
+    try {
+      disposeAll([clntS, srvrS]);
+    } finally {
+      removeName(path);
+    }
+  };
+}
+
+/** The options only {@linkcode dgramConnection} takes. */
+const DGRAM_KEYS: readonly string[] = ["clntConnect", "srvrConnect"];
+
 function checkOptions(options: DgramConnectionOptions): DgramPlan {
   const op = "dgramConnection";
-  const plan = checkProcedureOptions(options, op, "dgram", [
-    "clntConnect",
-    "srvrConnect",
-  ]);
+  const plan = checkProcedureOptions(options, op, "dgram", DGRAM_KEYS);
   checkFlag(op, "clntConnect", options.clntConnect);
   checkFlag(op, "srvrConnect", options.srvrConnect);
   const connects = {

@@ -1,5 +1,4 @@
 // Copyright 2026 the sockfsm authors. MIT license.
-import { type AnyActorRef, createActor, toPromise } from "xstate";
 import {
   type AddrOf,
   article,
@@ -9,7 +8,12 @@ import {
   type SocketAddr,
   unboundAddr,
 } from "../machine/address.ts";
-import type { Readiness, ShutdownHow, SysSocket } from "../machine/effects.ts";
+import type {
+  Readiness,
+  ShutdownHow,
+  SysSocket,
+  SysSocketKind,
+} from "../machine/effects.ts";
 import { type Errno, isErrno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
 import { SocketGraph, type SocketNode, type Step } from "../machine/graph.ts";
@@ -39,7 +43,7 @@ import { runningKernel } from "./detect_kernel.ts";
 import { Turns } from "./_turns.ts";
 import { osError, withState } from "./os_error.ts";
 import { socketReadable, socketWritable } from "./socket_streams.ts";
-import { effectSettled, sysEffects } from "./sys_effects.ts";
+import { type SysCall, sysCalls, sysEffects } from "./sys_effects.ts";
 
 /** A change of a socket's state, as reported to `onTransition`. */
 export interface StateChange {
@@ -544,6 +548,29 @@ const EMPTY = new Uint8Array(0);
 
 let graph: SocketGraph | undefined;
 
+/**
+ * The node an accepted socket starts in, for a listener at `listening`:
+ * born connected, with the listener's domain, type, kernel and
+ * environment. Nodes are canonical, so one answer serves every accept.
+ */
+function acceptedStart(listening: SocketNode): SocketNode {
+  let node = ACCEPTED_STARTS.get(listening);
+  if (node === undefined) {
+    const { domain, type, kernel, environment } = listening.facts;
+    node = socketGraph().start({
+      domain,
+      type,
+      accepted: true,
+      kernel,
+      environment,
+    });
+    ACCEPTED_STARTS.set(listening, node);
+  }
+  return node;
+}
+
+const ACCEPTED_STARTS = new Map<SocketNode, SocketNode>();
+
 /** The graph of the socket machine with its effects provided, made once. */
 function socketGraph(): SocketGraph {
   return graph ??= new SocketGraph(
@@ -635,9 +662,8 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
     environment: "unseen",
   });
   return new StreamSocket(
-    graph,
     start,
-    createSysSocket(backend, { domain, type, nonblocking }),
+    createSysSocket(backend, sysKind(domain, type, nonblocking)),
     { backend, nonblocking, onTransition },
   );
 }
@@ -652,8 +678,37 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
  */
 function kernelOf(backend: Backend): KernelBehaviour {
   if (backend === "posix") return ANY_KERNEL;
-  return kernelProfile(runningKernel()).behaviour;
+  const name = runningKernel();
+  if (running === undefined || running.name !== name) {
+    running = { name, behaviour: kernelProfile(name).behaviour };
+  }
+  return running.behaviour;
 }
+
+/** The running kernel's behaviour, as last looked up. */
+let running:
+  | { readonly name: string | undefined; readonly behaviour: KernelBehaviour }
+  | undefined;
+
+/**
+ * What the system side of a socket is made with, one constant object per
+ * kind (every socket of a kind shares it).
+ */
+function sysKind(
+  domain: Domain,
+  type: SocketType,
+  nonblocking: boolean,
+): SysSocketKind {
+  const key = `${domain} ${type} ${nonblocking}`;
+  let kind = KINDS.get(key);
+  if (kind === undefined) {
+    kind = Object.freeze({ domain, type, nonblocking });
+    KINDS.set(key, kind);
+  }
+  return kind;
+}
+
+const KINDS = new Map<string, SysSocketKind>();
 
 /** Checks `socket()`'s arguments as `socket(2)` does, with its errnos. */
 export function checkSocketArgs(
@@ -698,6 +753,35 @@ export function checkSocketArgs(
   }
 }
 
+/**
+ * An effect in flight: what stops it, for one that takes a signal. Its
+ * identity tells the call whether it was stopped meanwhile.
+ */
+interface RunningEffect {
+  readonly stop: AbortController | undefined;
+  /** Set once `close()` or an abort stopped it. */
+  stopped: boolean;
+  /**
+   * Made only when a call waits for the effect: resolves once it has
+   * settled and the socket moved to the state it leaves (or closed).
+   */
+  settled: { promise: Promise<void>; resolve(): void } | undefined;
+}
+
+/** A socket's backend and blocking mode. */
+interface SocketMode {
+  readonly backend: Backend;
+  readonly nonblocking: boolean;
+}
+
+/** The constant `SocketMode` of `backend` and `nonblocking`. */
+function modeOf(backend: Backend, nonblocking: boolean): SocketMode {
+  const index = (backend === "posix" ? 2 : 0) + (nonblocking ? 1 : 0);
+  return MODES[index] ??= Object.freeze({ backend, nonblocking });
+}
+
+const MODES: SocketMode[] = [];
+
 /** What a runtime socket is made with, besides its node and system side. */
 interface SocketSetup {
   readonly backend: Backend;
@@ -712,30 +796,25 @@ interface SocketSetup {
  * to invokes, and data calls go straight to the system side.
  */
 class StreamSocket<D extends Domain> implements Socket<D> {
-  readonly domain: D;
-  readonly type: SocketType;
-  readonly backend: Backend;
-  readonly #graph: SocketGraph;
+  /** The backend and blocking mode: one constant object for each pair. */
+  readonly #mode: SocketMode;
   readonly #sys: SysSocket;
   readonly #onTransition: ((change: StateChange) => void) | undefined;
   #node: SocketNode;
   /** The effect in flight, if any. */
-  #effect: AnyActorRef | undefined;
-  /** Whether an effect is in flight (its state invokes one). */
-  #inFlight = false;
+  #effect: RunningEffect | undefined;
   /**
-   * Made only when a call waits for the effect in flight: resolves once it
-   * has settled and the socket moved to the state it leaves (or closed).
+   * send() calls take turns, so that each call's bytes go out whole (made
+   * by the first send).
    */
-  #settled: { promise: Promise<void>; resolve(): void } | undefined;
-  /** send() calls take turns, so that each call's bytes go out whole. */
-  readonly #sends = new Turns();
-  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
-  #writable: WritableStream<Uint8Array> | undefined;
-  readonly nonblocking: boolean;
-  /** The events of accept() and recv(), as the blocking mode asks them. */
-  readonly #accept: SocketEvent;
-  readonly #recv: SocketEvent;
+  #sends: Turns | undefined;
+  /** The Web Streams, made on first use. */
+  #streams:
+    | {
+      readable?: ReadableStream<Uint8Array<ArrayBuffer>>;
+      writable?: WritableStream<Uint8Array>;
+    }
+    | undefined;
   /**
    * The first error a tracer threw since the last call reported one: the
    * call that made the change completes, then rethrows it.
@@ -749,20 +828,8 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   #scratch: Uint8Array<ArrayBuffer> | undefined;
   #scratchBusy = false;
 
-  constructor(
-    graph: SocketGraph,
-    node: SocketNode,
-    sys: SysSocket,
-    setup: SocketSetup,
-  ) {
-    // The machine started from the domain that types the socket.
-    this.domain = node.facts.domain as D;
-    this.type = node.facts.type;
-    this.backend = setup.backend;
-    this.nonblocking = setup.nonblocking;
-    this.#accept = setup.nonblocking ? ACCEPT_NOW : ACCEPT;
-    this.#recv = setup.nonblocking ? RECV_NOW : RECV;
-    this.#graph = graph;
+  constructor(node: SocketNode, sys: SysSocket, setup: SocketSetup) {
+    this.#mode = modeOf(setup.backend, setup.nonblocking);
     this.#node = node;
     this.#sys = sys;
     this.#onTransition = setup.onTransition;
@@ -772,12 +839,43 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     return this.#node.state;
   }
 
+  get backend(): Backend {
+    return this.#mode.backend;
+  }
+
+  get nonblocking(): boolean {
+    return this.#mode.nonblocking;
+  }
+
+  /** The domain the machine started from, which types the socket. */
+  get domain(): D {
+    return this.#node.facts.domain as D;
+  }
+
+  get type(): SocketType {
+    return this.#node.facts.type;
+  }
+
+  /** The graph every socket steps in (made before the first socket). */
+  get #graph(): SocketGraph {
+    return graph!;
+  }
+
+  /** The events of accept() and recv(), as the blocking mode asks them. */
+  get #accept(): SocketEvent {
+    return this.nonblocking ? ACCEPT_NOW : ACCEPT;
+  }
+
+  get #recv(): SocketEvent {
+    return this.nonblocking ? RECV_NOW : RECV;
+  }
+
   get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.#readable ??= socketReadable(this);
+    return (this.#streams ??= {}).readable ??= socketReadable(this);
   }
 
   get writable(): WritableStream<Uint8Array> {
-    return this.#writable ??= socketWritable(this);
+    return (this.#streams ??= {}).writable ??= socketWritable(this);
   }
 
   async bind(addr: SocketAddr): Promise<void> {
@@ -828,9 +926,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       // Linux's interrupted unix connect() leaves the socket unconnected:
       // the attempt stops (its actor's signal tells the backend), and the
       // socket settles as after a failed connect before this rejects.
-      const effect = this.#effect;
-      this.#effect = undefined;
-      effect?.stop();
+      this.#stopEffect();
       await running.catch(() => {});
       throw this.#cancelled(
         "connect",
@@ -869,13 +965,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         : this.#ioError("accept", error);
     }
     const onTransition = options?.onTransition ?? this.#onTransition;
-    const node = this.#graph.start({
-      domain: this.domain,
-      type: this.type,
-      accepted: true,
-      kernel: this.#node.facts.kernel,
-      environment: this.#node.facts.environment,
-    });
+    const node = acceptedStart(this.#node);
     if (onTransition !== undefined) {
       try {
         // Born connected: the machine went created -> connected at once.
@@ -887,26 +977,47 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       }
     }
     // Linux's accept() makes a blocking socket, whatever the listener.
-    return new StreamSocket<D>(this.#graph, node, sys, {
+    return new StreamSocket<D>(node, sys, {
       backend: this.backend,
       nonblocking: false,
       onTransition,
     });
   }
 
-  async send(data: Uint8Array, options?: CallOptions): Promise<number> {
-    this.#checkBytes("send", data);
-    const signal = options === undefined
-      ? undefined
-      : this.#signalOf("send", options, CALL_KEYS);
-    const from = this.state;
-    if (signal?.aborted) throw this.#cancelled("send", signal, from, false);
-    let step;
-    while ((step = this.#stepOrWait(SEND)) instanceof Promise) {
+  send(data: Uint8Array, options?: CallOptions): Promise<number> {
+    // Not async: a send that need not wait hands on #write()'s promise
+    // (one promise less per call, on the data path); errors still reject.
+    try {
+      this.#checkBytes("send", data);
+      const signal = options === undefined
+        ? undefined
+        : this.#signalOf("send", options, CALL_KEYS);
+      const from = this.state;
+      if (signal?.aborted) throw this.#cancelled("send", signal, from, false);
+      const step = this.#stepOrWait(SEND);
+      if (step instanceof Promise) {
+        return this.#sendAfter(step, data, signal, from);
+      }
+      this.#decide("send", SEND, step);
+      return this.#write("send", data, undefined, signal, from);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A send() that waits for the call in flight first (see `send()`). */
+  async #sendAfter(
+    wait: Promise<void>,
+    data: Uint8Array,
+    signal: AbortSignal | undefined,
+    from: SocketState,
+  ): Promise<number> {
+    let step: Step | Promise<void> = wait;
+    do {
       await (signal === undefined
         ? step
         : this.#waitOrAbort(step, "send", signal, from));
-    }
+    } while ((step = this.#stepOrWait(SEND)) instanceof Promise);
     this.#decide("send", SEND, step);
     return await this.#write("send", data, undefined, signal, from);
   }
@@ -978,9 +1089,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   close(): void {
     const step = this.#allow("close", CLOSE);
     this.#move(step.next, "close");
-    const effect = this.#effect;
-    this.#effect = undefined;
-    effect?.stop();
+    this.#stopEffect();
     this.#sys.close();
     // A tracer that threw has its error reported once the socket is closed.
     this.#throwTraced();
@@ -1176,17 +1285,18 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   #stepOrWait(event: SocketEvent): Step | Promise<void> {
     const step = this.#graph.step(this.#node, event);
     if (step.allowed || !step.waits) return step;
-    if (!this.#inFlight) {
+    const effect = this.#effect;
+    if (effect === undefined) {
       throw new Error(
         `The socket machine makes "${event.type}" wait in state "${this.state}", where no call is in flight`,
       );
     }
-    if (this.#settled === undefined) {
+    if (effect.settled === undefined) {
       let resolve!: () => void;
       const promise = new Promise<void>((done) => resolve = done);
-      this.#settled = { promise, resolve };
+      effect.settled = { promise, resolve };
     }
-    return this.#settled.promise;
+    return effect.settled.promise;
   }
 
   /**
@@ -1262,23 +1372,29 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const from = this.state;
     this.#move(next, op);
     if (!next.inFlight) return this.#throwTraced();
-    const { logic, input } = this.#graph.effect(next, event);
-    const effect = createActor(logic, { input });
+    const { src, input } = this.#graph.effect(next, event);
+    const call = sysCalls[src as keyof typeof sysCalls] as
+      | SysCall<unknown>
+      | undefined;
+    if (call === undefined) {
+      throw new Error(
+        `The socket machine invokes "${src}", which no backend runs`,
+      );
+    }
+    const stop = call.stoppable ? new AbortController() : undefined;
+    const effect: RunningEffect = { stop, stopped: false, settled: undefined };
     this.#effect = effect;
-    this.#inFlight = true;
     try {
       let failure: { error: unknown } | undefined;
       try {
-        await toPromise(effect.start());
+        await call.run(input, stop?.signal);
       } catch (error) {
         failure = { error };
       }
       if (this.#node.state !== next.state) {
         // Only close() leaves an in-flight state from outside (what a read
         // saw meanwhile may change its facts, not its state). It stopped
-        // the effect; let the backend finish winding it down before
-        // answering.
-        await effectSettled(this.#sys);
+        // the effect, and the backend has wound it down.
         throw new SocketError(
           "EBADF",
           op,
@@ -1286,12 +1402,10 @@ class StreamSocket<D extends Domain> implements Socket<D> {
           { state: from },
         );
       }
-      if (this.#effect !== effect) {
+      if (effect.stopped) {
         // An abort stopped the attempt (a unix connect()): it failed.
-        await effectSettled(this.#sys);
         failure ??= { error: new Error(`${op}() was aborted`) };
       }
-      this.#effect = undefined;
       this.#move(
         this.#graph.settle(this.#node, failure ? "error" : "done"),
         op,
@@ -1309,11 +1423,17 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       }
     } finally {
       // The calls that waited for this one go on from the state it left.
-      this.#inFlight = false;
-      const settled = this.#settled;
-      this.#settled = undefined;
-      settled?.resolve();
+      this.#effect = undefined;
+      effect.settled?.resolve();
     }
+  }
+
+  /** Stops the effect in flight, if any (its call then fails). */
+  #stopEffect(): void {
+    const effect = this.#effect;
+    if (effect === undefined || effect.stopped) return;
+    effect.stopped = true;
+    effect.stop?.abort();
   }
 
   /**
@@ -1526,12 +1646,13 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     signal: AbortSignal | undefined,
     from: SocketState,
   ): Promise<number> {
-    const turn = this.#sends.take();
+    const sends = this.#sends ??= new Turns();
+    const turn = sends.take();
     if (turn) {
       if (signal === undefined) await turn;
       else if (await orAbort(turn, signal) === ABORTED) {
         // The turn still comes; it is handed on at once.
-        turn.then(() => this.#sends.done());
+        turn.then(() => sends.done());
         throw this.#cancelled(op, signal, from, true, "nothing was sent");
       }
     }
@@ -1581,10 +1702,10 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         sentSoFar(written, data.length, dgram, true),
       );
     } finally {
-      if (left === undefined) this.#sends.done();
+      if (left === undefined) sends.done();
       else {
         // Later sends go out after what the write in progress sends.
-        const done = () => this.#sends.done();
+        const done = () => sends.done();
         left.then(done, done);
       }
     }
@@ -1732,14 +1853,21 @@ export function familyMismatch(
   domain: Domain,
   family: Domain,
 ): Errno | undefined {
+  const key = `${domain} ${family}`;
+  if (MISMATCHES.has(key)) return MISMATCHES.get(key);
   const graph = socketGraph();
   const step = graph.step(graph.start({ domain, type: "stream" }), {
     type: "BIND",
     family,
     port: family === "unix" ? "path" : "kernel",
   });
-  return step.allowed || step.waits ? undefined : step.errno;
+  const errno = step.allowed || step.waits ? undefined : step.errno;
+  MISMATCHES.set(key, errno);
+  return errno;
 }
+
+/** The machine's answers of `familyMismatch()`, by domain and family. */
+const MISMATCHES = new Map<string, Errno | undefined>();
 
 function portChoice(addr: SocketAddr): PortChoice {
   if ("path" in addr) return "path";

@@ -194,7 +194,9 @@ export async function streamConnection<A extends SocketAddr>(
   try {
     const listener = run.create("listener");
     run.at("set server options", listener);
-    await setOptions(listener, plan.srvrOptions);
+    if (plan.srvrOptions.length > 0) {
+      await setOptions(listener, plan.srvrOptions);
+    }
     run.at("bind server", listener);
     await listener.bind(plan.bindAddr);
     let srvrAddr = plan.srvrAddr;
@@ -209,20 +211,23 @@ export async function streamConnection<A extends SocketAddr>(
     run.at("create client socket");
     const clntS = run.create("client");
     run.at("set client options", clntS);
-    await setOptions(clntS, plan.clntOptions);
+    if (plan.clntOptions.length > 0) await setOptions(clntS, plan.clntOptions);
     if (plan.clntAddr !== undefined) {
       run.at("bind client", clntS);
       await clntS.bind(plan.clntAddr);
     }
 
-    accepting = listener.accept({ onTransition: run.trace("accepted") });
     // Awaited below; if a step fails first, closing the listener ends it, and
     // a connection accepted after the failure is closed at once.
-    accepting.then((accepted) => run.adopt(accepted), () => {});
+    accepting = listener.accept({ onTransition: run.trace("accepted") });
+    // A rejection while connect() runs is the catch below's to take.
+    accepting.catch(ignore);
     run.at("connect client", clntS);
     await clntS.connect(srvrAddr);
     run.at("accept", listener);
     const srvrS = await accepting;
+    accepting = undefined;
+    run.adopt(srvrS);
 
     run.at("close listener", listener);
     listener.close();
@@ -232,24 +237,38 @@ export async function streamConnection<A extends SocketAddr>(
       srvrS,
       clntS,
       srvrAddr,
-      [Symbol.dispose]() {
-        disposeAll([clntS, srvrS]);
-      },
+      [Symbol.dispose]: disposePair,
     } as StreamConnection<DomainOfAddr<A>>;
   } catch (error) {
     const failure = run.fail(error);
     // Closing the listener ends a pending accept; let it wind down (a
-    // backend may still be returning from a wait) before answering.
-    await accepting?.then(() => {}, () => {});
+    // backend may still be returning from a wait) before answering, and
+    // close what it accepted meanwhile.
+    await accepting?.then((accepted) => run.adopt(accepted), () => {});
     throw failure;
   }
 }
 
+function ignore(): void {}
+
+/**
+ * Disposes a pair (`this`): closes both sockets. One function serves every
+ * pair, so that an open pair holds only its sockets, not the run.
+ */
+function disposePair(this: StreamConnection): void {
+  disposeAll([this.clntS, this.srvrS]);
+}
+
+/** The options only {@linkcode streamConnection} takes. */
+const STREAM_KEYS: readonly string[] = ["srvr", "clnt"];
+
 function checkOptions(options: StreamConnectionOptions): ProcedurePlan {
-  const plan = checkProcedureOptions(options, "streamConnection", "stream", [
-    "srvr",
-    "clnt",
-  ]);
+  const plan = checkProcedureOptions(
+    options,
+    "streamConnection",
+    "stream",
+    STREAM_KEYS,
+  );
   const { srvr = "local", clnt = "local" } = options;
   for (const [name, pco] of [["srvr", srvr], ["clnt", clnt]] as const) {
     if (pco !== "local") {
