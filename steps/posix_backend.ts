@@ -37,19 +37,21 @@
  *   socket is blocking, whatever its listener, as Linux's `accept()` makes
  *   it (its descriptor is non-blocking, as every descriptor here is).
  * - `setOption` and `getOption` are `setsockopt(2)` and `getsockopt(2)`
- *   (see `socket_options_libc.ts`); `ready` is `poll(2)` for `POLLIN` or
- *   `POLLOUT` (`POLLERR` and `POLLHUP` count too: a call answers then).
- * - `local` and `remote` are what `getsockname(2)` and `getpeername(2)` say
- *   after each call that can change them.
+ *   (see `socket_options_libc.ts`); `ready` is `poll(2)` with timeout 0 for
+ *   `POLLIN` or `POLLOUT` (`POLLERR` and `POLLHUP` count too: a call
+ *   answers then), and a wait in the reactor while it says no.
+ * - `local` is what `getsockname(2)` says, read when asked after a call
+ *   that can change it; `remote` is the peer `accept4(2)` gave, the inet
+ *   address a connect reached (what `getpeername(2)` gives), or, for a unix
+ *   peer or a wildcard target, what `getpeername(2)` says.
  *
- * Waiting never blocks Deno's event loop: `poll(2)` runs on a thread of
- * Deno's pool (an FFI call declared `nonblocking`) over the socket, the
- * socket's own `eventfd`, which `close()` signals so that every pending
- * wait returns at once, and, for a wait with an `AbortSignal`, an `eventfd`
- * of that wait's, which the abort signals. Nothing polls while nothing
- * waits. `close()` closes the socket's descriptor at once; its `eventfd` and
- * the socket's share of libc (see `libc_lease.ts`) are freed when the last
- * pending poll has returned, before the call that waited rejects.
+ * Waiting never blocks Deno's event loop: a call that answered `EAGAIN`
+ * (or a connect in progress) waits in the process's reactor
+ * (`posix_reactor.ts`): one epoll set, one `epoll_wait(2)` on one thread of
+ * Deno's pool, however many calls wait. `close()` and an `AbortSignal` end
+ * a wait at once. `close()` closes the descriptor at once and gives back
+ * the socket's share of libc (`libc_lease.ts`: libc is resolved once per
+ * process and held by no Deno resource).
  *
  * @module
  */

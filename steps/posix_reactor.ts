@@ -64,7 +64,7 @@ import { type ProcessLibc, processLibc } from "./libc_lease.ts";
 /** What a wait ends with: `undefined`, or the errno of a call that failed. */
 export type WaitOutcome = Errno | number | undefined;
 
-/** A socket's place in the reactor; see {@linkcode watch}. */
+/** A socket's place in the reactor; see `watch()`. */
 export interface Watch {
   /**
    * Waits until the descriptor may be ready for `events` (`EPOLLIN`,
