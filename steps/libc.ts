@@ -51,13 +51,9 @@ const SYMBOLS = {
     result: "i32",
   },
   poll: { parameters: ["buffer", "usize", "i32"], result: "i32" },
-  /** `poll(2)` on a thread of Deno's pool: a Promise, the event loop runs on. */
-  pollAsync: {
-    name: "poll",
-    parameters: ["buffer", "usize", "i32"],
-    result: "i32",
-    nonblocking: true,
-  },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -155,45 +151,74 @@ const POLLFD_SIZE = 8;
  * `"EACCES"` when `--allow-ffi` is missing.
  */
 export function openLibc(): Libc {
-  if (Deno.build.os !== "linux") {
-    throw Object.assign(
-      new Error(
-        `Cannot open libc.so.6 on ${Deno.build.os}: sockfsm's libc calls need Linux's libc.so.6`,
-      ),
-      { code: "EOPNOTSUPP" },
-    );
-  }
+  requireLinux();
   let library: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
     library = Deno.dlopen("libc.so.6", SYMBOLS);
   } catch (error) {
-    const denied = error instanceof Deno.errors.NotCapable ||
-      error instanceof Deno.errors.PermissionDenied;
-    if (!denied) throw error;
-    throw Object.assign(
-      new Error(
-        "Cannot open libc.so.6: permission denied; run with --allow-ffi",
-        { cause: error },
-      ),
-      { code: "EACCES" },
-    );
+    throw ffiRefusal(error) ?? error;
   }
   return Object.assign(library, {
     [Symbol.dispose]: () => library.close(),
   });
 }
 
+/**
+ * Throws what `openLibc()` throws off Linux.
+ *
+ * @throws {Error} With `code` `"EOPNOTSUPP"` when this is not Linux.
+ */
+export function requireLinux(): void {
+  if (Deno.build.os === "linux") return;
+  throw Object.assign(
+    new Error(
+      `Cannot open libc.so.6 on ${Deno.build.os}: sockfsm's libc calls need Linux's libc.so.6`,
+    ),
+    { code: "EOPNOTSUPP" },
+  );
+}
+
+/**
+ * What `openLibc()` throws for `error`, when Deno refused FFI: an error
+ * with `code` `"EACCES"` that says to run with `--allow-ffi`; else
+ * `undefined`.
+ */
+export function ffiRefusal(error: unknown): Error | undefined {
+  const denied = error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied;
+  if (!denied) return undefined;
+  return Object.assign(
+    new Error(
+      "Cannot open libc.so.6: permission denied; run with --allow-ffi",
+      { cause: error },
+    ),
+    { code: "EACCES" },
+  );
+}
+
+/**
+ * This thread's `errno`, found once: `__errno_location()` gives each thread
+ * one address for its whole life, and JavaScript runs on one thread.
+ */
+let errnoView: Deno.UnsafePointerView | undefined;
+
 /** The errno of the call just made on this thread. */
 function lastErrno(libc: Libc): Errno | number {
-  const errno = new Deno.UnsafePointerView(
-    libc.symbols.__errno_location()!,
-  ).getInt32();
+  errnoView ??= new Deno.UnsafePointerView(libc.symbols.__errno_location()!);
+  const errno = errnoView.getInt32();
   return errnoName(errno) ?? errno;
 }
+
+/** The success of a call that returns nothing: one object for all. */
+const OK_VOID: SysResult<void> = Object.freeze({ ok: true, value: undefined });
 
 function result<T>(libc: Libc, value: T, failed: boolean): SysResult<T> {
   if (!failed) return { ok: true, value };
   return { ok: false, errno: lastErrno(libc) };
+}
+
+function done(libc: Libc, failed: boolean): SysResult<void> {
+  return failed ? { ok: false, errno: lastErrno(libc) } : OK_VOID;
 }
 
 /** A count from an `ssize_t` result. */
@@ -225,7 +250,7 @@ export function sysBind(
 ): SysResult<void> {
   const sa = encodeSockaddr(addr);
   if (sa === undefined) return NOT_AN_ADDRESS;
-  return result(libc, undefined, libc.symbols.bind(fd, sa, sa.length) < 0);
+  return done(libc, libc.symbols.bind(fd, sa, sa.length) < 0);
 }
 
 /**
@@ -235,7 +260,7 @@ export function sysBind(
 export function sysBindAutobind(libc: Libc, fd: number): SysResult<void> {
   const sa = unspecSockaddr().subarray(0, 2);
   new DataView(sa.buffer).setUint16(0, AF_UNIX, true);
-  return result(libc, undefined, libc.symbols.bind(fd, sa, sa.length) < 0);
+  return done(libc, libc.symbols.bind(fd, sa, sa.length) < 0);
 }
 
 /**
@@ -248,7 +273,7 @@ export function sysListen(
   backlog: number,
 ): SysResult<void> {
   const capped = Math.max(-0x80000000, Math.min(backlog, 0x7fffffff));
-  return result(libc, undefined, libc.symbols.listen(fd, capped) < 0);
+  return done(libc, libc.symbols.listen(fd, capped) < 0);
 }
 
 /**
@@ -264,6 +289,29 @@ export function sysAccept4(
   return result(libc, accepted, accepted < 0);
 }
 
+/** A connection `sysAcceptFrom()` took: its descriptor and its peer. */
+export interface Accepted {
+  readonly fd: number;
+  /** The peer's address, decoded (`undefined` for a family not decoded). */
+  readonly peer: SocketAddr | undefined;
+}
+
+/**
+ * `accept4(fd, addr, &addrlen, flags)`: the new descriptor and the peer's
+ * address, in one call (as `getpeername(2)` on it would give).
+ */
+export function sysAcceptFrom(
+  libc: Libc,
+  fd: number,
+  flags: number,
+): SysResult<Accepted> {
+  NAME_LEN[0] = SOCKADDR_STORAGE_SIZE;
+  const accepted = libc.symbols.accept4(fd, NAME, NAME_LEN_BYTES, flags);
+  if (accepted < 0) return { ok: false, errno: lastErrno(libc) };
+  const peer = decodeSockaddr(NAME, NAME_LEN[0]);
+  return { ok: true, value: { fd: accepted, peer } };
+}
+
 /**
  * `connect(fd, addr, addrlen)`. An `addr` whose hostname is not an IP
  * literal gives `EINVAL` without a call.
@@ -275,7 +323,19 @@ export function sysConnect(
 ): SysResult<void> {
   const sa = encodeSockaddr(addr);
   if (sa === undefined) return NOT_AN_ADDRESS;
-  return result(libc, undefined, libc.symbols.connect(fd, sa, sa.length) < 0);
+  return sysConnectTo(libc, fd, sa);
+}
+
+/**
+ * `connect(fd, sa, sa.length)` with an address already encoded (see
+ * `encodeSockaddr()`), for a connect that calls `connect(2)` more than once.
+ */
+export function sysConnectTo(
+  libc: Libc,
+  fd: number,
+  sa: Uint8Array,
+): SysResult<void> {
+  return done(libc, libc.symbols.connect(fd, sa, sa.length) < 0);
 }
 
 /**
@@ -284,7 +344,7 @@ export function sysConnect(
  */
 export function sysConnectUnspec(libc: Libc, fd: number): SysResult<void> {
   const sa = unspecSockaddr();
-  return result(libc, undefined, libc.symbols.connect(fd, sa, sa.length) < 0);
+  return done(libc, libc.symbols.connect(fd, sa, sa.length) < 0);
 }
 
 /** `send(fd, data, len, flags)`: the count sent. */
@@ -319,7 +379,7 @@ export function sysShutdown(
   fd: number,
   how: number,
 ): SysResult<void> {
-  return result(libc, undefined, libc.symbols.shutdown(fd, how) < 0);
+  return done(libc, libc.symbols.shutdown(fd, how) < 0);
 }
 
 /**
@@ -339,7 +399,7 @@ export function sysFcntl(
 
 /** `close(fd)` */
 export function sysClose(libc: Libc, fd: number): SysResult<void> {
-  return result(libc, undefined, libc.symbols.close(fd) < 0);
+  return done(libc, libc.symbols.close(fd) < 0);
 }
 
 /**
@@ -365,15 +425,25 @@ export function sysGetpeername(
   return nameOf(libc, fd, libc.symbols.getpeername);
 }
 
+/**
+ * The `struct sockaddr_storage` and `socklen_t` that the calls returning an
+ * address fill, reused: they are synchronous, and the address is decoded
+ * before the next call.
+ */
+const NAME = new Uint8Array(SOCKADDR_STORAGE_SIZE);
+const NAME_LEN = new Uint32Array(1);
+const NAME_LEN_BYTES = new Uint8Array(NAME_LEN.buffer);
+
 function nameOf(
   libc: Libc,
   fd: number,
   call: (fd: number, addr: Uint8Array, len: Uint8Array) => number,
 ): SysResult<SocketAddr | undefined> {
-  const sa = new Uint8Array(SOCKADDR_STORAGE_SIZE);
-  const len = new Uint32Array([SOCKADDR_STORAGE_SIZE]);
-  const failed = call(fd, sa, new Uint8Array(len.buffer)) < 0;
-  return result(libc, failed ? undefined : decodeSockaddr(sa, len[0]), failed);
+  NAME_LEN[0] = SOCKADDR_STORAGE_SIZE;
+  if (call(fd, NAME, NAME_LEN_BYTES) < 0) {
+    return { ok: false, errno: lastErrno(libc) };
+  }
+  return { ok: true, value: decodeSockaddr(NAME, NAME_LEN[0]) };
 }
 
 /** `getsockopt(fd, level, name, &int, &len)` for an `int` option, such as `SO_ERROR`. */
@@ -449,7 +519,7 @@ export function sysSetsockopt(
     value,
     value.length,
   ) < 0;
-  return result(libc, undefined, failed);
+  return done(libc, failed);
 }
 
 /**
@@ -545,23 +615,96 @@ export function sysPoll(
   return result(libc, ready, ready < 0);
 }
 
+/** `EPOLL_CLOEXEC` */
+export const EPOLL_CLOEXEC = 0o2000000;
+/** `EPOLL_CTL_ADD` */
+export const EPOLL_CTL_ADD = 1;
+/** `EPOLL_CTL_DEL` */
+export const EPOLL_CTL_DEL = 2;
+/** `EPOLL_CTL_MOD` */
+export const EPOLL_CTL_MOD = 3;
+/** `EPOLLIN` */
+export const EPOLLIN = 0x1;
+/** `EPOLLOUT` */
+export const EPOLLOUT = 0x4;
+/** `EPOLLERR` */
+export const EPOLLERR = 0x8;
+/** `EPOLLHUP` */
+export const EPOLLHUP = 0x10;
+/** `EPOLLRDHUP`: the peer shut down its writing side. */
+export const EPOLLRDHUP = 0x2000;
+/** `EPOLLET`: report each change of readiness once (edge-triggered). */
+export const EPOLLET = 0x80000000;
+
 /**
- * `poll(fds, nfds, timeout)` on a thread of Deno's pool, so the event loop
- * goes on meanwhile; `fds` must stay untouched until it resolves. The errno
- * of a failure was set on that thread and cannot be read here: the call is
- * repeated at once with timeout 0 on this thread, which fails again, with
- * its errno, unless the failure was an interruption (`EINTR`).
+ * `sizeof(struct epoll_event)`: `uint32_t events; uint64_t data;`, packed
+ * on x86-64 (12 bytes), naturally aligned elsewhere (16).
  */
-export async function sysPollAsync(
+export const EPOLL_EVENT_SIZE = Deno.build.arch === "x86_64" ? 12 : 16;
+const EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE === 12 ? 4 : 8;
+
+/**
+ * An array of `count` `struct epoll_event` for `epoll_wait(2)` to fill. Its
+ * memory is outside V8's heap, so a call on another thread can use it.
+ */
+export function epollEvents(count: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new ArrayBuffer(count * EPOLL_EVENT_SIZE));
+}
+
+/** The `events` of entry `index` of an `epoll_wait(2)` array. */
+export function epollEventBits(events: Uint8Array, index: number): number {
+  const view = new DataView(events.buffer, events.byteOffset);
+  return view.getUint32(index * EPOLL_EVENT_SIZE, true);
+}
+
+/** The token (the low 32 bits of `data`) of entry `index`. */
+export function epollEventToken(events: Uint8Array, index: number): number {
+  const view = new DataView(events.buffer, events.byteOffset);
+  return view.getUint32(index * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
+}
+
+/** `epoll_create1(flags)`: the new epoll descriptor. */
+export function sysEpollCreate1(libc: Libc, flags: number): SysResult<number> {
+  const fd = libc.symbols.epoll_create1(flags);
+  return result(libc, fd, fd < 0);
+}
+
+/** One `struct epoll_event` for `epoll_ctl(2)`, reused: the call is synchronous. */
+const CTL_EVENT = new Uint8Array(EPOLL_EVENT_SIZE);
+const CTL_VIEW = new DataView(CTL_EVENT.buffer);
+
+/**
+ * `epoll_ctl(epfd, op, fd, &{events, data: token})`: adds, changes or
+ * removes (`EPOLL_CTL_DEL`) the interest of `epfd` in `fd`.
+ */
+export function sysEpollCtl(
   libc: Libc,
-  fds: Uint8Array<ArrayBuffer>,
+  epfd: number,
+  op: number,
+  fd: number,
+  events: number,
+  token: number,
+): SysResult<void> {
+  CTL_VIEW.setUint32(0, events >>> 0, true);
+  CTL_VIEW.setUint32(EPOLL_DATA_OFFSET, token >>> 0, true);
+  CTL_VIEW.setUint32(EPOLL_DATA_OFFSET + 4, 0, true);
+  const failed = libc.symbols.epoll_ctl(epfd, op, fd, CTL_EVENT) < 0;
+  return done(libc, failed);
+}
+
+/**
+ * `epoll_wait(epfd, events, maxevents, timeout)` on this thread, for up to
+ * `timeout` ms (0: just look): the count of entries filled.
+ */
+export function sysEpollWait(
+  libc: Libc,
+  epfd: number,
+  events: Uint8Array,
   timeout: number,
-): Promise<SysResult<number>> {
-  const nfds = BigInt(fds.length / POLLFD_SIZE);
-  const ready = await libc.symbols.pollAsync(fds, nfds, timeout);
-  if (ready >= 0) return { ok: true, value: ready };
-  const again = sysPoll(libc, fds, 0);
-  return again.ok ? { ok: false, errno: "EINTR" } : again;
+): SysResult<number> {
+  const max = events.length / EPOLL_EVENT_SIZE;
+  const n = libc.symbols.epoll_wait(epfd, events, max, timeout);
+  return result(libc, n, n < 0);
 }
 
 /** `eventfd(initval, flags)`: the new descriptor. */

@@ -37,19 +37,21 @@
  *   socket is blocking, whatever its listener, as Linux's `accept()` makes
  *   it (its descriptor is non-blocking, as every descriptor here is).
  * - `setOption` and `getOption` are `setsockopt(2)` and `getsockopt(2)`
- *   (see `socket_options_libc.ts`); `ready` is `poll(2)` for `POLLIN` or
- *   `POLLOUT` (`POLLERR` and `POLLHUP` count too: a call answers then).
- * - `local` and `remote` are what `getsockname(2)` and `getpeername(2)` say
- *   after each call that can change them.
+ *   (see `socket_options_libc.ts`); `ready` is `poll(2)` with timeout 0 for
+ *   `POLLIN` or `POLLOUT` (`POLLERR` and `POLLHUP` count too: a call
+ *   answers then), and a wait in the reactor while it says no.
+ * - `local` is what `getsockname(2)` says, read when asked after a call
+ *   that can change it; `remote` is the peer `accept4(2)` gave, the inet
+ *   address a connect reached (what `getpeername(2)` gives), or, for a unix
+ *   peer or a wildcard target, what `getpeername(2)` says.
  *
- * Waiting never blocks Deno's event loop: `poll(2)` runs on a thread of
- * Deno's pool (an FFI call declared `nonblocking`) over the socket, the
- * socket's own `eventfd`, which `close()` signals so that every pending
- * wait returns at once, and, for a wait with an `AbortSignal`, an `eventfd`
- * of that wait's, which the abort signals. Nothing polls while nothing
- * waits. `close()` closes the socket's descriptor at once; its `eventfd` and
- * the socket's share of libc (see `libc_lease.ts`) are freed when the last
- * pending poll has returned, before the call that waited rejects.
+ * Waiting never blocks Deno's event loop: a call that answered `EAGAIN`
+ * (or a connect in progress) waits in the process's reactor
+ * (`posix_reactor.ts`): one epoll set, one `epoll_wait(2)` on one thread of
+ * Deno's pool, however many calls wait. `close()` and an `AbortSignal` end
+ * a wait at once. `close()` closes the descriptor at once and gives back
+ * the socket's share of libc (`libc_lease.ts`: libc is resolved once per
+ * process and held by no Deno resource).
  *
  * @module
  */
@@ -78,8 +80,6 @@ import {
   AF_INET,
   AF_INET6,
   AF_UNIX,
-  EFD_CLOEXEC,
-  EFD_NONBLOCK,
   type Libc,
   MSG_NOSIGNAL,
   pollFds,
@@ -93,17 +93,16 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOMAXCONN,
-  sysAccept4,
+  sysAcceptFrom,
   sysBind,
   sysClose,
   sysConnect,
+  sysConnectTo,
   sysConnectUnspec,
-  sysEventfd,
   sysGetpeername,
   sysGetsockname,
   sysListen,
   sysPoll,
-  sysPollAsync,
   sysRecv,
   sysRecvfrom,
   type SysResult,
@@ -111,9 +110,10 @@ import {
   sysSendto,
   sysShutdown,
   sysSocket,
-  sysWrite,
 } from "./libc.ts";
-import { leaseLibc, type LibcLease } from "./libc_lease.ts";
+import { leaseLibc, type LibcLease, shareLibc } from "./libc_lease.ts";
+import { type Watch, watch } from "./posix_reactor.ts";
+import { decodeSockaddr, encodeSockaddr } from "./sockaddr.ts";
 import { Turns } from "./_turns.ts";
 import {
   checkPermission,
@@ -195,23 +195,22 @@ export function posixSocket(kind: SysSocketKind): SysSocket {
   return new PosixSysSocket(kind, created.value, lease);
 }
 
-/** One socket: one descriptor, and an `eventfd` to wake its waits. */
+/** One socket: one descriptor, and its watch in the reactor once it waits. */
 class PosixSysSocket implements SysSocket {
-  local: SocketAddr | undefined;
   remote: SocketAddr | undefined;
+  #local: SocketAddr | undefined;
+  /** Whether a call may have changed the local address since it was read. */
+  #localStale = false;
+  /** Whether bind() bound the socket. */
+  #bound = false;
   readonly #kind: SysSocketKind;
   readonly #fd: number;
   readonly #lease: LibcLease;
   readonly #libc: Libc;
   /** Reads take turns, so that they receive in the order they were made. */
   readonly #reads = new Turns();
-  /**
-   * The `eventfd` that close() signals, made by the first wait. Nothing
-   * reads it: once signalled, every poll on it returns.
-   */
-  #closedFd: number | undefined;
-  /** Polls running on Deno's pool now. */
-  #polls = 0;
+  /** The descriptor's place in the reactor, made by the first wait. */
+  #watch: Watch | undefined;
   #closed = false;
   /** An aborted write never reached `send(2)`: nothing of it went out. */
   readonly stopsWrites = true;
@@ -223,23 +222,41 @@ class PosixSysSocket implements SysSocket {
     this.#libc = lease.libc;
   }
 
+  /**
+   * What `getsockname(2)` says, read when asked after a call that can
+   * change it (never once the descriptor is closed: its number may be
+   * another file's by then).
+   */
+  get local(): SocketAddr | undefined {
+    if (this.#localStale && !this.#closed) {
+      this.#localStale = false;
+      const name = sysGetsockname(this.#libc, this.#fd);
+      if (name.ok) this.#local = name.value;
+    }
+    return this.#local;
+  }
+
   bind(addr: SocketAddr): Promise<void> {
     return Promise.try(() => {
       this.#ensureOpen("bind");
       const what = `bind to ${formatAddr(addr)}`;
-      checkPermission("bind", what, addr);
+      checkAccess("bind", what, addr);
       const bound = sysBind(this.#libc, this.#fd, addr);
       if (!bound.ok) throw sysError(bound.errno, "bind", what, addr);
-      this.#readLocal();
+      this.#bound = true;
+      this.#localChanged();
     });
   }
 
   listen(backlog: number | undefined): Promise<void> {
     return Promise.try(() => {
       this.#ensureOpen("listen");
-      const at = this.#listensAt();
+      // A socket bind() bound listens where bind() was allowed (Deno.listen()
+      // asks once, for the address it is given); any other listens where
+      // listen(2) binds it.
+      const at = this.#bound ? undefined : this.#listensAt();
       if (at !== undefined) {
-        checkPermission("listen", `listen on ${formatAddr(at)}`, at);
+        checkAccess("listen", `listen on ${formatAddr(at)}`, at);
       }
       // An i32 for FFI: -0 is 0, and Linux caps a backlog at SOMAXCONN's
       // sysctl anyway.
@@ -248,44 +265,65 @@ class PosixSysSocket implements SysSocket {
       if (!listening.ok) {
         throw sysError(listening.errno, "listen", "listen");
       }
-      this.#readLocal();
+      // Only an unbound socket gets an address from listen(2).
+      if (!this.#bound && this.#unnamed()) this.#localChanged();
     });
   }
 
   async connect(addr: SocketAddr, signal: AbortSignal): Promise<void> {
     this.#ensureOpen("connect");
     const what = `connect to ${formatAddr(addr)}`;
-    checkPermission("connect", what, addr);
+    checkAccess("connect", what, addr);
+    const sa = encodeSockaddr(addr);
     try {
-      if (this.#kind.nonblocking) this.#connectOnce(addr, what);
-      else await this.#connectWaiting(addr, signal, what);
-    } catch (error) {
-      // A failed connect() gives back a port the kernel chose; one in
-      // progress has bound the socket.
-      if (!this.#closed) this.#readLocal();
-      throw error;
+      if (sa === undefined) throw sysError("EINVAL", "connect", what);
+      if (this.#kind.nonblocking) this.#connectOnce(sa, what);
+      else await this.#connectWaiting(sa, signal, what);
+    } finally {
+      // Connected, the socket has an address; a failed connect() gives back
+      // a port the kernel chose, and one in progress has bound the socket.
+      this.#localChanged();
     }
     this.#ensureOpen("connect", true);
-    this.#readLocal();
-    this.#readRemote();
+    this.#remote(sa!);
+  }
+
+  /**
+   * The peer once connected to `sa`: an inet address other than a wildcard
+   * is the peer as `getpeername(2)` would give it (decoded the same way);
+   * the kernel is asked for a unix peer (the name the listener bound) and
+   * a wildcard (the address it connected to instead).
+   */
+  #remote(sa: Uint8Array): void {
+    const target = this.#isUnix() ? undefined : decodeSockaddr(sa, sa.length);
+    if (target !== undefined && !isKernelWildcard(target)) {
+      this.remote = target;
+    } else {
+      this.#readRemote();
+    }
   }
 
   async accept(signal?: AbortSignal): Promise<SysSocket> {
-    const fd = await this.#whenReady(
+    const { fd, peer } = await this.#whenReady(
       "accept",
       POLLIN,
       "accept a connection",
-      () => sysAccept4(this.#libc, this.#fd, SOCK_NONBLOCK | SOCK_CLOEXEC),
+      () => sysAcceptFrom(this.#libc, this.#fd, SOCK_NONBLOCK | SOCK_CLOEXEC),
       signal,
+      true,
     );
     // Linux's accept() makes a blocking socket, whatever the listener.
     const sock = new PosixSysSocket(
       { ...this.#kind, nonblocking: false },
       fd,
-      leaseLibc(),
+      shareLibc(this.#lease),
     );
-    sock.#readLocal();
-    sock.#readRemote();
+    // accept4(2) gave the peer. The local address is the listener's, unless
+    // the listener is bound to a wildcard address or has none yet.
+    sock.remote = peer;
+    const local = this.local;
+    if (local === undefined || isKernelWildcard(local)) sock.#localChanged();
+    else sock.#local = { ...local };
     return sock;
   }
 
@@ -301,6 +339,7 @@ class PosixSysSocket implements SysSocket {
         "receive",
         () => sysRecv(this.#libc, this.#fd, buffer, 0),
         signal,
+        true,
       );
       return this.#received(count);
     } finally {
@@ -320,6 +359,7 @@ class PosixSysSocket implements SysSocket {
         "receive",
         () => sysRecvfrom(this.#libc, this.#fd, buffer, 0),
         signal,
+        true,
       );
       return { count: this.#received(got.count), from: got.from };
     } finally {
@@ -392,7 +432,7 @@ class PosixSysSocket implements SysSocket {
     addr: SocketAddr,
     signal?: AbortSignal,
   ): Promise<number> {
-    checkPermission("sendto", `send to ${formatAddr(addr)}`, addr);
+    checkAccess("sendto", `send to ${formatAddr(addr)}`, addr);
     try {
       return await this.#whenReady(
         "sendto",
@@ -404,7 +444,7 @@ class PosixSysSocket implements SysSocket {
     } finally {
       // UDP binds an ephemeral port on its first sendto(), even one that
       // fails (EPIPE after shutdown).
-      if (!this.#closed && this.#portless()) this.#readLocal();
+      if (this.#localStale || portless(this.#local)) this.#localChanged();
     }
   }
 
@@ -425,12 +465,6 @@ class PosixSysSocket implements SysSocket {
     return wildcardAddr(this.#kind.domain === "inet6" ? "inet6" : "inet", 0);
   }
 
-  /** Whether the socket has no port of its own (an inet socket unbound). */
-  #portless(): boolean {
-    const local = this.local;
-    return local === undefined || ("port" in local && local.port === 0);
-  }
-
   disconnect(): Promise<void> {
     return Promise.try(() => {
       this.#ensureOpen("disconnect");
@@ -438,7 +472,7 @@ class PosixSysSocket implements SysSocket {
       if (!done.ok) {
         throw sysError(done.errno, "disconnect", "connect to AF_UNSPEC");
       }
-      this.#readLocal();
+      this.#localChanged();
       this.#readRemote();
     });
   }
@@ -463,8 +497,8 @@ class PosixSysSocket implements SysSocket {
     this.#ensureOpen("wait");
     throwIfAborted("wait", signal);
     const events = what === "read" ? POLLIN : POLLOUT;
-    // poll(2) may return for an interruption (EINTR): look again.
-    while (!this.#ready(events)) await this.#wait("wait", events, -1, signal);
+    // A wait may end before the socket is ready: look again.
+    while (!this.#ready(events)) await this.#wait("wait", events, signal);
   }
 
   shutdown(how: ShutdownHow, _keepAddress: boolean): Promise<void> {
@@ -474,7 +508,7 @@ class PosixSysSocket implements SysSocket {
       if (!shut.ok) {
         throw sysError(shut.errno, "shutdown", `shut down (${how})`);
       }
-      this.#readLocal();
+      this.#localChanged();
     });
   }
 
@@ -507,9 +541,10 @@ class PosixSysSocket implements SysSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#closedFd !== undefined) signalEventfd(this.#libc, this.#closedFd);
+    // Every wait ends at once, and the call that waited sees #closed.
+    this.#watch?.close();
     sysClose(this.#libc, this.#fd);
-    if (this.#polls === 0) this.#release();
+    this.#lease.release();
   }
 
   /**
@@ -517,8 +552,8 @@ class PosixSysSocket implements SysSocket {
    * else is the kernel's errno (`EINPROGRESS` for an attempt that goes on,
    * then `EALREADY` until it is over, then its outcome once).
    */
-  #connectOnce(addr: SocketAddr, what: string): void {
-    const tried = sysConnect(this.#libc, this.#fd, addr);
+  #connectOnce(sa: Uint8Array, what: string): void {
+    const tried = sysConnectTo(this.#libc, this.#fd, sa);
     if (tried.ok) return;
     const why = typeof tried.errno === "string"
       ? NOT_YET[tried.errno]
@@ -538,35 +573,41 @@ class PosixSysSocket implements SysSocket {
   }
 
   /**
-   * `connect(2)`, waiting out `EINPROGRESS` and a full unix backlog. Once
-   * the socket is writable, `connect(2)` is called again: it answers 0 when
-   * connected, or the attempt's error (as `SO_ERROR` holds it), and like a
-   * blocking `connect` it resets a failed socket so that it can connect
-   * again (after reading `SO_ERROR` alone, the next `connect` would give
-   * `ECONNABORTED`). An aborted attempt is stopped with `connect(AF_UNSPEC)`.
+   * `connect(2)`, waiting out `EINPROGRESS` and a full unix backlog. While
+   * the attempt is in progress, `connect(2)` is called again: at once (on
+   * loopback the handshake is usually over by then), then each time the
+   * socket is writable. It answers 0 (or `EISCONN`) when connected, or the
+   * attempt's error (as `SO_ERROR` holds it), and like a blocking `connect`
+   * it resets a failed socket so that it can connect again (after reading
+   * `SO_ERROR` alone, the next `connect` would give `ECONNABORTED`). An
+   * aborted attempt is stopped with `connect(AF_UNSPEC)`.
    */
   async #connectWaiting(
-    addr: SocketAddr,
+    sa: Uint8Array,
     signal: AbortSignal,
     what: string,
   ): Promise<void> {
+    let again = true;
     for (let waited = false;; waited = true) {
       this.#ensureOpen("connect", waited);
-      const tried = sysConnect(this.#libc, this.#fd, addr);
+      const tried = sysConnectTo(this.#libc, this.#fd, sa);
       if (tried.ok || tried.errno === "EISCONN") return;
       if (tried.errno === "EAGAIN" && this.#isUnix()) {
         // The listener's backlog is full: a blocking connect() would sleep.
-        await this.#wait("connect", 0, BACKLOG_RETRY_MS, signal);
+        await this.#wait("connect", 0, signal);
         continue;
       }
       if (tried.errno !== "EINPROGRESS" && tried.errno !== "EALREADY") {
         throw sysError(tried.errno, "connect", what);
       }
       // The kernel has bound the socket: getsockname() shows it meanwhile.
-      if (tried.errno === "EINPROGRESS") this.#readLocal();
-      if (this.#ready(POLLOUT)) continue;
+      if (tried.errno === "EINPROGRESS") this.#localChanged();
+      if (again) {
+        again = false;
+        continue;
+      }
       try {
-        await this.#wait("connect", POLLOUT, -1, signal);
+        await this.#wait("connect", POLLOUT, signal);
       } catch (error) {
         // Stop the attempt in the kernel too, unless close() did.
         if (!this.#closed) sysConnectUnspec(this.#libc, this.#fd);
@@ -578,8 +619,12 @@ class PosixSysSocket implements SysSocket {
   /**
    * Makes a call that may have to wait, such as `recv(2)`: again after each
    * wait for `events` while it answers `EAGAIN`, or, on a non-blocking
-   * socket, never: `EAGAIN` rejects at once. When `signal` aborts, the
-   * wait rejects with `EINTR` before the call is made again: nothing is
+   * socket, never: `EAGAIN` rejects at once. On a blocking socket, a call
+   * that `settles` (accept and the reads) first lets the work queued before
+   * it run: an `accept()` usually comes just before the connection it takes
+   * (the procedure's order), a `recv()` before the data the process sends
+   * itself, and both are then taken without a wait. When `signal` aborts,
+   * the wait rejects with `EINTR` before the call is made again: nothing is
    * taken (an aborted signal is seen before the first call too).
    */
   async #whenReady<T>(
@@ -587,16 +632,20 @@ class PosixSysSocket implements SysSocket {
     events: number,
     what: string,
     call: () => SysResult<T>,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    settles = false,
   ): Promise<T> {
-    for (let waited = false;; waited = true) {
+    const nonblocking = this.#kind.nonblocking;
+    let waited = settles && !nonblocking;
+    if (waited) await settled();
+    for (;; waited = true) {
       this.#ensureOpen(op, waited);
       if (signal !== undefined) throwIfAborted(op, signal);
       const done = call();
       if (done.ok) return done.value;
       if (done.errno !== "EAGAIN") throw sysError(done.errno, op, what);
-      if (this.#kind.nonblocking) throw wouldWait(op, what, events);
-      await this.#wait(op, events, -1, signal);
+      if (nonblocking) throw wouldWait(op, what, events);
+      await this.#wait(op, events, signal);
     }
   }
 
@@ -613,59 +662,28 @@ class PosixSysSocket implements SysSocket {
   }
 
   /**
-   * Waits until the socket may be ready for `events` (none: only sleep for
-   * `timeout` ms), or until close() or `signal` wakes the wait. A wait is a
-   * `poll(2)` on Deno's pool, so the event loop goes on; it is over, and the
-   * libc handle free of it, before this resolves or rejects.
+   * Waits in the reactor until the socket may be ready for `events` (none:
+   * sleep for `BACKLOG_RETRY_MS`), or until close() or `signal` ends the
+   * wait. The event loop goes on meanwhile.
    *
    * @throws {SocketError} `EBADF` when the socket was closed meanwhile,
-   * `EINTR` when `signal` aborted.
+   * `EINTR` when `signal` aborted, or the errno of a reactor call that
+   * failed (such as `EMFILE` for its epoll descriptor).
    */
   async #wait(
     op: SocketOp,
     events: number,
-    timeout = -1,
     signal?: AbortSignal,
   ): Promise<void> {
     this.#ensureOpen(op, true);
     throwIfAborted(op, signal);
-    const closedFd = this.#closedFdFor(op);
-    const aborted = signal && abortWake(this.#libc, op, signal);
-    const fds = pollFds([
-      { fd: closedFd, events: POLLIN },
-      { fd: aborted?.fd ?? -1, events: POLLIN },
-      { fd: events === 0 ? -1 : this.#fd, events },
-    ]);
-    this.#polls++;
-    let polled: SysResult<number>;
-    try {
-      polled = await sysPollAsync(this.#libc, fds, timeout);
-    } finally {
-      this.#polls--;
-      aborted?.[Symbol.dispose]();
-    }
-    if (this.#closed) {
-      if (this.#polls === 0) this.#release();
-      this.#ensureOpen(op, true);
-    }
+    this.#watch ??= watch(this.#fd);
+    const failed = events === 0
+      ? await this.#watch.sleep(BACKLOG_RETRY_MS, signal)
+      : await this.#watch.wait(events, signal);
+    this.#ensureOpen(op, true);
     throwIfAborted(op, signal);
-    if (!polled.ok && polled.errno !== "EINTR") {
-      throw sysError(polled.errno, op, `wait to ${op}`);
-    }
-  }
-
-  /** The `eventfd` that close() signals, made on first use. */
-  #closedFdFor(op: SocketOp): number {
-    if (this.#closedFd !== undefined) return this.#closedFd;
-    this.#closedFd = makeEventfd(this.#libc, op);
-    return this.#closedFd;
-  }
-
-  /** Frees what close() had to keep until the last poll returned. */
-  #release(): void {
-    if (this.#closedFd !== undefined) sysClose(this.#libc, this.#closedFd);
-    this.#closedFd = undefined;
-    this.#lease.release();
+    if (failed !== undefined) throw sysError(failed, op, `wait to ${op}`);
   }
 
   /**
@@ -685,9 +703,16 @@ class PosixSysSocket implements SysSocket {
     );
   }
 
-  #readLocal(): void {
-    const name = sysGetsockname(this.#libc, this.#fd);
-    if (name.ok) this.local = name.value;
+  /** Whether the socket has no address of its own yet. */
+  #unnamed(): boolean {
+    const local = this.local;
+    if (local === undefined) return true;
+    return "path" in local ? local.path === "" : local.port === 0;
+  }
+
+  /** Marks the local address as one to read again when asked. */
+  #localChanged(): void {
+    this.#localStale = true;
   }
 
   #readRemote(): void {
@@ -696,41 +721,49 @@ class PosixSysSocket implements SysSocket {
   }
 }
 
-/** A new non-blocking `eventfd`, for `op` to wait on. */
-function makeEventfd(libc: Libc, op: SocketOp): number {
-  const made = sysEventfd(libc, 0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (!made.ok) throw sysError(made.errno, op, `make an eventfd to ${op}`);
-  return made.value;
+/**
+ * Throws what the Deno backend throws when Deno's permissions do not grant
+ * what a call on `addr` needs. When all of the network is granted (no host
+ * denied either), an inet address needs no query of its own: a query of a
+ * new host and port costs Deno more (it keeps a status per descriptor).
+ */
+function checkAccess(op: SocketOp, what: string, addr: SocketAddr): void {
+  if (!("path" in addr)) {
+    const net = Deno.permissions.querySync(ALL_NET);
+    if (net.state === "granted" && !net.partial) return;
+  }
+  checkPermission(op, what, addr);
 }
 
-/** Adds 1 to an `eventfd`'s count: a poll on it returns. */
-function signalEventfd(libc: Libc, fd: number): void {
-  const one = new Uint8Array(8);
-  new DataView(one.buffer).setBigUint64(0, 1n, true);
-  sysWrite(libc, fd, one);
+const ALL_NET: Deno.NetPermissionDescriptor = { name: "net" };
+
+/** Whether `local` is no port of the socket's own (an inet socket unbound). */
+function portless(local: SocketAddr | undefined): boolean {
+  return local === undefined || ("port" in local && local.port === 0);
 }
 
 /**
- * An `eventfd` of one wait's own, which `signal`'s abort signals (a shared
- * one, read by whichever wait woke first, could leave another aborted wait
- * asleep). Dispose of it once the poll is over.
+ * Whether `local` (as `getsockname(2)` decodes it) is a wildcard address:
+ * an accepted socket's local address is then the one its peer reached.
  */
-function abortWake(
-  libc: Libc,
-  op: SocketOp,
-  signal: AbortSignal,
-): { readonly fd: number } & Disposable {
-  const fd = makeEventfd(libc, op);
-  const onAbort = () => signalEventfd(libc, fd);
-  signal.addEventListener("abort", onAbort, { once: true });
-  return {
-    fd,
-    [Symbol.dispose]() {
-      signal.removeEventListener("abort", onAbort);
-      sysClose(libc, fd);
-    },
-  };
+function isKernelWildcard(local: SocketAddr): boolean {
+  if ("path" in local) return false;
+  const { hostname } = local;
+  return hostname === "0.0.0.0" || hostname === "::" ||
+    hostname === "::ffff:0:0";
 }
+
+/**
+ * Resolves once the microtasks queued so far have run: work this process
+ * started meanwhile (a connect to its own listener, a send to its own
+ * socket) has then made its system calls.
+ */
+async function settled(): Promise<void> {
+  for (let i = 0; i < SETTLE_TICKS; i++) await undefined;
+}
+
+/** How many turns of the microtask queue `settled()` waits. */
+const SETTLE_TICKS = 2;
 
 /** `EAGAIN` for a call that would wait on a non-blocking socket. */
 function wouldWait(op: SocketOp, what: string, events: number): SocketError {

@@ -18,6 +18,9 @@ export const AF_INET6 = 10;
 /** `sizeof(struct sockaddr_storage)`: room for any address. */
 export const SOCKADDR_STORAGE_SIZE = 128;
 
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
+
 /** `sizeof(struct sockaddr_in)` */
 const SOCKADDR_IN_SIZE = 16;
 /** `sizeof(struct sockaddr_in6)` */
@@ -39,7 +42,7 @@ export function encodeSockaddr(
   addr: SocketAddr,
 ): Uint8Array<ArrayBuffer> | undefined {
   if ("path" in addr) {
-    const path = new TextEncoder().encode(addr.path);
+    const path = ENCODER.encode(addr.path);
     // An abstract name (a leading NUL) is exactly its bytes: no final NUL.
     const nul = addr.path.startsWith("\0") ? 0 : 1;
     const bytes = new Uint8Array(SUN_PATH_OFFSET + path.length + nul);
@@ -47,25 +50,35 @@ export function encodeSockaddr(
     bytes.set(path, SUN_PATH_OFFSET);
     return bytes;
   }
-  const ipv4 = parseIpv4(addr.hostname);
-  if (ipv4 !== undefined) {
-    const bytes = new Uint8Array(SOCKADDR_IN_SIZE);
-    const view = new DataView(bytes.buffer);
-    view.setUint16(0, AF_INET, true);
-    view.setUint16(2, addr.port, false);
-    bytes.set(ipv4, 4);
-    return bytes;
-  }
-  const ipv6 = parseIpv6(addr.hostname);
-  if (ipv6 === undefined) return undefined;
-  const bytes = new Uint8Array(SOCKADDR_IN6_SIZE);
-  const view = new DataView(bytes.buffer);
-  view.setUint16(0, AF_INET6, true);
-  view.setUint16(2, addr.port, false);
+  const ip = parseIp(addr.hostname);
+  if (ip === undefined) return undefined;
+  const v4 = ip.length === 4;
+  const bytes = new Uint8Array(v4 ? SOCKADDR_IN_SIZE : SOCKADDR_IN6_SIZE);
+  // The family in host byte order (little-endian), the port in network's.
+  bytes[0] = v4 ? AF_INET : AF_INET6;
+  bytes[2] = (addr.port >> 8) & 0xff;
+  bytes[3] = addr.port & 0xff;
   // sin6_flowinfo (4..8) and sin6_scope_id (24..28) stay 0.
-  bytes.set(ipv6, 8);
+  bytes.set(ip, v4 ? 4 : 8);
   return bytes;
 }
+
+/**
+ * The 4 or 16 bytes of an IP literal, or `undefined`; the last few parsed
+ * are kept, since a program uses few addresses and encodes them often.
+ */
+function parseIp(hostname: string): Uint8Array | undefined {
+  const known = PARSED.get(hostname);
+  if (known !== undefined) return known;
+  const ip = parseIpv4(hostname) ?? parseIpv6(hostname);
+  if (ip === undefined) return undefined;
+  if (PARSED.size >= PARSED_MAX) PARSED.clear();
+  PARSED.set(hostname, ip);
+  return ip;
+}
+
+const PARSED = new Map<string, Uint8Array>();
+const PARSED_MAX = 64;
 
 /** A `struct sockaddr` of family `AF_UNSPEC`, as `connect(2)` takes to disconnect. */
 export function unspecSockaddr(): Uint8Array<ArrayBuffer> {
@@ -89,8 +102,7 @@ export function decodeSockaddr(
   length: number,
 ): SocketAddr | undefined {
   if (length < 2 || bytes.length < 2) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const family = view.getUint16(0, true);
+  const family = bytes[0] | (bytes[1] << 8);
   if (family === AF_UNIX) {
     const end = Math.min(length, bytes.length);
     let sunPath = bytes.subarray(SUN_PATH_OFFSET, end);
@@ -98,18 +110,18 @@ export function decodeSockaddr(
       const nul = sunPath.indexOf(0);
       if (nul >= 0) sunPath = sunPath.subarray(0, nul);
     }
-    return { path: new TextDecoder().decode(sunPath) };
+    return { path: DECODER.decode(sunPath) };
   }
   if (family === AF_INET && length >= 8 && bytes.length >= 8) {
     return {
-      hostname: [...bytes.subarray(4, 8)].join("."),
-      port: view.getUint16(2, false),
+      hostname: `${bytes[4]}.${bytes[5]}.${bytes[6]}.${bytes[7]}`,
+      port: (bytes[2] << 8) | bytes[3],
     };
   }
   if (family === AF_INET6 && length >= 24 && bytes.length >= 24) {
     return {
       hostname: formatIpv6(bytes.subarray(8, 24)),
-      port: view.getUint16(2, false),
+      port: (bytes[2] << 8) | bytes[3],
     };
   }
   return undefined;

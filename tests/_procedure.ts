@@ -16,7 +16,7 @@ import {
   type StateChange,
 } from "../mod.ts";
 import { openLibc } from "../steps/libc.ts";
-import { libcHolders } from "../steps/libc_lease.ts";
+import { processLibc } from "../steps/libc_lease.ts";
 import { decodeSockaddr, encodeSockaddr } from "../steps/sockaddr.ts";
 import { freePorts, LOOPBACK } from "./_net.ts";
 
@@ -224,40 +224,39 @@ export interface LibcSpy {
 
 /**
  * Watches the libc calls of the posix backend: wraps `bind` and `connect`
- * in the library that the first posix socket of the test opens. With
+ * in the process's libc handle, which every posix socket uses. With
  * `redirectPort`, every inet and inet6 `connect(2)` goes to that port.
  */
 export function spyLibc(redirectPort?: number): LibcSpy {
-  assert.equal(libcHolders(), 0, "libc is open already: nothing to watch");
   const binds: SocketAddr[] = [];
   const connects: { fd: number; addr: SocketAddr }[] = [];
-  const original = Deno.dlopen;
-  const dlopen = mock.method(
-    Deno,
-    "dlopen",
-    (path: string, symbols: Deno.ForeignLibraryInterface) => {
-      const library = original(path, symbols);
-      const calls = library.symbols as Record<string, unknown>;
-      const bind = calls.bind as LibcCall;
-      const connect = calls.connect as LibcCall;
-      calls.bind = (fd: number, sa: Uint8Array, len: number) => {
-        binds.push(decodeSockaddr(sa, len)!);
-        return bind(fd, sa, len);
-      };
-      calls.connect = (fd: number, sa: Uint8Array, len: number) => {
-        const addr = decodeSockaddr(sa, len);
-        if (addr === undefined) return connect(fd, sa, len);
-        connects.push({ fd, addr });
-        if (redirectPort === undefined || !("port" in addr)) {
-          return connect(fd, sa, len);
-        }
-        const dead = encodeSockaddr({ ...addr, port: redirectPort })!;
-        return connect(fd, dead, dead.length);
-      };
-      return library;
+  const calls = processLibc().libc.symbols as unknown as Record<
+    "bind" | "connect",
+    LibcCall
+  >;
+  const { bind, connect } = calls;
+  calls.bind = (fd: number, sa: Uint8Array, len: number) => {
+    binds.push(decodeSockaddr(sa, len)!);
+    return bind(fd, sa, len);
+  };
+  calls.connect = (fd: number, sa: Uint8Array, len: number) => {
+    const addr = decodeSockaddr(sa, len);
+    if (addr === undefined) return connect(fd, sa, len);
+    connects.push({ fd, addr });
+    if (redirectPort === undefined || !("port" in addr)) {
+      return connect(fd, sa, len);
+    }
+    const dead = encodeSockaddr({ ...addr, port: redirectPort })!;
+    return connect(fd, dead, dead.length);
+  };
+  return {
+    binds,
+    connects,
+    restore() {
+      calls.bind = bind;
+      calls.connect = connect;
     },
-  );
-  return { binds, connects, restore: () => dlopen.mock.restore() };
+  };
 }
 
 /**
