@@ -65,6 +65,12 @@ export class SocketGraph {
   readonly #machine: SocketMachine;
   readonly #scope: ActorScope<SocketSnapshot, SocketEvent>;
   readonly #nodes = new Map<string, Node>();
+  /**
+   * XState's guarded selections by state, then by the call (its key, or
+   * the shared event object): each with the facts its guards read and the
+   * values they had (`#select()`).
+   */
+  readonly #selections = new Map<SocketState, Map<unknown, Selection[]>>();
   /** Start nodes by kernel behaviour (a profile's constant object). */
   readonly #starts = new Map<unknown, Map<string, Node>>();
 
@@ -107,7 +113,7 @@ export class SocketGraph {
     const key = callKey(event);
     let found = steps.get(key);
     if (found === undefined) {
-      found = this.#compute(node as Node, withoutIo(event));
+      found = this.#compute(node as Node, withoutIo(event), key);
       steps.set(key, found);
     }
     return found;
@@ -123,7 +129,7 @@ export class SocketGraph {
     const shared = (node as Node).shared;
     let found = shared.get(event);
     if (found === undefined) {
-      found = this.#compute(node as Node, withoutIo(event));
+      found = this.#compute(node as Node, withoutIo(event), event);
       shared.set(event, found);
     }
     return found;
@@ -145,7 +151,7 @@ export class SocketGraph {
         }) as unknown as SocketEvent;
     return outcomes[outcome] ??= this.#after(
       node as Node,
-      this.#select(node as Node, event),
+      this.#select(node as Node, event, event.type),
       event,
     );
   }
@@ -171,24 +177,64 @@ export class SocketGraph {
     };
   }
 
-  #compute(node: Node, event: SocketEvent): Step {
-    const selected = this.#select(node, event);
+  #compute(node: Node, event: SocketEvent, call: unknown): Step {
+    const selected = this.#select(node, event, call);
     const answer = verdictOf(selected, node.snapshot, event);
     if (!answer.allowed) return answer;
     return { ...answer, next: this.#after(node, selected, event) };
   }
 
   /**
-   * The transition XState selects for `event` at `node`: its first
-   * candidate for the event type in the node's state when that one has no
-   * guard (XState takes it whatever the facts, as its `next()` does),
-   * else XState's `getTransitionData()`, guards and all.
+   * The transition XState selects for `event` (the call `call`) at `node`:
+   * its first candidate for the event type in the node's state when that
+   * one has no guard (XState takes it whatever the facts, as its `next()`
+   * does), else XState's `getTransitionData()`, guards and all. The guards
+   * are the machine's functions of the facts and the event: a selection
+   * holds for every node of the state whose facts have the values its
+   * guards read (recorded as XState evaluated them), for the same call.
    */
-  #select(node: Node, event: SocketEvent): Selected | undefined {
-    const first = this.#machine.root.states[node.state].transitions
+  #select(
+    node: Node,
+    event: SocketEvent,
+    call: unknown,
+  ): Selected | undefined {
+    const state = node.state;
+    const first = this.#machine.root.states[state].transitions
       .get(event.type)?.[0];
     if (first !== undefined && first.guard === undefined) return first;
-    return this.#machine.getTransitionData(node.snapshot, event)[0];
+    let byCall = this.#selections.get(state);
+    if (byCall === undefined) this.#selections.set(state, byCall = new Map());
+    let known = byCall.get(call);
+    if (known === undefined) byCall.set(call, known = []);
+    const facts = node.facts as unknown as Record<PropertyKey, unknown>;
+    for (const { reads, selected } of known) {
+      let same = true;
+      for (let i = 0; i < reads.length; i += 2) {
+        if (!Object.is(facts[reads[i] as PropertyKey], reads[i + 1])) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return selected;
+    }
+    const read = new Map<PropertyKey, unknown>();
+    const watched = new Proxy(facts, {
+      get(target, name) {
+        const value = target[name];
+        if (!read.has(name)) read.set(name, value);
+        return value;
+      },
+      has(target, name) {
+        if (!read.has(name)) read.set(name, target[name]);
+        return name in target;
+      },
+    });
+    const selected = this.#machine.getTransitionData(
+      Object.create(node.snapshot, { context: { value: watched } }),
+      event,
+    )[0];
+    known.push({ reads: [...read].flat(), selected });
+    return selected;
   }
 
   /**
@@ -253,6 +299,15 @@ export class SocketGraph {
 
 /** A transition as XState selects it (`getTransitionData()`). */
 type Selected = ReturnType<SocketMachine["getTransitionData"]>[number];
+
+/**
+ * A guarded selection: the facts XState's evaluation of the guards read,
+ * as name and value in turn, and the transition it selected.
+ */
+interface Selection {
+  readonly reads: readonly unknown[];
+  readonly selected: Selected | undefined;
+}
 
 /** An action of a transition, as XState keeps it. */
 type ActionOf = Selected["actions"][number];
