@@ -325,8 +325,10 @@ function noSpawn(): never {
  * the socket machine is made of: a flat machine's state goes to one
  * sibling, or stays, and the transition's `assign` actions give the facts,
  * in order, from the facts before each (actions that are not XState's own,
- * such as a provided action, run later and never change the facts).
- * Anything else (entry or exit actions, eventless transitions, actions of
+ * such as a provided action, run later and never change the facts); the
+ * state's eventless transitions, if it has any, are all disabled by named
+ * guards (`noneEnabled()`). Anything else (entry or exit actions, an
+ * enabled or otherwise guarded eventless transition, actions of
  * XState's other than `assign`, an assignment that spawns) is left to
  * XState: `undefined`.
  *
@@ -356,7 +358,6 @@ export function taken(
     if (to.parent !== root || to.type !== "atomic") return undefined;
     if (from.exit.length > 0 || to.entry.length > 0) return undefined;
   }
-  if (to.always !== undefined && to.always.length > 0) return undefined;
   if (root.always !== undefined && root.always.length > 0) return undefined;
   let context = snapshot.context;
   try {
@@ -370,7 +371,35 @@ export function taken(
     if (error === SPAWNS) return undefined;
     throw error;
   }
+  if (
+    to.always !== undefined && to.always.length > 0 &&
+    !noneEnabled(machine, to.always, context, event)
+  ) return undefined;
   return { state: to.key as SocketState, context };
+}
+
+/**
+ * Whether none of a state's eventless transitions is enabled after a
+ * transition left `context`, as XState's macrostep checks them next: each
+ * must have a guard the machine names, implemented by a plain function of
+ * the facts and the event, and that answers false. When one is enabled or
+ * its guard is any other kind (XState's `and()`, `not()`, parameters), the
+ * macrostep goes on: XState takes it.
+ */
+function noneEnabled(
+  machine: SocketMachine,
+  always: readonly { readonly guard?: unknown }[],
+  context: SocketContext,
+  event: SocketEvent,
+): boolean {
+  const guards = machine.implementations.guards as Record<string, unknown>;
+  for (const { guard } of always) {
+    if (typeof guard !== "string") return false;
+    const check = guards[guard];
+    if (typeof check !== "function" || "check" in check) return false;
+    if (check({ context, event }, undefined)) return false;
+  }
+  return true;
 }
 
 /** Whether `assigned` sets some fact to another value than it has. */
