@@ -65,6 +65,12 @@ export class SocketGraph {
   readonly #machine: SocketMachine;
   readonly #scope: ActorScope<SocketSnapshot, SocketEvent>;
   readonly #nodes = new Map<string, Node>();
+  /**
+   * XState's guarded selections by state, then by the call (its key, or
+   * the shared event object): each with the facts its guards read and the
+   * values they had (`#select()`).
+   */
+  readonly #selections = new Map<SocketState, Map<unknown, Selection[]>>();
   /** Start nodes by kernel behaviour (a profile's constant object). */
   readonly #starts = new Map<unknown, Map<string, Node>>();
 
@@ -107,7 +113,7 @@ export class SocketGraph {
     const key = callKey(event);
     let found = steps.get(key);
     if (found === undefined) {
-      found = this.#compute(node as Node, withoutIo(event));
+      found = this.#compute(node as Node, withoutIo(event), key);
       steps.set(key, found);
     }
     return found;
@@ -123,7 +129,7 @@ export class SocketGraph {
     const shared = (node as Node).shared;
     let found = shared.get(event);
     if (found === undefined) {
-      found = this.#compute(node as Node, withoutIo(event));
+      found = this.#compute(node as Node, withoutIo(event), event);
       shared.set(event, found);
     }
     return found;
@@ -145,7 +151,7 @@ export class SocketGraph {
         }) as unknown as SocketEvent;
     return outcomes[outcome] ??= this.#after(
       node as Node,
-      this.#select(node as Node, event),
+      this.#select(node as Node, event, event.type),
       event,
     );
   }
@@ -171,24 +177,64 @@ export class SocketGraph {
     };
   }
 
-  #compute(node: Node, event: SocketEvent): Step {
-    const selected = this.#select(node, event);
+  #compute(node: Node, event: SocketEvent, call: unknown): Step {
+    const selected = this.#select(node, event, call);
     const answer = verdictOf(selected, node.snapshot, event);
     if (!answer.allowed) return answer;
     return { ...answer, next: this.#after(node, selected, event) };
   }
 
   /**
-   * The transition XState selects for `event` at `node`: its first
-   * candidate for the event type in the node's state when that one has no
-   * guard (XState takes it whatever the facts, as its `next()` does),
-   * else XState's `getTransitionData()`, guards and all.
+   * The transition XState selects for `event` (the call `call`) at `node`:
+   * its first candidate for the event type in the node's state when that
+   * one has no guard (XState takes it whatever the facts, as its `next()`
+   * does), else XState's `getTransitionData()`, guards and all. The guards
+   * are the machine's functions of the facts and the event: a selection
+   * holds for every node of the state whose facts have the values its
+   * guards read (recorded as XState evaluated them), for the same call.
    */
-  #select(node: Node, event: SocketEvent): Selected | undefined {
-    const first = this.#machine.root.states[node.state].transitions
+  #select(
+    node: Node,
+    event: SocketEvent,
+    call: unknown,
+  ): Selected | undefined {
+    const state = node.state;
+    const first = this.#machine.root.states[state].transitions
       .get(event.type)?.[0];
     if (first !== undefined && first.guard === undefined) return first;
-    return this.#machine.getTransitionData(node.snapshot, event)[0];
+    let byCall = this.#selections.get(state);
+    if (byCall === undefined) this.#selections.set(state, byCall = new Map());
+    let known = byCall.get(call);
+    if (known === undefined) byCall.set(call, known = []);
+    const facts = node.facts as unknown as Record<PropertyKey, unknown>;
+    for (const { reads, selected } of known) {
+      let same = true;
+      for (let i = 0; i < reads.length; i += 2) {
+        if (!Object.is(facts[reads[i] as PropertyKey], reads[i + 1])) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return selected;
+    }
+    const read = new Map<PropertyKey, unknown>();
+    const watched = new Proxy(facts, {
+      get(target, name) {
+        const value = target[name];
+        if (!read.has(name)) read.set(name, value);
+        return value;
+      },
+      has(target, name) {
+        if (!read.has(name)) read.set(name, target[name]);
+        return name in target;
+      },
+    });
+    const selected = this.#machine.getTransitionData(
+      Object.create(node.snapshot, { context: { value: watched } }),
+      event,
+    )[0];
+    known.push({ reads: [...read].flat(), selected });
+    return selected;
   }
 
   /**
@@ -254,6 +300,15 @@ export class SocketGraph {
 /** A transition as XState selects it (`getTransitionData()`). */
 type Selected = ReturnType<SocketMachine["getTransitionData"]>[number];
 
+/**
+ * A guarded selection: the facts XState's evaluation of the guards read,
+ * as name and value in turn, and the transition it selected.
+ */
+interface Selection {
+  readonly reads: readonly unknown[];
+  readonly selected: Selected | undefined;
+}
+
 /** An action of a transition, as XState keeps it. */
 type ActionOf = Selected["actions"][number];
 
@@ -270,8 +325,10 @@ function noSpawn(): never {
  * the socket machine is made of: a flat machine's state goes to one
  * sibling, or stays, and the transition's `assign` actions give the facts,
  * in order, from the facts before each (actions that are not XState's own,
- * such as a provided action, run later and never change the facts).
- * Anything else (entry or exit actions, eventless transitions, actions of
+ * such as a provided action, run later and never change the facts); the
+ * state's eventless transitions, if it has any, are all disabled by named
+ * guards (`noneEnabled()`). Anything else (entry or exit actions, an
+ * enabled or otherwise guarded eventless transition, actions of
  * XState's other than `assign`, an assignment that spawns) is left to
  * XState: `undefined`.
  *
@@ -301,7 +358,6 @@ export function taken(
     if (to.parent !== root || to.type !== "atomic") return undefined;
     if (from.exit.length > 0 || to.entry.length > 0) return undefined;
   }
-  if (to.always !== undefined && to.always.length > 0) return undefined;
   if (root.always !== undefined && root.always.length > 0) return undefined;
   let context = snapshot.context;
   try {
@@ -315,7 +371,35 @@ export function taken(
     if (error === SPAWNS) return undefined;
     throw error;
   }
+  if (
+    to.always !== undefined && to.always.length > 0 &&
+    !noneEnabled(machine, to.always, context, event)
+  ) return undefined;
   return { state: to.key as SocketState, context };
+}
+
+/**
+ * Whether none of a state's eventless transitions is enabled after a
+ * transition left `context`, as XState's macrostep checks them next: each
+ * must have a guard the machine names, implemented by a plain function of
+ * the facts and the event, and that answers false. When one is enabled or
+ * its guard is any other kind (XState's `and()`, `not()`, parameters), the
+ * macrostep goes on: XState takes it.
+ */
+function noneEnabled(
+  machine: SocketMachine,
+  always: readonly { readonly guard?: unknown }[],
+  context: SocketContext,
+  event: SocketEvent,
+): boolean {
+  const guards = machine.implementations.guards as Record<string, unknown>;
+  for (const { guard } of always) {
+    if (typeof guard !== "string") return false;
+    const check = guards[guard];
+    if (typeof check !== "function" || "check" in check) return false;
+    if (check({ context, event }, undefined)) return false;
+  }
+  return true;
 }
 
 /** Whether `assigned` sets some fact to another value than it has. */
