@@ -62,3 +62,23 @@ export function answerOf(
   }
   return found;
 }
+
+/**
+ * Runs `deno test` with `args` in the repository's root (so its deno.json
+ * and sanitizers apply), killed after 60 s: its exit code and its output,
+ * stdout then stderr, without colours.
+ */
+export async function runDenoTest(
+  args: readonly string[],
+): Promise<{ code: number; out: string }> {
+  const { code, stdout, stderr } = await new Deno.Command("deno", {
+    args: ["test", "--no-prompt", ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, out: decoder.decode(stdout) + decoder.decode(stderr) };
+}

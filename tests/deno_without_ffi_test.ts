@@ -13,7 +13,7 @@ import type { SysSocket } from "../machine/effects.ts";
 import { SocketError } from "../machine/errors.ts";
 import { denoSocket } from "../steps/deno_backend.ts";
 import { LOOPBACK, within } from "./_net.ts";
-import { canRunDeno } from "./_child.ts";
+import { canRunDeno, runDenoTest } from "./_child.ts";
 
 const withFfi = Deno.permissions.querySync({ name: "ffi" }).state ===
   "granted";
@@ -85,25 +85,13 @@ Deno.test({
   name: "the tests above pass in a deno test of their own without --allow-ffi",
   ignore: !withFfi || !canRunDeno,
   async fn() {
-    const root = new URL("..", import.meta.url).pathname;
-    const { code, stdout, stderr } = await new Deno.Command("deno", {
-      args: [
-        "test",
-        "--no-prompt",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        new URL(import.meta.url).pathname,
-      ],
-      cwd: root,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const out = new TextDecoder().decode(stdout) +
-      new TextDecoder().decode(stderr);
+    const { code, out } = await runDenoTest([
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      new URL(import.meta.url).pathname,
+    ]);
     assert.equal(code, 0, out);
     // This test is ignored there; the two above run.
     assert.match(out, /ok \| 2 passed \| 0 failed \| 1 ignored/, out);

@@ -26,7 +26,7 @@ import { libcHolders, processLibc } from "../steps/libc_lease.ts";
 import { sysGetsockname } from "../steps/libc.ts";
 import { reactorState } from "../steps/posix_reactor.ts";
 import { fdLimit, openFds, raiseFdLimit } from "../tools/_fds.ts";
-import { canRunDeno } from "./_child.ts";
+import { canRunDeno, runDenoTest } from "./_child.ts";
 import { settlesWithin, within } from "./_net.ts";
 
 const LOOPBACK = { hostname: "127.0.0.1", port: 0 } as const;
@@ -300,15 +300,11 @@ Deno.test({
   ignore: !canRunDeno,
   async fn() {
     const child = new URL("./_posix_sanitized_child.ts", import.meta.url);
-    const { code, stdout, stderr } = await new Deno.Command("deno", {
-      args: ["test", "--allow-net", "--allow-ffi", child.pathname],
-      cwd: new URL("..", import.meta.url).pathname,
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const out = new TextDecoder().decode(stdout) +
-      new TextDecoder().decode(stderr);
+    const { code, out } = await runDenoTest([
+      "--allow-net",
+      "--allow-ffi",
+      child.pathname,
+    ]);
     assert.equal(code, 0, out);
     assert.match(out, /2 passed/);
   },
