@@ -55,6 +55,8 @@ interface Node extends SocketNode {
   readonly shared: Map<SocketEvent, Step>;
   readonly outcomes: { done?: SocketNode; error?: SocketNode };
   readonly invoke: { id: string; src: string; input: unknown } | undefined;
+  /** The numbers of its state and facts, if they have the first shape. */
+  readonly ids: readonly number[] | undefined;
 }
 
 /**
@@ -64,22 +66,31 @@ interface Node extends SocketNode {
 export class SocketGraph {
   readonly #machine: SocketMachine;
   readonly #scope: ActorScope<SocketSnapshot, SocketEvent>;
-  readonly #nodes = new Map<string, Node>();
+  /**
+   * Nodes whose facts have the first context's shape, by the hash of the
+   * numbers of their state and values (`#node()`).
+   */
+  readonly #buckets = new Map<number, Node[]>();
+  /** Nodes whose facts have another shape, by their JSON text. */
+  readonly #others = new Map<string, Node>();
+  #size = 0;
+  /** The facts' names in the order of the first context's own keys. */
+  #order: readonly string[] | undefined;
+  /** A number for each value that is not an object (`#ids()`). */
+  readonly #values = new Map<unknown, number>();
+  /** A number for each object's JSON text (`#ids()`). */
+  readonly #objects = new Map<string, number>();
+  /** The number each object met as a fact has. */
+  readonly #objectIds = new WeakMap<object, number>();
+  #numbered = 0;
+  /** The numbers of the node being looked up: one array for all. */
+  readonly #scratch: number[] = [];
   /**
    * XState's guarded selections by state, then by the call (its key, or
    * the shared event object): each with the facts its guards read and the
    * values they had (`#select()`).
    */
   readonly #selections = new Map<SocketState, Map<unknown, Selection[]>>();
-  /**
-   * The facts' names in the order of the first context's own keys: a node's
-   * key is its facts' values in this order (`#key()`).
-   */
-  #order: readonly string[] | undefined;
-  /** Each object-valued fact by its JSON text, numbered (`#key()`). */
-  readonly #objects = new Map<string, number>();
-  /** The number `#objects` gave each object met as a fact. */
-  readonly #objectIds = new WeakMap<object, number>();
   /** Start nodes by kernel behaviour (a profile's constant object). */
   readonly #starts = new Map<unknown, Map<string, Node>>();
 
@@ -91,7 +102,7 @@ export class SocketGraph {
 
   /** The number of distinct snapshots met so far. */
   get size(): number {
-    return this.#nodes.size;
+    return this.#size;
   }
 
   /** The node a new socket starts in. */
@@ -272,51 +283,37 @@ export class SocketGraph {
   }
 
   /**
-   * The key of a state and its facts, equal only when their
-   * `JSON.stringify()` texts are: a context with the first context's own
-   * keys, in their order, is keyed by its values in that order, each marked
-   * with its type (an object by the number of its JSON text, found once per
-   * object); any other context, or one with a value JSON would write
-   * otherwise (a number that is not finite, a function), by its JSON text,
-   * with a mark that keeps the two kinds apart.
-   * `JSON.stringify()` of every context cost a first `explore()` a tenth
-   * of its time (the kernel profile alone is most of its text).
+   * Fills `#scratch` with the numbers of `state` and of the values of
+   * `facts`, in the order of the first context's own keys: equal numbers
+   * for equal values (`SameValueZero`; an object by its JSON text, found
+   * once per object). False for facts of another shape: other keys, or
+   * another order, or a value JSON would not write (a function).
    */
-  #key(state: SocketState, facts: SocketContext): string {
+  #ids(state: SocketState, facts: SocketContext): boolean {
     const values = facts as unknown as Record<string, unknown>;
     const order = this.#order ??= Object.keys(values);
-    let key: string = state;
+    const ids = this.#scratch;
+    ids[0] = this.#valueId(state);
     let i = 0;
     for (const name in values) {
-      if (name !== order[i++]) return `${state}|J${JSON.stringify(facts)}`;
+      if (name !== order[i++]) return false;
       const value = values[name];
-      switch (typeof value) {
-        case "boolean":
-          key += value ? "|t" : "|f";
-          break;
-        case "undefined":
-          key += "|u";
-          break;
-        case "number":
-          if (!Number.isFinite(value)) {
-            return `${state}|J${JSON.stringify(facts)}`;
-          }
-          key += `|n${value}`;
-          break;
-        case "string":
-          key += value.includes("|")
-            ? `|j${JSON.stringify(value)}`
-            : `|s${value}`;
-          break;
-        default:
-          if (typeof value !== "object" || value === null) {
-            return `${state}|J${JSON.stringify(facts)}`;
-          }
-          key += `|o${this.#objectId(value)}`;
+      if (typeof value === "object" && value !== null) {
+        ids[i] = this.#objectId(value);
+      } else if (typeof value === "function") {
+        return false;
+      } else {
+        ids[i] = this.#valueId(value);
       }
     }
-    if (i !== order.length) return `${state}|J${JSON.stringify(facts)}`;
-    return key;
+    return i === order.length;
+  }
+
+  /** The number of a value that is not an object. */
+  #valueId(value: unknown): number {
+    let id = this.#values.get(value);
+    if (id === undefined) this.#values.set(value, id = this.#numbered++);
+    return id;
   }
 
   /** The number of an object's JSON text: equal texts, equal numbers. */
@@ -325,7 +322,7 @@ export class SocketGraph {
     if (id === undefined) {
       const text = JSON.stringify(value);
       id = this.#objects.get(text);
-      if (id === undefined) this.#objects.set(text, id = this.#objects.size);
+      if (id === undefined) this.#objects.set(text, id = this.#numbered++);
       this.#objectIds.set(value, id);
     }
     return id;
@@ -335,14 +332,41 @@ export class SocketGraph {
    * The canonical node of a state and its facts: equal snapshots share one
    * node. A new node's snapshot is `snapshot`, or else XState's
    * `resolveState()` of them.
+   *
+   * Facts of the first context's shape are found by the numbers of their
+   * values (`#ids()`), hashed, and compared number by number: no key is
+   * made (`JSON.stringify()` of every context, most of it the kernel
+   * profile, was a tenth of a first `explore()`, and its garbage more).
+   * Facts of any other shape are found by their JSON text.
    */
   #node(
     state: SocketState,
     facts: SocketContext,
     snapshot: SocketSnapshot | undefined,
   ): Node {
-    const key = this.#key(state, facts);
-    let node = this.#nodes.get(key);
+    const ids = this.#scratch;
+    let node: Node | undefined;
+    let text: string | undefined;
+    let hash = 0;
+    if (this.#ids(state, facts)) {
+      for (let i = 0; i < ids.length; i++) {
+        hash = Math.imul(hash ^ ids[i], 0x01000193);
+      }
+      // In V8's small integers: a map's key that is no object to make.
+      hash &= 0x3fffffff;
+      const bucket = this.#buckets.get(hash);
+      if (bucket !== undefined) {
+        for (const known of bucket) {
+          if (sameIds(known.ids!, ids)) {
+            node = known;
+            break;
+          }
+        }
+      }
+    } else {
+      text = `${state}|${JSON.stringify(facts)}`;
+      node = this.#others.get(text);
+    }
     if (node === undefined) {
       const definition = this.#machine.root.states[state].invoke[0];
       node = {
@@ -359,11 +383,25 @@ export class SocketGraph {
         steps: new Map(),
         shared: new Map(),
         outcomes: {},
+        ids: text === undefined ? ids.slice() : undefined,
       };
-      this.#nodes.set(key, node);
+      this.#size++;
+      if (text !== undefined) this.#others.set(text, node);
+      else {
+        const bucket = this.#buckets.get(hash);
+        if (bucket === undefined) this.#buckets.set(hash, [node]);
+        else bucket.push(node);
+      }
     }
     return node;
   }
+}
+
+/** Whether two nodes' value numbers are the same. */
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A transition as XState selects it (`getTransitionData()`). */
