@@ -85,6 +85,8 @@ export class SocketGraph {
   #numbered = 0;
   /** The numbers of the node being looked up: one array for all. */
   readonly #scratch: number[] = [];
+  /** The refusal each refusing transition gives (`#compute()`). */
+  readonly #refusals = new Map<Selected, Step>();
   /**
    * XState's guarded selections by state, then by the call (its key, or
    * the shared event object): each with the facts its guards read and the
@@ -199,8 +201,14 @@ export class SocketGraph {
 
   #compute(node: Node, event: SocketEvent, call: unknown): Step {
     const selected = this.#select(node, event, call);
+    // A refusal is the transition's alone (its meta): one for every node.
+    const refusal = selected && this.#refusals.get(selected);
+    if (refusal !== undefined) return refusal;
     const answer = verdictOf(selected, node.snapshot, event);
-    if (!answer.allowed) return answer;
+    if (!answer.allowed) {
+      this.#refusals.set(selected!, answer);
+      return answer;
+    }
     return { ...answer, next: this.#after(node, selected, event) };
   }
 
