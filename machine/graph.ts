@@ -49,14 +49,56 @@ export type Step =
     readonly next: SocketNode;
   });
 
-interface Node extends SocketNode {
-  readonly steps: Map<string, Step>;
+/**
+ * A node as the graph keeps it. Its XState snapshot is made when something
+ * asks for it (XState's guards, its own transition, a caller): most nodes
+ * never need one, and `resolveState()` of each was a tenth of a first
+ * `explore()`. `value` and `context` are what `taken()` and `verdictOf()`
+ * read of a snapshot.
+ */
+class Node implements SocketNode {
+  readonly steps = new Map<string, Step>();
   /** Steps by the event object, for events used again (`stepShared()`). */
-  readonly shared: Map<SocketEvent, Step>;
-  readonly outcomes: { done?: SocketNode; error?: SocketNode };
+  readonly shared = new Map<SocketEvent, Step>();
+  readonly outcomes: { done?: SocketNode; error?: SocketNode } = {};
+  readonly inFlight: boolean;
   readonly invoke: { id: string; src: string; input: unknown } | undefined;
-  /** The numbers of its state and facts, if they have the first shape. */
-  readonly ids: readonly number[] | undefined;
+  #snapshot: SocketSnapshot | undefined;
+  readonly #machine: SocketMachine;
+
+  constructor(
+    machine: SocketMachine,
+    readonly state: SocketState,
+    readonly facts: SocketContext,
+    snapshot: SocketSnapshot | undefined,
+    /** The numbers of its state and facts, if they have the first shape. */
+    readonly ids: readonly number[] | undefined,
+  ) {
+    this.#machine = machine;
+    this.#snapshot = snapshot;
+    const definition = machine.root.states[state].invoke[0];
+    this.inFlight = definition !== undefined;
+    this.invoke = definition && {
+      id: definition.id,
+      src: String(definition.src),
+      input: definition.input,
+    };
+  }
+
+  get snapshot(): SocketSnapshot {
+    return this.#snapshot ??= this.#machine.resolveState({
+      value: this.state,
+      context: this.facts,
+    });
+  }
+
+  get value(): SocketState {
+    return this.state;
+  }
+
+  get context(): SocketContext {
+    return this.facts;
+  }
 }
 
 /**
@@ -204,7 +246,7 @@ export class SocketGraph {
     // A refusal is the transition's alone (its meta): one for every node.
     const refusal = selected && this.#refusals.get(selected);
     if (refusal !== undefined) return refusal;
-    const answer = verdictOf(selected, node.snapshot, event);
+    const answer = verdictOf(selected, node, event);
     if (!answer.allowed) {
       this.#refusals.set(selected!, answer);
       return answer;
@@ -272,7 +314,7 @@ export class SocketGraph {
    */
   #after(node: Node, selected: Selected | undefined, event: SocketEvent): Node {
     const next = selected &&
-      taken(this.#machine, node.snapshot, selected, event);
+      taken(this.#machine, node, selected, event);
     if (next === undefined) {
       const snapshot = this.#machine.transition(
         node.snapshot,
@@ -376,23 +418,13 @@ export class SocketGraph {
       node = this.#others.get(text);
     }
     if (node === undefined) {
-      const definition = this.#machine.root.states[state].invoke[0];
-      node = {
-        snapshot: snapshot ??
-          this.#machine.resolveState({ value: state, context: facts }),
+      node = new Node(
+        this.#machine,
         state,
         facts,
-        inFlight: definition !== undefined,
-        invoke: definition && {
-          id: definition.id,
-          src: String(definition.src),
-          input: definition.input,
-        },
-        steps: new Map(),
-        shared: new Map(),
-        outcomes: {},
-        ids: text === undefined ? ids.slice() : undefined,
-      };
+        snapshot,
+        text === undefined ? ids.slice() : undefined,
+      );
       this.#size++;
       if (text !== undefined) this.#others.set(text, node);
       else {
@@ -457,7 +489,7 @@ function noSpawn(): never {
  */
 export function taken(
   machine: SocketMachine,
-  snapshot: SocketSnapshot,
+  snapshot: Pick<SocketSnapshot, "value" | "context">,
   selected: Selected,
   event: SocketEvent,
 ):
