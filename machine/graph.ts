@@ -49,12 +49,56 @@ export type Step =
     readonly next: SocketNode;
   });
 
-interface Node extends SocketNode {
-  readonly steps: Map<string, Step>;
+/**
+ * A node as the graph keeps it. Its XState snapshot is made when something
+ * asks for it (XState's guards, its own transition, a caller): most nodes
+ * never need one, and `resolveState()` of each was a tenth of a first
+ * `explore()`. `value` and `context` are what `taken()` and `verdictOf()`
+ * read of a snapshot.
+ */
+class Node implements SocketNode {
+  readonly steps = new Map<string, Step>();
   /** Steps by the event object, for events used again (`stepShared()`). */
-  readonly shared: Map<SocketEvent, Step>;
-  readonly outcomes: { done?: SocketNode; error?: SocketNode };
+  readonly shared = new Map<SocketEvent, Step>();
+  readonly outcomes: { done?: SocketNode; error?: SocketNode } = {};
+  readonly inFlight: boolean;
   readonly invoke: { id: string; src: string; input: unknown } | undefined;
+  #snapshot: SocketSnapshot | undefined;
+  readonly #machine: SocketMachine;
+
+  constructor(
+    machine: SocketMachine,
+    readonly state: SocketState,
+    readonly facts: SocketContext,
+    snapshot: SocketSnapshot | undefined,
+    /** The numbers of its state and facts, if they have the first shape. */
+    readonly ids: readonly number[] | undefined,
+  ) {
+    this.#machine = machine;
+    this.#snapshot = snapshot;
+    const definition = machine.root.states[state].invoke[0];
+    this.inFlight = definition !== undefined;
+    this.invoke = definition && {
+      id: definition.id,
+      src: String(definition.src),
+      input: definition.input,
+    };
+  }
+
+  get snapshot(): SocketSnapshot {
+    return this.#snapshot ??= this.#machine.resolveState({
+      value: this.state,
+      context: this.facts,
+    });
+  }
+
+  get value(): SocketState {
+    return this.state;
+  }
+
+  get context(): SocketContext {
+    return this.facts;
+  }
 }
 
 /**
@@ -64,7 +108,27 @@ interface Node extends SocketNode {
 export class SocketGraph {
   readonly #machine: SocketMachine;
   readonly #scope: ActorScope<SocketSnapshot, SocketEvent>;
-  readonly #nodes = new Map<string, Node>();
+  /**
+   * Nodes whose facts have the first context's shape, by the hash of the
+   * numbers of their state and values (`#node()`).
+   */
+  readonly #buckets = new Map<number, Node[]>();
+  /** Nodes whose facts have another shape, by their JSON text. */
+  readonly #others = new Map<string, Node>();
+  #size = 0;
+  /** The facts' names in the order of the first context's own keys. */
+  #order: readonly string[] | undefined;
+  /** A number for each value that is not an object (`#ids()`). */
+  readonly #values = new Map<unknown, number>();
+  /** A number for each object's JSON text (`#ids()`). */
+  readonly #objects = new Map<string, number>();
+  /** The number each object met as a fact has. */
+  readonly #objectIds = new WeakMap<object, number>();
+  #numbered = 0;
+  /** The numbers of the node being looked up: one array for all. */
+  readonly #scratch: number[] = [];
+  /** The refusal each refusing transition gives (`#compute()`). */
+  readonly #refusals = new Map<Selected, Step>();
   /**
    * XState's guarded selections by state, then by the call (its key, or
    * the shared event object): each with the facts its guards read and the
@@ -82,7 +146,7 @@ export class SocketGraph {
 
   /** The number of distinct snapshots met so far. */
   get size(): number {
-    return this.#nodes.size;
+    return this.#size;
   }
 
   /** The node a new socket starts in. */
@@ -179,8 +243,14 @@ export class SocketGraph {
 
   #compute(node: Node, event: SocketEvent, call: unknown): Step {
     const selected = this.#select(node, event, call);
-    const answer = verdictOf(selected, node.snapshot, event);
-    if (!answer.allowed) return answer;
+    // A refusal is the transition's alone (its meta): one for every node.
+    const refusal = selected && this.#refusals.get(selected);
+    if (refusal !== undefined) return refusal;
+    const answer = verdictOf(selected, node, event);
+    if (!answer.allowed) {
+      this.#refusals.set(selected!, answer);
+      return answer;
+    }
     return { ...answer, next: this.#after(node, selected, event) };
   }
 
@@ -244,7 +314,7 @@ export class SocketGraph {
    */
   #after(node: Node, selected: Selected | undefined, event: SocketEvent): Node {
     const next = selected &&
-      taken(this.#machine, node.snapshot, selected, event);
+      taken(this.#machine, node, selected, event);
     if (next === undefined) {
       const snapshot = this.#machine.transition(
         node.snapshot,
@@ -263,38 +333,115 @@ export class SocketGraph {
   }
 
   /**
+   * Fills `#scratch` with the numbers of `state` and of the values of
+   * `facts`, in the order of the first context's own keys: equal numbers
+   * for equal values (`SameValueZero`; an object by its JSON text, found
+   * once per object). False for facts of another shape: other keys, or
+   * another order, or a value JSON would not write (a function).
+   */
+  #ids(state: SocketState, facts: SocketContext): boolean {
+    const values = facts as unknown as Record<string, unknown>;
+    const order = this.#order ??= Object.keys(values);
+    const ids = this.#scratch;
+    ids[0] = this.#valueId(state);
+    let i = 0;
+    for (const name in values) {
+      if (name !== order[i++]) return false;
+      const value = values[name];
+      if (typeof value === "object" && value !== null) {
+        ids[i] = this.#objectId(value);
+      } else if (typeof value === "function") {
+        return false;
+      } else {
+        ids[i] = this.#valueId(value);
+      }
+    }
+    return i === order.length;
+  }
+
+  /** The number of a value that is not an object. */
+  #valueId(value: unknown): number {
+    let id = this.#values.get(value);
+    if (id === undefined) this.#values.set(value, id = this.#numbered++);
+    return id;
+  }
+
+  /** The number of an object's JSON text: equal texts, equal numbers. */
+  #objectId(value: object): number {
+    let id = this.#objectIds.get(value);
+    if (id === undefined) {
+      const text = JSON.stringify(value);
+      id = this.#objects.get(text);
+      if (id === undefined) this.#objects.set(text, id = this.#numbered++);
+      this.#objectIds.set(value, id);
+    }
+    return id;
+  }
+
+  /**
    * The canonical node of a state and its facts: equal snapshots share one
    * node. A new node's snapshot is `snapshot`, or else XState's
    * `resolveState()` of them.
+   *
+   * Facts of the first context's shape are found by the numbers of their
+   * values (`#ids()`), hashed, and compared number by number: no key is
+   * made (`JSON.stringify()` of every context, most of it the kernel
+   * profile, was a tenth of a first `explore()`, and its garbage more).
+   * Facts of any other shape are found by their JSON text.
    */
   #node(
     state: SocketState,
     facts: SocketContext,
     snapshot: SocketSnapshot | undefined,
   ): Node {
-    const key = `${state}|${JSON.stringify(facts)}`;
-    let node = this.#nodes.get(key);
+    const ids = this.#scratch;
+    let node: Node | undefined;
+    let text: string | undefined;
+    let hash = 0;
+    if (this.#ids(state, facts)) {
+      for (let i = 0; i < ids.length; i++) {
+        hash = Math.imul(hash ^ ids[i], 0x01000193);
+      }
+      // In V8's small integers: a map's key that is no object to make.
+      hash &= 0x3fffffff;
+      const bucket = this.#buckets.get(hash);
+      if (bucket !== undefined) {
+        for (const known of bucket) {
+          if (sameIds(known.ids!, ids)) {
+            node = known;
+            break;
+          }
+        }
+      }
+    } else {
+      text = `${state}|${JSON.stringify(facts)}`;
+      node = this.#others.get(text);
+    }
     if (node === undefined) {
-      const definition = this.#machine.root.states[state].invoke[0];
-      node = {
-        snapshot: snapshot ??
-          this.#machine.resolveState({ value: state, context: facts }),
+      node = new Node(
+        this.#machine,
         state,
         facts,
-        inFlight: definition !== undefined,
-        invoke: definition && {
-          id: definition.id,
-          src: String(definition.src),
-          input: definition.input,
-        },
-        steps: new Map(),
-        shared: new Map(),
-        outcomes: {},
-      };
-      this.#nodes.set(key, node);
+        snapshot,
+        text === undefined ? ids.slice() : undefined,
+      );
+      this.#size++;
+      if (text !== undefined) this.#others.set(text, node);
+      else {
+        const bucket = this.#buckets.get(hash);
+        if (bucket === undefined) this.#buckets.set(hash, [node]);
+        else bucket.push(node);
+      }
     }
     return node;
   }
+}
+
+/** Whether two nodes' value numbers are the same. */
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A transition as XState selects it (`getTransitionData()`). */
@@ -342,7 +489,7 @@ function noSpawn(): never {
  */
 export function taken(
   machine: SocketMachine,
-  snapshot: SocketSnapshot,
+  snapshot: Pick<SocketSnapshot, "value" | "context">,
   selected: Selected,
   event: SocketEvent,
 ):

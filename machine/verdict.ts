@@ -66,7 +66,7 @@ export function verdict(snapshot: SocketSnapshot, event: SocketEvent): Verdict {
  */
 export function verdictOf(
   transition: { readonly meta?: CallMeta } | undefined,
-  snapshot: SocketSnapshot,
+  snapshot: Pick<SocketSnapshot, "value">,
   event: SocketEvent,
 ): Verdict {
   if (transition === undefined) {

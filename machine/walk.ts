@@ -91,14 +91,12 @@ type Counts = [number, number] | [bigint, bigint];
 
 /**
  * The ops of one node that lead to one node: how many pass, and how many
- * are refused (as numbers, and as bigints for the levels past 2^53).
+ * are refused.
  */
 interface Edge<N> {
   readonly to: N;
   passed: number;
   refused: number;
-  bigPassed: bigint;
-  bigRefused: bigint;
 }
 
 /**
@@ -122,8 +120,10 @@ function add<N>(
   } else {
     const sums = counts as [bigint, bigint];
     const d = dirty as bigint;
-    sums[0] += edge.bigPassed * clean;
-    sums[1] += edge.bigPassed * d + edge.bigRefused * (clean + d);
+    // Only levels past 2^53 get here: their bigints are made as needed.
+    const passed = BigInt(edge.passed);
+    sums[0] += passed * clean;
+    sums[1] += passed * d + BigInt(edge.refused) * (clean + d);
   }
 }
 
@@ -226,16 +226,12 @@ export function walk<N, O extends string>(
       }
       let edge = byTarget.get(to);
       if (edge === undefined) {
-        edge = { to, passed: 0, refused: 0, bigPassed: 0n, bigRefused: 0n };
+        edge = { to, passed: 0, refused: 0 };
         byTarget.set(to, edge);
         out.push(edge);
       }
       if (refused) edge.refused++;
       else edge.passed++;
-    }
-    for (const edge of out) {
-      edge.bigPassed = BigInt(edge.passed);
-      edge.bigRefused = BigInt(edge.refused);
     }
     edges.set(node, out);
     return out;

@@ -212,3 +212,59 @@ Deno.test("SocketGraph's every step and settle agrees with XState's transition()
     `${bySelf} of ${allowed} taken directly`,
   );
 });
+
+Deno.test("SocketGraph gives two snapshots one node exactly when their states and facts are equal, on every node three calls reach, every kind and kernel", () => {
+  const graph = new SocketGraph(socketMachine);
+  const kernels = [...kernelProfiles().map((p) => p.behaviour), ANY_KERNEL];
+  const events = new Map(
+    (["inet", "inet6", "unix"] as const).map((d) => [d, eventsOf(d)]),
+  );
+  // The facts as JSON writes them: what the node key was before it was
+  // made of the values.
+  const textOf = (node: SocketNode) =>
+    `${node.state}|${JSON.stringify(node.facts)}`;
+  const byText = new Map<string, SocketNode>();
+  const seen = new Set<SocketNode>();
+  const meet = (node: SocketNode, into: Set<SocketNode>) => {
+    if (seen.has(node)) return;
+    seen.add(node);
+    into.add(node);
+    const text = textOf(node);
+    const known = byText.get(text);
+    assert.ok(
+      known === undefined || known === node,
+      `two nodes for ${text}`,
+    );
+    byText.set(text, node);
+    assert.equal(node.snapshot.value, node.state);
+    assert.ok(isDeepStrictEqual(node.snapshot.context, node.facts));
+  };
+  let level = new Set<SocketNode>();
+  for (const domain of ["inet", "inet6", "unix"] as const) {
+    for (const type of ["stream", "dgram"] as SocketType[]) {
+      for (const kernel of kernels) {
+        for (const accepted of [false, true]) {
+          meet(graph.start({ domain, type, kernel, accepted }), level);
+        }
+      }
+    }
+  }
+  for (let depth = 0; depth < 3; depth++) {
+    const next = new Set<SocketNode>();
+    for (const node of level) {
+      if (node.inFlight) {
+        meet(graph.settle(node, "done"), next);
+        meet(graph.settle(node, "error"), next);
+        continue;
+      }
+      for (const event of events.get(node.facts.domain)!) {
+        const step = graph.step(node, event);
+        if (step.allowed) meet(step.next, next);
+      }
+    }
+    level = next;
+  }
+  assert.equal(byText.size, seen.size);
+  assert.equal(graph.size, seen.size);
+  assert.ok(seen.size > 1000, `only ${seen.size} nodes reached`);
+});
