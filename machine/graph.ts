@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type ActorScope, type AnyActorLogic, createActor } from "xstate";
+import { type ActorScope, createActor } from "xstate";
 import type {
   SocketContext,
   SocketEvent,
@@ -21,11 +21,13 @@ import type {
 } from "./socket_machine.ts";
 import { type Verdict, verdictOf } from "./verdict.ts";
 
-/** An effect in flight: the invoked actor's id, its logic, and its input. */
+/**
+ * An effect in flight: the invoked actor's id, the name of the effect (the
+ * runtime runs it as a plain call, `sysCalls[src]`), and its input.
+ */
 export interface Effect {
   readonly id: string;
   readonly src: string;
-  readonly logic: AnyActorLogic;
   readonly input: unknown;
 }
 
@@ -221,22 +223,20 @@ export class SocketGraph {
   }
 
   /**
-   * The effect that `event` starts at `node` (an in-flight node): the logic
-   * the machine was provided with and the input its invoke maps `event` to.
+   * The effect that `event` starts at `node` (an in-flight node): its name
+   * and the input its invoke maps `event` to.
    */
   effect(node: SocketNode, event: SocketEvent): Effect {
     const { invoke } = node as Node;
     if (invoke === undefined) {
       throw new Error(`No effect is in flight in state "${node.state}"`);
     }
-    const logic = this.#machine.implementations.actors[invoke.src];
     const input = typeof invoke.input === "function"
       ? invoke.input({ context: node.facts, event })
       : invoke.input;
     return {
       id: invoke.id,
       src: invoke.src,
-      logic: logic as AnyActorLogic,
       input,
     };
   }
