@@ -78,7 +78,6 @@ export {
   type WaitOptions,
 } from "./steps/socket.ts";
 export {
-  type Pco,
   type StreamConnection,
   streamConnection,
   type StreamConnectionOptions,
@@ -86,6 +85,13 @@ export {
   type StreamRole,
 } from "./steps/stream_connection.ts";
 export type { ConnectionProcedureOptions } from "./steps/_procedure.ts";
+export { localPco, type Pco, type PcoKind } from "./steps/pco.ts";
+export { workerPco, type WorkerPcoOptions } from "./steps/worker_pco.ts";
+export {
+  type ProcessPco,
+  processPco,
+  type ProcessPcoOptions,
+} from "./steps/process_pco.ts";
 export {
   type DgramConnection,
   dgramConnection,

@@ -123,13 +123,19 @@ export interface SysSocket {
    * gives back a port the kernel chose); a TCP socket's connection is reset.
    */
   disconnect(): Promise<void>;
-  /** `setsockopt(2)`, with a value already checked for its type. */
+  /**
+   * `setsockopt(2)`, with a value already checked for its type. A socket in
+   * another PCO answers with a promise (so do `getOption()` and
+   * `connectRefusal()`); one in this process answers at once.
+   */
   setOption<N extends SettableOptionName>(
     name: N,
     value: SocketOptionValues[N],
-  ): void;
+  ): void | Promise<void>;
   /** `getsockopt(2)`: the value as the kernel reports it. */
-  getOption<N extends SocketOptionName>(name: N): SocketOptionValues[N];
+  getOption<N extends SocketOptionName>(
+    name: N,
+  ): SocketOptionValues[N] | Promise<SocketOptionValues[N]>;
   /**
    * Resolves once the socket is ready (`poll(2)`), or rejects with
    * `EBADF` when it is closed meanwhile, or when `signal` aborts (with the
@@ -146,7 +152,8 @@ export interface SysSocket {
   /**
    * `getpeername(2)` as the kernel answers it now, for a connection whose
    * end the machine cannot see: the peer's address, or a `SocketError`
-   * (`ENOTCONN` once the connection is over).
+   * (`ENOTCONN` once the connection is over). A socket in another PCO
+   * answers as its agent last reported (with each call's answer).
    */
   peerName(): SocketAddr;
   /**
@@ -157,7 +164,9 @@ export interface SysSocket {
    * `EINVAL` for a live target), or `undefined` when the target is live and
    * the socket's own state answers, as the machine says.
    */
-  connectRefusal(addr: SocketAddr): SocketError | undefined;
+  connectRefusal(
+    addr: SocketAddr,
+  ): SocketError | undefined | Promise<SocketError | undefined>;
 }
 
 /** What the `bind` effect receives. */

@@ -39,6 +39,11 @@ export interface SocketErrorOptions {
   step?: ProcedureStep | undefined;
   /** The error that caused this one. */
   cause?: unknown;
+  /**
+   * The name of the PCO the socket lives in, for a socket of a worker or
+   * process PCO (see `workerPco()`, `processPco()`).
+   */
+  pco?: string | undefined;
 }
 
 /**
@@ -76,6 +81,12 @@ export class SocketError extends Error {
   readonly state: SocketState | undefined;
   /** The step of a procedure that failed, if a procedure failed. */
   readonly step: ProcedureStep | undefined;
+  /**
+   * The PCO (point of control and observation) the failed call ran in, by
+   * its name, when that is not the calling process: a `workerPco()` or a
+   * `processPco()`. `undefined` for the calling process.
+   */
+  readonly pco: string | undefined;
 
   /**
    * Constructs a new instance.
@@ -83,7 +94,7 @@ export class SocketError extends Error {
    * @param code The Linux errno name.
    * @param op The call or procedure that failed.
    * @param message What was wrong and what to do about it.
-   * @param options The state, step and cause.
+   * @param options The state, step, cause and PCO.
    */
   constructor(
     code: Errno,
@@ -97,5 +108,6 @@ export class SocketError extends Error {
     this.op = op;
     this.state = options?.state;
     this.step = options?.step;
+    this.pco = options?.pco;
   }
 }

@@ -47,6 +47,7 @@ import {
 } from "./socket.ts";
 import type { DgramConnectionStep } from "./dgram_connection.ts";
 import type { StreamConnectionStep } from "./stream_connection.ts";
+import { alive, deathOf, type Pco } from "./pco.ts";
 
 /**
  * The steps of the connection procedures, as a failure names them
@@ -102,6 +103,21 @@ export interface ConnectionProcedureOptions<
    * @default {"deno"}
    */
   backend?: Backend;
+  /**
+   * Where the server's sockets live: a {@linkcode Pco} (`localPco()`,
+   * `workerPco()`, `processPco()`), or `"local"`, this process, as when
+   * left out. The procedure creates each socket in its PCO, and returns
+   * them living there.
+   *
+   * @default {"local"}
+   */
+  srvr?: Pco | "local";
+  /**
+   * Where the client's socket lives, as for `srvr`.
+   *
+   * @default {"local"}
+   */
+  clnt?: Pco | "local";
   /**
    * Socket options to set on the server's socket right after `socket()`,
    * before `bind()`, in the record's order: `{ SO_REUSEADDR: true }`.
@@ -165,6 +181,10 @@ export interface ProcedurePlan {
   readonly clntOptions: OptionList;
   /** The caller's signal, if any (checked to be an `AbortSignal`). */
   readonly signal: AbortSignal | undefined;
+  /** Where the server's sockets live; `undefined`: here, by `socket()`. */
+  readonly srvr: Pco | undefined;
+  /** Where the client's socket lives; `undefined`: here. */
+  readonly clnt: Pco | undefined;
 }
 
 /** The options every procedure takes, in the order the message lists them. */
@@ -177,6 +197,8 @@ const COMMON_KEYS = [
   "backend",
   "srvrOptions",
   "clntOptions",
+  "srvr",
+  "clnt",
   "onTransition",
   "signal",
 ] as const;
@@ -326,7 +348,43 @@ export function checkProcedureOptions<R extends string>(
     srvrOptions: checkOptionRecord(options.srvrOptions, "srvrOptions", kind),
     clntOptions: checkOptionRecord(options.clntOptions, "clntOptions", kind),
     signal,
+    srvr: checkPco(op, "srvr", options.srvr),
+    clnt: checkPco(op, "clnt", options.clnt),
   };
+}
+
+/**
+ * Checks a `srvr` or `clnt` option: a PCO, or `"local"` (or nothing) for
+ * this process, which the procedure reaches by `socket()` directly.
+ */
+function checkPco(
+  op: ProcedureOp,
+  name: "srvr" | "clnt",
+  pco: unknown,
+): Pco | undefined {
+  if (pco === undefined || pco === "local") return undefined;
+  if (
+    typeof pco === "object" && pco !== null &&
+    typeof (pco as Pco).socket === "function" &&
+    typeof (pco as Pco).name === "string"
+  ) {
+    if ((pco as Pco).ended) {
+      throw invalidArgument(
+        op,
+        `${name} is PCO "${
+          (pco as Pco).name
+        }", which has ended; open a new one`,
+        "EIO",
+      );
+    }
+    return pco as Pco;
+  }
+  throw invalidArgument(
+    op,
+    `${name} must be a PCO (localPco(), await workerPco(), await processPco()) or "local", got ${
+      describe(pco)
+    }`,
+  );
 }
 
 /**
@@ -491,15 +549,30 @@ export class ProcedureRun<R extends string, S extends ProcedureStep> {
     };
   }
 
-  /** Creates a socket of the plan's kind (`socket(2)`) for `role`. */
-  create(role: R): Socket {
-    const sock = socket({
+  /**
+   * Creates a socket of the plan's kind (`socket(2)`) for `role`, in `pco`
+   * (here, at once, without one). One made after the run failed is closed,
+   * and the run's failure thrown.
+   */
+  create(role: R, pco: Pco | undefined): Socket | Promise<Socket> {
+    const options = {
       domain: this.#plan.domain,
       type: this.#plan.type,
       protocol: this.#plan.proto,
       backend: this.#plan.backend,
       onTransition: this.trace(role),
+    };
+    if (pco === undefined) return this.#made1(socket(options));
+    return pco.socket(options).then((sock) => {
+      if (this.#failed) {
+        sock.close();
+        throw this.#stop?.error;
+      }
+      return this.#made1(sock);
     });
+  }
+
+  #made1(sock: Socket): Socket {
     this.#made.push(sock);
     this.#sock = sock;
     return sock;
@@ -531,15 +604,31 @@ export class ProcedureRun<R extends string, S extends ProcedureStep> {
    * tracer's exception, unchanged, or the cancellation, if either came
    * first; else the step's failure.
    */
-  fail(error: unknown): unknown {
+  async fail(error: unknown): Promise<unknown> {
     this.#failed = true;
     this.#unlisten();
-    const reason = this.#stop?.error ??
-      stepFailed(this.#op, this.#step, error);
+    const step = this.#step;
+    const stop = this.#stop;
     // A tracer that throws while the sockets close changes nothing now.
-    this.#stop ??= { error: reason };
+    this.#stop ??= { error };
     this.#closeAll();
-    return reason;
+    if (stop !== undefined) return stop.error;
+    return stepFailed(this.#op, step, error, await this.#died());
+  }
+
+  /**
+   * The PCO of the run that died, if one did: the cause to name, whichever
+   * side saw the failure first (a client refused because the server's
+   * process died). A PCO that is not known to have died is asked.
+   */
+  async #died(): Promise<{ pco: string; why: string } | undefined> {
+    for (const pco of [this.#plan.srvr, this.#plan.clnt]) {
+      if (pco === undefined) continue;
+      await alive(pco);
+      const why = deathOf(pco);
+      if (why !== undefined) return { pco: pco.name, why };
+    }
+    return undefined;
   }
 
   /**
@@ -629,16 +718,21 @@ export function stepFailed(
   op: ProcedureOp,
   step: ProcedureStep,
   error: unknown,
+  died?: { readonly pco: string; readonly why: string },
 ): SocketError {
   const why = error instanceof Error ? error.message : String(error);
+  const death = died === undefined
+    ? ""
+    : ` PCO "${died.pco}" died (${died.why}):`;
   return new SocketError(
     errnoOf(error),
     op,
-    `${op}() failed at step "${step}": ${why}`,
+    `${op}() failed at step "${step}":${death} ${why}`,
     {
       state: error instanceof SocketError ? error.state : undefined,
       step,
       cause: error,
+      pco: died?.pco ?? (error instanceof SocketError ? error.pco : undefined),
     },
   );
 }

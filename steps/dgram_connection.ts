@@ -194,7 +194,8 @@ export async function dgramConnection<A extends SocketAddr>(
   /** The unix path the procedure made up, once the client may hold it. */
   let madeUp: string | undefined;
   try {
-    const srvrS = run.create("server");
+    const made = run.create("server", plan.srvr);
+    const srvrS = made instanceof Promise ? await made : made;
     run.at("set server options", srvrS);
     if (plan.srvrOptions.length > 0) await setOptions(srvrS, plan.srvrOptions);
     run.at("bind server", srvrS);
@@ -207,7 +208,8 @@ export async function dgramConnection<A extends SocketAddr>(
     }
 
     run.at("create client socket");
-    const clntS = run.create("client");
+    const making = run.create("client", plan.clnt);
+    const clntS = making instanceof Promise ? await making : making;
     run.at("set client options", clntS);
     if (plan.clntOptions.length > 0) await setOptions(clntS, plan.clntOptions);
     run.at("bind client", clntS);
@@ -241,7 +243,7 @@ export async function dgramConnection<A extends SocketAddr>(
       [Symbol.dispose]: disposer(clntS, srvrS, madeUp),
     } as DgramConnection<DomainOfAddr<A>>;
   } catch (error) {
-    const failure = run.fail(error);
+    const failure = await run.fail(error);
     removeName(madeUp);
     throw failure;
   }

@@ -124,9 +124,9 @@ export type GenConnection<
  * @param options `type`, and the options of the procedure it picks.
  * @returns That procedure's pair, with `type`.
  * @throws {SocketError} `ESOCKTNOSUPPORT` for another `type`, `EINVAL` for
- * an option neither procedure takes, or for one of the other type's
- * (`srvrConnect` or `clntConnect` with `"stream"`, `srvr` or `clnt` with
- * `"dgram"`) (these with `op: "genConnection"`, before any socket exists);
+ * an option neither procedure takes, or for one only the datagram one
+ * takes (`srvrConnect` or `clntConnect` with `"stream"`) (these with
+ * `op: "genConnection"`, before any socket exists);
  * else as the procedure picked (its name in `op`), `signal` and
  * `onTransition` included.
  */
@@ -142,14 +142,9 @@ export async function genConnection<
       "pass an options object with at least type and srvrAddr",
     );
   }
-  checkKeys("genConnection", options, [
-    "type",
-    ...STREAM_ONLY,
-    ...DGRAM_ONLY,
-  ]);
+  checkKeys("genConnection", options, ["type", ...DGRAM_ONLY]);
   const { type, ...rest } = options;
   if (type === "dgram") {
-    refuseOthers(rest, STREAM_ONLY, "stream", "dgram");
     const pair = await dgramConnection(rest as DgramConnectionOptions<A>);
     return typed(pair, "dgram") as GenConnection<T, DomainOfAddr<A>>;
   }
@@ -168,14 +163,12 @@ export async function genConnection<
   );
 }
 
-/** The options only {@linkcode streamConnection} takes. */
-const STREAM_ONLY = ["srvr", "clnt"] as const;
 /** The options only {@linkcode dgramConnection} takes. */
 const DGRAM_ONLY = ["srvrConnect", "clntConnect"] as const;
 
 /**
- * Refuses, for sockets of type `type`, an option (given, not undefined)
- * that only the procedure for `other` takes.
+ * Refuses, for stream sockets, an option (given, not undefined) that only
+ * the datagram procedure takes.
  */
 function refuseOthers(
   options: object,
@@ -186,12 +179,9 @@ function refuseOthers(
   for (const name of names) {
     const value = (options as Record<string, unknown>)[name];
     if (value === undefined) continue;
-    const [sockets, why] = other === "dgram"
-      ? ["datagram", "a stream client always connects, and its server accepts"]
-      : ["stream", "where each end lives; a datagram pair is made here"];
     throw invalidArgument(
       "genConnection",
-      `${name} applies to ${sockets} sockets (${why}), got ${name}: ${
+      `${name} applies to datagram sockets (a stream client always connects, and its server accepts), got ${name}: ${
         describe(value)
       } with type ${JSON.stringify(type)}; leave it out, or use type ${
         JSON.stringify(other)

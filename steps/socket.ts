@@ -612,6 +612,26 @@ function socketGraph(): SocketGraph {
  * Linux, or the errno of `socket(2)`.
  */
 export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
+  const checked = checkSocketOptions(options);
+  return socketOver(checked, createSysSocket(checked.backend, checked.kind));
+}
+
+/** `socket()`'s options, checked, with the kind of system socket to make. */
+export interface CheckedSocketOptions {
+  readonly domain: Domain;
+  readonly type: SocketType;
+  readonly backend: Backend;
+  readonly nonblocking: boolean;
+  readonly onTransition: ((change: StateChange) => void) | undefined;
+  readonly kind: SysSocketKind;
+}
+
+/**
+ * Checks `socket()`'s options before any socket exists.
+ *
+ * @throws {SocketError} As `socket()` does for bad options.
+ */
+export function checkSocketOptions(options: unknown): CheckedSocketOptions {
   if (typeof options !== "object" || options === null) {
     throw new SocketError(
       "EINVAL",
@@ -630,9 +650,9 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
     );
   }
   const { domain, type = "stream", protocol = 0, nonblocking = false } =
-    options;
+    options as SocketOptions;
   checkSocketArgs(domain, type, protocol);
-  const backend = checkBackend(options.backend, "socket");
+  const backend = checkBackend((options as SocketOptions).backend, "socket");
   if (typeof nonblocking !== "boolean") {
     throw new SocketError(
       "EINVAL",
@@ -642,7 +662,7 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
       }: use true or false`,
     );
   }
-  const { onTransition } = options;
+  const { onTransition } = options as SocketOptions;
   if (onTransition !== undefined && typeof onTransition !== "function") {
     throw new SocketError(
       "EINVAL",
@@ -652,6 +672,25 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
       }: give a function, or leave it out`,
     );
   }
+  return {
+    domain,
+    type,
+    backend,
+    nonblocking,
+    onTransition,
+    kind: sysKind(domain, type, nonblocking),
+  };
+}
+
+/**
+ * A new socket of `checked`'s kind over `sys`, its system side: made by the
+ * backend here, or by the agent of another PCO.
+ */
+export function socketOver<D extends Domain>(
+  checked: CheckedSocketOptions,
+  sys: SysSocket,
+): Socket<D> {
+  const { domain, type, backend, nonblocking, onTransition } = checked;
   const graph = socketGraph();
   // The runtime is not told what the peer does: rules whose answer depends
   // on it let the call through to the kernel.
@@ -661,11 +700,7 @@ export function socket<D extends Domain>(options: SocketOptions<D>): Socket<D> {
     kernel: kernelOf(backend),
     environment: "unseen",
   });
-  return new StreamSocket(
-    start,
-    createSysSocket(backend, sysKind(domain, type, nonblocking)),
-    { backend, nonblocking, onTransition },
-  );
+  return new StreamSocket(start, sys, { backend, nonblocking, onTransition });
 }
 
 /**
@@ -1217,7 +1252,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     while ((step = this.#stepOrWait(event)) instanceof Promise) await step;
     this.#decide("setsockopt", event, step);
     try {
-      this.#sys.setOption(option as N, checked);
+      await this.#sys.setOption(option as N, checked);
     } catch (error) {
       throw this.#ioError("setsockopt", error);
     }
@@ -1233,7 +1268,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const { next } = this.#decide("getsockopt", event, step);
     let value: SocketOptionValues[N];
     try {
-      value = this.#sys.getOption(option);
+      value = await this.#sys.getOption(option);
     } catch (error) {
       throw this.#ioError("getsockopt", error);
     }
@@ -1448,7 +1483,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       throw new Error(`Cannot ask the kernel about ${op}(): nothing to ask`);
     }
     if (event.nonblocking) return await this.#connectNow(op, event.io.addr);
-    const refusal = this.#sys.connectRefusal(event.io.addr);
+    const refusal = await this.#sys.connectRefusal(event.io.addr);
     if (refusal !== undefined) throw withState(refusal, this.state);
     // The target is live: the socket's own state answers.
     const own = this.#graph.step(this.#node, { ...event, target: "live" });

@@ -10,19 +10,11 @@ import {
   checkProcedureOptions,
   type ConnectionProcedureOptions,
   disposeAll,
-  invalidArgument,
   type ProcedurePlan,
   ProcedureRun,
   setOptions,
 } from "./_procedure.ts";
 import type { Socket } from "./socket.ts";
-
-/**
- * Where a socket lives: the seed's PCO. Today every socket lives in the
- * current process, `"local"`; the parameter is kept so that the two ends can
- * later be placed in different processes.
- */
-export type Pco = "local";
 
 /** The sockets of {@linkcode streamConnection}, for tracing. */
 export type StreamRole = "listener" | "client" | "accepted";
@@ -44,7 +36,7 @@ export type StreamConnectionStep =
 
 /**
  * Options for {@linkcode streamConnection}: those of every connection
- * procedure, and where the client binds and where each end lives.
+ * procedure (where each end lives among them), and where the client binds.
  *
  * @typeParam A The type of `srvrAddr`, which types the sockets' addresses.
  */
@@ -52,18 +44,6 @@ export interface StreamConnectionOptions<A extends SocketAddr = SocketAddr>
   extends ConnectionProcedureOptions<A, StreamRole> {
   /** Where to bind the client before it connects; absent or null: unbound. */
   clntAddr?: SocketAddr | null;
-  /**
-   * Where the server's sockets live.
-   *
-   * @default {"local"}
-   */
-  srvr?: Pco;
-  /**
-   * Where the client's socket lives.
-   *
-   * @default {"local"}
-   */
-  clnt?: Pco;
 }
 
 /**
@@ -192,7 +172,8 @@ export async function streamConnection<A extends SocketAddr>(
   );
   let accepting: Promise<Socket> | undefined;
   try {
-    const listener = run.create("listener");
+    const made = run.create("listener", plan.srvr);
+    const listener = made instanceof Promise ? await made : made;
     run.at("set server options", listener);
     if (plan.srvrOptions.length > 0) {
       await setOptions(listener, plan.srvrOptions);
@@ -209,7 +190,8 @@ export async function streamConnection<A extends SocketAddr>(
     await listener.listen();
 
     run.at("create client socket");
-    const clntS = run.create("client");
+    const making = run.create("client", plan.clnt);
+    const clntS = making instanceof Promise ? await making : making;
     run.at("set client options", clntS);
     if (plan.clntOptions.length > 0) await setOptions(clntS, plan.clntOptions);
     if (plan.clntAddr !== undefined) {
@@ -240,7 +222,7 @@ export async function streamConnection<A extends SocketAddr>(
       [Symbol.dispose]: disposePair,
     } as StreamConnection<DomainOfAddr<A>>;
   } catch (error) {
-    const failure = run.fail(error);
+    const failure = await run.fail(error);
     // Closing the listener ends a pending accept; let it wind down (a
     // backend may still be returning from a wait) before answering, and
     // close what it accepted meanwhile.
@@ -260,25 +242,13 @@ function disposePair(this: StreamConnection): void {
 }
 
 /** The options only {@linkcode streamConnection} takes. */
-const STREAM_KEYS: readonly string[] = ["srvr", "clnt"];
+const STREAM_KEYS: readonly string[] = [];
 
 function checkOptions(options: StreamConnectionOptions): ProcedurePlan {
-  const plan = checkProcedureOptions(
+  return checkProcedureOptions(
     options,
     "streamConnection",
     "stream",
     STREAM_KEYS,
   );
-  const { srvr = "local", clnt = "local" } = options;
-  for (const [name, pco] of [["srvr", srvr], ["clnt", clnt]] as const) {
-    if (pco !== "local") {
-      throw invalidArgument(
-        "streamConnection",
-        `${name} must be "local" (the current process), got ${
-          JSON.stringify(pco)
-        }; other processes are not supported yet`,
-      );
-    }
-  }
-  return plan;
 }

@@ -333,7 +333,7 @@ kernelTest(
       }
     }
     for (const sock of checked) {
-      const type = sock.getOption("SO_TYPE");
+      const type = await sock.getOption("SO_TYPE");
       const domain =
         "hostname" in sock.local! && sock.local.hostname.includes(":")
           ? "inet6"
@@ -342,7 +342,7 @@ kernelTest(
         if (name === "TCP_NODELAY" && type === "dgram") continue;
         if (name === "IPV6_V6ONLY" && domain === "inet") continue;
         assert.equal(
-          sock.getOption(name),
+          await sock.getOption(name),
           kernelOf(sock, type, name),
           `${name} of a ${type} socket at ${JSON.stringify(sock.local)} to ${
             JSON.stringify(sock.remote)

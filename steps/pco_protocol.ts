@@ -1,0 +1,221 @@
+// Copyright 2026 the sockfsm authors. MIT license.
+/**
+ * The protocol between a PCO's caller and its agent: typed requests, each
+ * on one system socket of the agent, and the answers to them, by request
+ * id. The agent speaks first, with a {@linkcode Hello} that names the
+ * protocol version; a caller refuses an agent of another version.
+ *
+ * A worker carries the messages as they are (structured clone); a process
+ * carries them over its stdin and stdout as frames ({@linkcode encodeFrame},
+ * {@linkcode FrameReader}): a little-endian `u32` length of the JSON text, a
+ * `u32` length of the bytes, the JSON text, then the bytes of the message's
+ * `data`, if it has any.
+ *
+ * The socket machine runs in the caller: the agent only performs the
+ * system calls the caller's machine allowed, as a `SysSocket` does.
+ *
+ * @module
+ */
+import type { SocketAddr } from "../machine/address.ts";
+import type { Errno } from "../machine/errno.ts";
+import type {
+  Readiness,
+  ShutdownHow,
+  SysSocketKind,
+} from "../machine/effects.ts";
+import type { SocketOp } from "../machine/errors.ts";
+import type { SocketState } from "../machine/socket_machine.ts";
+import type {
+  SettableOptionName,
+  SocketOptionName,
+} from "../machine/options.ts";
+import type { Backend } from "./backend.ts";
+
+/**
+ * The version of the protocol this module speaks. An agent of another
+ * version is refused: a caller and its agent must come from the same
+ * sockfsm release.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** What an agent says first, before any request. */
+export interface Hello {
+  readonly hello: "sockfsm-agent";
+  /** The protocol version the agent speaks. */
+  readonly version: number;
+  /** The agent's process id. */
+  readonly pid: number;
+}
+
+/** A request on one of the agent's sockets, by the caller's id for it. */
+export type Request =
+  & { readonly id: number; readonly sock: number }
+  & (
+    | {
+      readonly op: "create";
+      readonly backend: Backend;
+      readonly kind: SysSocketKind;
+    }
+    | {
+      readonly op: "bind";
+      readonly addr: SocketAddr;
+      readonly connectionOver: boolean;
+    }
+    | { readonly op: "listen"; readonly backlog: number | null }
+    | { readonly op: "connect"; readonly addr: SocketAddr }
+    /** `into`: the caller's id for the accepted socket. */
+    | { readonly op: "accept"; readonly into: number }
+    /** `from`: `recvfrom(2)`, which answers with the sender. */
+    | { readonly op: "read"; readonly max: number; readonly from: boolean }
+    | {
+      readonly op: "write";
+      readonly data: Uint8Array;
+      readonly to: SocketAddr | null;
+    }
+    | { readonly op: "disconnect" }
+    | {
+      readonly op: "setOption";
+      readonly name: SettableOptionName;
+      readonly value: unknown;
+    }
+    | { readonly op: "getOption"; readonly name: SocketOptionName }
+    | { readonly op: "ready"; readonly what: Readiness }
+    | {
+      readonly op: "shutdown";
+      readonly how: ShutdownHow;
+      readonly keepAddress: boolean;
+    }
+    | { readonly op: "connectRefusal"; readonly addr: SocketAddr }
+    /** No answer: the socket is closed and forgotten. */
+    | { readonly op: "close" }
+    /** No answer: aborts the call `call`, which then answers as aborted. */
+    | { readonly op: "cancel"; readonly call: number }
+    /** Answered at once: the agent is alive. */
+    | { readonly op: "ping" }
+    /** Closes every socket; answered, and then the agent ends. */
+    | { readonly op: "bye" }
+  );
+
+/** The name of a request. */
+export type RequestOp = Request["op"];
+
+/** A `SocketError` as it crosses: what the caller rebuilds. */
+export interface WireError {
+  readonly code: Errno;
+  readonly op: SocketOp;
+  readonly message: string;
+  readonly state?: SocketState | undefined;
+}
+
+/**
+ * What the agent knows of a socket after a call that may change it: its
+ * addresses, and what `getpeername(2)` answers now.
+ */
+export interface SocketReport {
+  readonly local: SocketAddr | null;
+  readonly remote: SocketAddr | null;
+  /** `null` while the socket has no peer. */
+  readonly peer: SocketAddr | WireError | null;
+  /** For `create`: whether an aborted write has sent none of its data. */
+  readonly stopsWrites?: boolean;
+}
+
+/** The answer to request `id`. */
+export type Response =
+  & {
+    readonly id: number;
+    /** The socket after the call, where it may have changed. */
+    readonly report?: SocketReport | undefined;
+  }
+  & (
+    | {
+      readonly ok: true;
+      /** A count, an option's value, an error (`connectRefusal`). */
+      readonly value?: unknown;
+      /** Bytes read. */
+      readonly data?: Uint8Array | undefined;
+      /** The sender, for `read` with `from`. */
+      readonly from?: SocketAddr | null;
+    }
+    | { readonly ok: false; readonly error: WireError }
+  );
+
+/** Whether `message` is an agent's {@linkcode Hello}. */
+export function isHello(message: unknown): message is Hello {
+  return typeof message === "object" && message !== null &&
+    (message as { hello?: unknown }).hello === "sockfsm-agent";
+}
+
+/** Any message either side sends. */
+export type Message = Hello | Request | Response;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** `message` as one frame, for a byte stream. */
+export function encodeFrame(message: Message): Uint8Array {
+  const data = "data" in message && message.data instanceof Uint8Array
+    ? message.data
+    : undefined;
+  const json = encoder.encode(
+    JSON.stringify(data === undefined ? message : { ...message, data: true }),
+  );
+  const frame = new Uint8Array(8 + json.length + (data?.length ?? 0));
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, json.length, true);
+  view.setUint32(4, data?.length ?? 0, true);
+  frame.set(json, 8);
+  if (data !== undefined) frame.set(data, 8 + json.length);
+  return frame;
+}
+
+/**
+ * Splits a byte stream into messages: `push()` each chunk as it comes,
+ * and take the messages it completes.
+ */
+export class FrameReader {
+  #buffer: Uint8Array = new Uint8Array(0);
+
+  /** The messages that `chunk` completes, in order. */
+  push(chunk: Uint8Array): Message[] {
+    let buffer = this.#buffer.length === 0 ? chunk : concat(
+      this.#buffer,
+      chunk,
+    );
+    const messages: Message[] = [];
+    while (buffer.length >= 8) {
+      const view = new DataView(
+        buffer.buffer,
+        buffer.byteOffset,
+        buffer.byteLength,
+      );
+      const jsonLength = view.getUint32(0, true);
+      const dataLength = view.getUint32(4, true);
+      const end = 8 + jsonLength + dataLength;
+      if (buffer.length < end) break;
+      const message = JSON.parse(
+        decoder.decode(buffer.subarray(8, 8 + jsonLength)),
+      );
+      if (message.data === true) {
+        message.data = buffer.slice(8 + jsonLength, end);
+      }
+      messages.push(message);
+      buffer = buffer.subarray(end);
+    }
+    // Keep the rest only, not the chunk it is part of.
+    this.#buffer = buffer.length === 0 ? new Uint8Array(0) : buffer.slice();
+    return messages;
+  }
+
+  /** Bytes of a frame that has not come whole yet. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  return both;
+}
