@@ -1,8 +1,9 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /**
  * The main job: "Create a connection with connection oriented sockets" on
- * loopback, printed step by step; then its datagram twin. Run it with
- * `deno task demo`.
+ * loopback, printed step by step; then its datagram twin; then the
+ * procedure again with the server in a subprocess (a process PCO). Run it
+ * with `deno task demo`.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import {
   dgramConnection,
   formatAddr,
   type InetAddr,
+  processPco,
   SocketError,
   streamConnection,
 } from "../mod.ts";
@@ -96,4 +98,36 @@ console.log(`dgramConnection({ srvrAddr: ${formatAddr(srvrAddr)} })`);
     }`,
   );
   console.log("closing");
+}
+
+console.log();
+console.log(
+  "streamConnection({ srvrAddr, srvr: await processPco() }): the server in a subprocess",
+);
+{
+  await using srvr = await processPco();
+  console.log(`PCO "${srvr.name}": a sockfsm agent, pid ${srvr.pid}`);
+  using pair = await streamConnection({
+    srvrAddr,
+    srvr,
+    onTransition: (role, { op, from, to }) =>
+      console.log(`  ${role.padEnd(8)} ${op.padEnd(9)} ${from} -> ${to}`),
+  });
+  await pair.clntS.send(encoder.encode("hello, other process"));
+  console.log(
+    `the server, in pid ${srvr.pid}, received "${
+      decoder.decode(await pair.srvrS.recv())
+    }" from ${formatAddr(pair.srvrS.getpeername())}`,
+  );
+  await pair.srvrS.send(encoder.encode("hello from pid " + srvr.pid));
+  console.log(`client received "${decoder.decode(await pair.clntS.recv())}"`);
+  try {
+    await pair.srvrS.listen();
+  } catch (error) {
+    if (!(error instanceof SocketError)) throw error;
+    console.log(
+      `refused here, before any request to the PCO (error.pco "${error.pco}"): ${error.message}`,
+    );
+  }
+  console.log("closing the pair and the PCO");
 }

@@ -228,7 +228,11 @@ export class AgentPco implements Pco {
       checked.backend as Backend,
       checked.kind as SysSocketKind,
     );
-    return new PcoSocket(socketOver<D>(checked, sys), this.#link);
+    const { kernel } = await this.#link.hello;
+    return new PcoSocket(
+      socketOver<D>(checked, sys, { kernel: kernel ?? undefined }),
+      this.#link,
+    );
   }
 
   close(): Promise<void> {

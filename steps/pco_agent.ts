@@ -12,6 +12,7 @@ import type { SysSocket } from "../machine/effects.ts";
 import { SocketError } from "../machine/errors.ts";
 import type { SocketOptionValues } from "../machine/options.ts";
 import { createSysSocket } from "./backend.ts";
+import { runningKernel } from "./detect_kernel.ts";
 import { osError } from "./os_error.ts";
 import {
   type Hello,
@@ -38,7 +39,12 @@ export class Agent {
   /** An agent that answers with `send`; it says hello at once. */
   constructor(send: (message: Hello | Response) => void) {
     this.#send = send;
-    send({ hello: "sockfsm-agent", version: PROTOCOL_VERSION, pid: Deno.pid });
+    send({
+      hello: "sockfsm-agent",
+      version: PROTOCOL_VERSION,
+      pid: Deno.pid,
+      kernel: runningKernel() ?? null,
+    });
   }
 
   /** Whether a `bye` ended it. */

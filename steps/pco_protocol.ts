@@ -29,6 +29,7 @@ import type {
   SettableOptionName,
   SocketOptionName,
 } from "../machine/options.ts";
+import type { KernelName } from "../machine/kernel.ts";
 import type { Backend } from "./backend.ts";
 
 /**
@@ -45,6 +46,11 @@ export interface Hello {
   readonly version: number;
   /** The agent's process id. */
   readonly pid: number;
+  /**
+   * The kernel profile the agent detected where it runs (`null`: it could
+   * not tell), which its Deno-backend sockets follow.
+   */
+  readonly kernel: KernelName | null;
 }
 
 /** A request on one of the agent's sockets, by the caller's id for it. */

@@ -29,6 +29,7 @@ import {
 import {
   ANY_KERNEL,
   type KernelBehaviour,
+  type KernelName,
   kernelProfile,
 } from "../machine/kernel.ts";
 import {
@@ -684,11 +685,13 @@ export function checkSocketOptions(options: unknown): CheckedSocketOptions {
 
 /**
  * A new socket of `checked`'s kind over `sys`, its system side: made by the
- * backend here, or by the agent of another PCO.
+ * backend here, or by the agent of another PCO, whose kernel (`remote`, as
+ * its agent detected it) then answers for it.
  */
 export function socketOver<D extends Domain>(
   checked: CheckedSocketOptions,
   sys: SysSocket,
+  remote?: { readonly kernel: KernelName | undefined },
 ): Socket<D> {
   const { domain, type, backend, nonblocking, onTransition } = checked;
   const graph = socketGraph();
@@ -697,7 +700,7 @@ export function socketOver<D extends Domain>(
   const start = graph.start({
     domain,
     type,
-    kernel: kernelOf(backend),
+    kernel: kernelOf(backend, remote),
     environment: "unseen",
   });
   return new StreamSocket(start, sys, { backend, nonblocking, onTransition });
@@ -709,10 +712,15 @@ export function socketOver<D extends Domain>(
  * so it refuses a call before any system call only when every profile does.
  * The Deno backend cannot ask the kernel (it realises some calls with other
  * sockets), so it answers as the running kernel's profile when `--allow-ffi`
- * lets it detect it, and as the default profile otherwise.
+ * lets it detect it, and as the default profile otherwise; for a socket of
+ * another PCO, as the profile its agent detected.
  */
-function kernelOf(backend: Backend): KernelBehaviour {
+function kernelOf(
+  backend: Backend,
+  remote: { readonly kernel: KernelName | undefined } | undefined,
+): KernelBehaviour {
   if (backend === "posix") return ANY_KERNEL;
+  if (remote !== undefined) return kernelProfile(remote.kernel).behaviour;
   const name = runningKernel();
   if (running === undefined || running.name !== name) {
     running = { name, behaviour: kernelProfile(name).behaviour };
