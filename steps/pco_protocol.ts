@@ -2,12 +2,12 @@
 /**
  * The protocol between a PCO's caller and its agent: typed requests, each
  * on one system socket of the agent, and the answers to them, by request
- * id. The agent speaks first, with a {@linkcode Hello} that names the
+ * id. The agent speaks first, with a `Hello` that names the
  * protocol version; a caller refuses an agent of another version.
  *
  * A worker carries the messages as they are (structured clone); a process
- * carries them over its stdin and stdout as frames ({@linkcode encodeFrame},
- * {@linkcode FrameReader}): a little-endian `u32` length of the JSON text, a
+ * carries them over its stdin and stdout as frames (`encodeFrame`,
+ * `FrameReader`): a little-endian `u32` length of the JSON text, a
  * `u32` length of the bytes, the JSON text, then the bytes of the message's
  * `data`, if it has any.
  *
@@ -146,7 +146,7 @@ export type Response =
     | { readonly ok: false; readonly error: WireError }
   );
 
-/** Whether `message` is an agent's {@linkcode Hello}. */
+/** Whether `message` is an agent's `Hello`. */
 export function isHello(message: unknown): message is Hello {
   return typeof message === "object" && message !== null &&
     (message as { hello?: unknown }).hello === "sockfsm-agent";

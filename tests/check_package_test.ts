@@ -4,7 +4,11 @@
  * and keeps every doc link pointing at an export.
  */
 import assert from "node:assert/strict";
-import { docLinks, packageProblems } from "../tools/check_package.ts";
+import {
+  docLinks,
+  packageProblems,
+  startedModules,
+} from "../tools/check_package.ts";
 
 const OWN = ["README.md", "LICENSE", "deno.json"];
 
@@ -77,5 +81,18 @@ Deno.test("docLinks() reads a tag broken over two JSDoc lines, and skips URLs", 
       name: "socketDiagram",
     },
     { line: 4, tag: "linkcode", target: "#decide", name: "#decide" },
+  ]);
+});
+
+Deno.test("startedModules() finds the modules a module starts as a Worker or a subprocess, by URL relative to itself", () => {
+  const text = [
+    'new Worker(new URL("./pco_worker.ts", import.meta.url), { type: "module" });',
+    'const AGENT = new URL(\n  "../steps/agent_main.ts",\n  import.meta.url,\n);',
+    'const config = new URL("../deno.json", import.meta.url);',
+    'const elsewhere = new URL("./x.ts", "https://example.com/");',
+  ].join("\n");
+  assert.deepEqual(startedModules(text), [
+    "./pco_worker.ts",
+    "../steps/agent_main.ts",
   ]);
 });

@@ -1,7 +1,8 @@
 // Copyright 2026 the sockfsm authors. MIT license.
 /**
  * The package check: the files `deno publish` would ship are exactly the
- * modules the exported API (`mod.ts`) reaches, plus `README.md`, `LICENSE`
+ * modules the exported API (`mod.ts`) reaches (by import, or by URL as the
+ * module of a Worker or a subprocess), plus `README.md`, `LICENSE`
  * and `deno.json`; and every JSDoc `{@link X}` / `{@linkcode X}` in those
  * modules names a symbol `mod.ts` exports, so that no link in the published
  * docs leads nowhere. Exits 1 listing each problem.
@@ -135,14 +136,30 @@ function factsOf(root: string): PackageFacts | string {
   const shipped = [...`${dry.stdout}\n${dry.stderr}`.matchAll(
     /^\s+(file:\/\/\S+) \(/gm,
   )].map(([, url]) => relative(url));
-  const info = deno(root, ["info", "--json", "mod.ts"]);
-  if (!info.success) return `deno info failed:\n${info.stderr}`;
-  const reached = (JSON.parse(info.stdout) as {
-    modules: { specifier: string }[];
-  }).modules
-    .map((module) => module.specifier)
-    .filter((specifier) => specifier.startsWith(rootUrl))
-    .map(relative);
+  // mod.ts, and the modules a reached one starts by URL (a Worker's, a
+  // subprocess's), with what each of them reaches.
+  const reached: string[] = [];
+  const entries = ["mod.ts"];
+  for (let i = 0; i < entries.length; i++) {
+    const info = deno(root, ["info", "--json", entries[i]]);
+    if (!info.success) return `deno info failed:\n${info.stderr}`;
+    const modules = (JSON.parse(info.stdout) as {
+      modules: { specifier: string }[];
+    }).modules
+      .map((module) => module.specifier)
+      .filter((specifier) => specifier.startsWith(rootUrl))
+      .map(relative);
+    for (const path of modules) {
+      if (reached.includes(path)) continue;
+      reached.push(path);
+      const text = Deno.readTextFileSync(`${root}/${path}`);
+      for (const started of startedModules(text)) {
+        const entry = new URL(started, `${rootUrl}${path}`).href;
+        if (!entry.startsWith(rootUrl)) continue;
+        if (!entries.includes(relative(entry))) entries.push(relative(entry));
+      }
+    }
+  }
   const doc = deno(root, ["doc", "--json", "mod.ts"]);
   if (!doc.success) return `deno doc failed:\n${doc.stderr}`;
   const nodes = (JSON.parse(doc.stdout) as {
@@ -159,6 +176,18 @@ function factsOf(root: string): PackageFacts | string {
     exported,
     source: (path) => Deno.readTextFileSync(`${root}/${path}`),
   };
+}
+
+/**
+ * The modules `text` starts by URL rather than imports:
+ * `new URL("./x.ts", import.meta.url)`, as a Worker or a subprocess is given.
+ */
+export function startedModules(text: string): string[] {
+  return [
+    ...text.matchAll(
+      /new URL\(\s*"(\.{1,2}\/[^"]+\.ts)",\s*import\.meta\.url\s*,?\s*\)/g,
+    ),
+  ].map(([, path]) => path);
 }
 
 function main(): number {
