@@ -197,10 +197,10 @@ const COMMON_KEYS = [
   "backend",
   "srvrOptions",
   "clntOptions",
-  "srvr",
-  "clnt",
   "onTransition",
   "signal",
+  "srvr",
+  "clnt",
 ] as const;
 
 /** A refusal of a procedure's arguments, before any socket exists. */

@@ -188,13 +188,14 @@ export class PcoLink {
   #endError(op: RequestOp): SocketError {
     const call = OP_OF[op];
     const why = this.#ended?.why ?? "it ended";
-    return new SocketError(
-      this.#code,
-      call,
-      this.#code === "EPROTONOSUPPORT"
-        ? `Cannot use PCO "${this.name}": EPROTONOSUPPORT, ${why}`
-        : `Cannot ${call}() in PCO "${this.name}": ${this.#code}, ${why}`,
-      { pco: this.name },
-    );
+    const code = this.#code;
+    const message = code === "EPROTONOSUPPORT"
+      ? `Cannot use PCO "${this.name}": EPROTONOSUPPORT, ${why}`
+      : op === "create"
+      ? `Cannot create a socket in PCO "${this.name}": ${code}, ${why}${
+        this.#ended?.died ? "" : "; make sockets before closing it"
+      }`
+      : `Cannot ${call}() in PCO "${this.name}": ${code}, ${why}`;
+    return new SocketError(code, call, message, { pco: this.name });
   }
 }

@@ -19,13 +19,16 @@ import {
   explore,
   exploreConnection,
   genConnection,
+  localPco,
   predict,
   predictConnection,
+  processPco,
   socket,
   SocketError,
   streamConnection,
   toMermaid,
   typed,
+  workerPco,
 } from "../mod.ts";
 import { tempDir, within } from "./_net.ts";
 
@@ -308,6 +311,25 @@ const CASES: readonly Case[] = [
     "genConnection() of an unknown type",
     () => genConnection({ type: "raw", srvrAddr: LOOPBACK } as never),
   ],
+  // PCOs
+  [
+    "streamConnection() with a srvr that is not a PCO",
+    () => streamConnection({ srvrAddr: LOOPBACK, srvr: 5 } as never),
+  ],
+  [
+    "processPco() with a command that is not a list",
+    () => processPco({ command: "ip netns exec h1" } as never),
+  ],
+  ["socket() of a closed local PCO", async () => {
+    const pco = localPco();
+    await pco.close();
+    await pco.socket({ domain: "inet" });
+  }],
+  ["socket() of a closed worker PCO", async () => {
+    const pco = await workerPco({ name: "w" });
+    await pco.close();
+    await pco.socket({ domain: "inet" });
+  }],
   // the pure functions
   ["predict(null)", () => predict(null as never)],
   ["predict([1n])", () => predict([1n] as never)],
@@ -486,9 +508,17 @@ const EXPECTED: Readonly<Record<string, string>> = {
   "streamConnection() with a port in use":
     'EADDRINUSE: streamConnection() failed at step "bind server": Cannot bind to 127.0.0.1:<port>: EADDRINUSE (Address already in use (os error 98)); another socket holds this address; use another port, or port 0',
   "dgramConnection() with an unknown option":
-    'EINVAL: Cannot create a connection: unknown option "srvrS"; the options are "srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "clntConnect", "srvrConnect"',
+    'EINVAL: Cannot create a connection: unknown option "srvrS"; the options are "srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "srvr", "clnt", "clntConnect", "srvrConnect"',
   "genConnection() of an unknown type":
     'ESOCKTNOSUPPORT: Cannot create a connection of type "raw": use "stream" or "dgram"',
+  "streamConnection() with a srvr that is not a PCO":
+    'EINVAL: Cannot create a connection: srvr must be a PCO (localPco(), await workerPco(), await processPco()) or "local", got 5',
+  "processPco() with a command that is not a list":
+    'EINVAL: Cannot start a process PCO: command must be an array of strings, such as ["ip", "netns", "exec", "h1"], got "ip netns exec h1"',
+  "socket() of a closed local PCO":
+    'EIO: Cannot create a socket in PCO "local": EIO, the PCO is closed; make sockets before closing it',
+  "socket() of a closed worker PCO":
+    'EIO: Cannot create a socket in PCO "w": EIO, the PCO is closed; make sockets before closing it',
   "predict(null)":
     'EINVAL: Cannot predict ops null: give an array of ops, such as ["bind","bind_wild"]',
   "predict([1n])":
