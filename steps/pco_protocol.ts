@@ -177,51 +177,78 @@ export function encodeFrame(message: Message): Uint8Array {
 
 /**
  * Splits a byte stream into messages: `push()` each chunk as it comes,
- * and take the messages it completes.
+ * and take the messages it completes. A frame that comes in many chunks
+ * is joined once, when its last byte has come.
  */
 export class FrameReader {
-  #buffer: Uint8Array = new Uint8Array(0);
+  /** Chunks of frames not yet whole, in order. */
+  #chunks: Uint8Array[] = [];
+  #length = 0;
 
   /** The messages that `chunk` completes, in order. */
   push(chunk: Uint8Array): Message[] {
-    let buffer = this.#buffer.length === 0 ? chunk : concat(
-      this.#buffer,
-      chunk,
-    );
+    if (chunk.length === 0) return [];
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
     const messages: Message[] = [];
-    while (buffer.length >= 8) {
-      const view = new DataView(
-        buffer.buffer,
-        buffer.byteOffset,
-        buffer.byteLength,
-      );
+    while (this.#length >= 8) {
+      const head = this.#take(8, false);
+      const view = new DataView(head.buffer, head.byteOffset, 8);
       const jsonLength = view.getUint32(0, true);
       const dataLength = view.getUint32(4, true);
       const end = 8 + jsonLength + dataLength;
-      if (buffer.length < end) break;
+      if (this.#length < end) break;
+      const frame = this.#take(end, true);
       const message = JSON.parse(
-        decoder.decode(buffer.subarray(8, 8 + jsonLength)),
+        decoder.decode(frame.subarray(8, 8 + jsonLength)),
       );
       if (message.data === true) {
-        message.data = buffer.slice(8 + jsonLength, end);
+        // A view, not a copy: nothing writes a chunk once it has come.
+        message.data = frame.subarray(8 + jsonLength, end);
       }
       messages.push(message);
-      buffer = buffer.subarray(end);
     }
-    // Keep the rest only, not the chunk it is part of.
-    this.#buffer = buffer.length === 0 ? new Uint8Array(0) : buffer.slice();
     return messages;
   }
 
   /** Bytes of a frame that has not come whole yet. */
   get pending(): number {
-    return this.#buffer.length;
+    return this.#length;
   }
-}
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const both = new Uint8Array(a.length + b.length);
-  both.set(a);
-  both.set(b, a.length);
-  return both;
+  /**
+   * The first `n` bytes of what has come, joined into one array if they
+   * span chunks; `consume`: and drops them.
+   */
+  #take(n: number, consume: boolean): Uint8Array {
+    const first = this.#chunks[0];
+    let bytes: Uint8Array;
+    if (first.length >= n) {
+      bytes = first.subarray(0, n);
+    } else {
+      bytes = new Uint8Array(n);
+      let at = 0;
+      for (const chunk of this.#chunks) {
+        const part = chunk.subarray(0, n - at);
+        bytes.set(part, at);
+        at += part.length;
+        if (at === n) break;
+      }
+      // Keep the joined bytes as one chunk, so they are not joined again.
+      let dropped = 0;
+      while (dropped + this.#chunks[0].length <= n) {
+        dropped += this.#chunks.shift()!.length;
+        if (this.#chunks.length === 0) break;
+      }
+      if (dropped < n) this.#chunks[0] = this.#chunks[0].subarray(n - dropped);
+      this.#chunks.unshift(bytes);
+    }
+    if (consume) {
+      const head = this.#chunks[0];
+      if (head.length === n) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(n);
+      this.#length -= n;
+    }
+    return bytes;
+  }
 }
