@@ -25,6 +25,8 @@ import {
 
 /** The largest read one request may ask for (the runtime's `MAX_RECV`). */
 const MAX_READ = 64 * 1024 * 1024;
+/** The largest scratch buffer an agent keeps. */
+const SCRATCH_MAX = 4 * 1024 * 1024;
 
 /**
  * One agent: its sockets by the caller's ids, and the calls in flight that
@@ -35,6 +37,12 @@ export class Agent {
   readonly #socks = new Map<number, SysSocket>();
   readonly #calls = new Map<number, AbortController>();
   #ended = false;
+  /**
+   * What a read reads into when no other read uses it, so that a read
+   * costs the bytes it brings, not the buffer it may fill.
+   */
+  #scratch = new Uint8Array(64 * 1024);
+  #scratchBusy = false;
 
   /** An agent that answers with `send`; it says hello at once. */
   constructor(send: (message: Hello | Response) => void) {
@@ -145,32 +153,41 @@ export class Agent {
       }
       case "read": {
         const max = Math.min(Math.max(1, request.max | 0), MAX_READ);
-        const buffer = new Uint8Array(max);
-        if (request.from) {
+        const buffer = this.#scratch.length >= max && !this.#scratchBusy
+          ? this.#scratch.subarray(0, max)
+          : new Uint8Array(max);
+        const shared = buffer.buffer === this.#scratch.buffer;
+        if (shared) this.#scratchBusy = true;
+        try {
           const { count, from } = await this.#stoppable(
             id,
-            (signal) => sys.readFrom(buffer, signal),
+            (signal) =>
+              request.from
+                ? sys.readFrom(buffer, signal)
+                : sys.read(buffer, signal).then((count) => ({
+                  count,
+                  from: undefined,
+                })),
           );
+          if (
+            !shared && buffer.length > this.#scratch.length &&
+            max <= SCRATCH_MAX
+          ) {
+            // Keep the larger buffer for the reads to come.
+            this.#scratch = buffer;
+          }
           return {
             id,
             ok: true,
             value: count,
-            data: count === null ? undefined : buffer.subarray(0, count),
-            from: from ?? null,
+            // Only the bytes read: a view would carry the whole buffer.
+            data: count === null ? undefined : buffer.slice(0, count),
+            from: request.from ? from ?? null : undefined,
             report: count === null ? this.#report(request.sock) : undefined,
           };
+        } finally {
+          if (shared) this.#scratchBusy = false;
         }
-        const count = await this.#stoppable(
-          id,
-          (signal) => sys.read(buffer, signal),
-        );
-        return {
-          id,
-          ok: true,
-          value: count,
-          data: count === null ? undefined : buffer.subarray(0, count),
-          report: count === null ? this.#report(request.sock) : undefined,
-        };
       }
       case "write": {
         const { data, to } = request;

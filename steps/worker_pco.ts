@@ -53,7 +53,14 @@ export async function workerPco(options: WorkerPcoOptions = {}): Promise<Pco> {
     type: "module",
     name,
   });
-  const link = new PcoLink(name, (request) => worker.postMessage(request));
+  const link = new PcoLink(name, (request) => {
+    // A view is cloned with its whole buffer: post only its bytes.
+    if (request.op === "write" && isPartial(request.data)) {
+      worker.postMessage({ ...request, data: request.data.slice() });
+    } else {
+      worker.postMessage(request);
+    }
+  });
   worker.onmessage = (event: MessageEvent<Message>) => link.receive(event.data);
   worker.onerror = (event) => {
     event.preventDefault();
@@ -81,4 +88,9 @@ export async function workerPco(options: WorkerPcoOptions = {}): Promise<Pco> {
     } ms`,
     { pco: name },
   );
+}
+
+/** Whether `view` is part of a larger buffer. */
+function isPartial(view: Uint8Array): boolean {
+  return view.byteOffset !== 0 || view.byteLength !== view.buffer.byteLength;
 }
