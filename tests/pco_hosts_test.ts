@@ -64,7 +64,7 @@ function agentIn(host: Host, name: string): Promise<ProcessPco> {
 }
 
 /**
- * Starts an agent in each host at once (each start takes a second or more)
+ * Starts an agent in each host at once (a start may take seconds)
  * and hands both to `stack`, so that both are closed even when only one
  * started.
  */
