@@ -39,7 +39,8 @@ export interface Namespace {
   ): Promise<Output>;
 }
 
-async function ip(args: readonly string[]): Promise<Output> {
+/** Runs `ip ARGS`, with what it printed and its exit code. */
+export async function ip(args: readonly string[]): Promise<Output> {
   const out = await new Deno.Command("ip", {
     args: [...args],
     stdout: "piped",
@@ -54,7 +55,8 @@ async function ip(args: readonly string[]): Promise<Output> {
   };
 }
 
-async function ipOrThrow(args: readonly string[]): Promise<void> {
+/** Runs `ip ARGS`; throws with its standard error if it fails. */
+export async function ipOrThrow(args: readonly string[]): Promise<void> {
   const out = await ip(args);
   if (out.code !== 0) {
     throw new Error(`ip ${args.join(" ")} failed (${out.code}): ${out.stderr}`);
