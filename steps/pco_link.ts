@@ -177,7 +177,16 @@ export class PcoLink {
     if (this.#ended !== undefined) return;
     this.#ended = { why, died };
     this.#code = code;
-    this.#hello.reject(this.#endError("create"));
+    this.#hello.reject(
+      new SocketError(
+        code,
+        "socket",
+        code === "EPROTONOSUPPORT"
+          ? `Cannot use PCO "${this.name}": EPROTONOSUPPORT, ${why}`
+          : `Cannot start PCO "${this.name}": EIO, ${why}`,
+        { pco: this.name },
+      ),
+    );
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const call of pending) call.reject(this.#endError(call.op));
@@ -189,9 +198,7 @@ export class PcoLink {
     const call = OP_OF[op];
     const why = this.#ended?.why ?? "it ended";
     const code = this.#code;
-    const message = code === "EPROTONOSUPPORT"
-      ? `Cannot use PCO "${this.name}": EPROTONOSUPPORT, ${why}`
-      : op === "create"
+    const message = op === "create"
       ? `Cannot create a socket in PCO "${this.name}": ${code}, ${why}${
         this.#ended?.died ? "" : "; make sockets before closing it"
       }`
