@@ -12,7 +12,9 @@
  * (10,000 concurrent pairs, 10,000 idle posix connections), `memory`
  * (heap per open socket), `data` (64 KiB and 1 KiB ping-pong),
  * `connect` (a kept listener), `procedure` (the connection procedures
- * against the same steps by hand). Progress goes to stderr, the table to
+ * against the same steps by hand), `pco` (the procedure and one call with
+ * sockets in workers and processes, against in this process). Progress
+ * goes to stderr, the table to
  * stdout. A figure that cannot be measured is reported as `failed: <why>`
  * or `skipped: <why>`, and the run goes on; every wait is bounded.
  *
@@ -38,6 +40,7 @@ import * as connect from "./connect.ts";
 import * as data from "./data.ts";
 import * as memory from "./memory.ts";
 import * as model from "./model.ts";
+import * as pco from "./pco.ts";
 import * as procedure from "./procedure.ts";
 import * as scale from "./scale.ts";
 
@@ -51,6 +54,7 @@ const GROUPS: Readonly<
   data: data.run,
   connect: connect.run,
   procedure: procedure.run,
+  pco: pco.run,
 };
 
 async function quietly(command: string, args: string[]): Promise<boolean> {

@@ -17,7 +17,10 @@ import { canRunDeno, NO_RUN } from "./_child.ts";
 import { within } from "./_net.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-/** The quick connect group takes a few seconds; a loaded machine, more. */
+/**
+ * The quick connect and pco groups take a few seconds each; a loaded
+ * machine, more.
+ */
 const BENCH_MS = 120_000;
 
 async function bench(args: string[]): Promise<Deno.CommandOutput> {
@@ -71,6 +74,41 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "deno task bench --quick --only pco measures every PCO figure under the task's permissions: rates against in-process, call and start costs against here",
+  ignore: !canRunDeno,
+  async fn() {
+    const { code, stdout, stderr } = await bench(["--quick", "--only", "pco"]);
+    const out = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, `${new TextDecoder().decode(stderr)}\n${out}`);
+    const rows = out.split("\n").filter((line) => line.startsWith("| pco |"))
+      .map((row) => row.split("|").slice(1, -1).map((cell) => cell.trim()));
+    // Five placings on two backends, two calls through two kinds, two starts.
+    assert.equal(rows.length, 16, out);
+    for (const [, what, ours, theirs, ratio, target, met] of rows) {
+      const row = `${what} | ${ours} | ${theirs} | ${met}`;
+      // The task's permissions must let every PCO start: no figure fails.
+      assert.equal(met, "—", row);
+      assert.equal(target, "—", row);
+      assert.match(ratio, /^\d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)$/, row);
+      if (what.startsWith("`streamConnection()`")) {
+        assert.match(ours, /^[\d,.]+\/s$/, row);
+        assert.match(theirs, /^in-process (deno|posix): [\d,.]+\/s$/, row);
+      } else if (what.startsWith("start: ")) {
+        assert.match(ours, /^[\d,.]+ ms$/, row);
+        assert.match(theirs, /^bare (Worker|deno): [\d,.]+ ms$/, row);
+      } else {
+        assert.match(ours, /^[\d,.]+ µs(\/call)?$/, row);
+        assert.match(theirs, /^(getsockopt|ping-pong) here: [\d,.]+ µs/, row);
+      }
+    }
+    for (const kind of ["workerPco", "processPco"]) {
+      assert.ok(rows.some(([, what]) => what.includes(kind)), out);
+    }
+  },
+});
+
+Deno.test({
   name: "deno task bench refuses an unknown group with exit code 2",
   ignore: !canRunDeno,
   async fn() {
@@ -78,7 +116,7 @@ Deno.test({
     assert.equal(code, 2);
     assert.match(
       new TextDecoder().decode(stderr),
-      /--only: unknown group nosuch; the groups are model, scale, memory, data, connect, procedure/,
+      /--only: unknown group nosuch; the groups are model, scale, memory, data, connect, procedure, pco/,
     );
   },
 });
