@@ -44,11 +44,14 @@ let workers = 0;
  *
  * @param options Its name, and how long it may take to start.
  * @returns The PCO, once its agent has said hello.
- * @throws {SocketError} `EIO` when the worker cannot start, or
- * `EPROTONOSUPPORT` when its agent speaks another protocol version.
+ * @throws {SocketError} `EACCES` when Deno's permissions do not let a
+ * Worker read sockfsm's modules (from files, it needs `--allow-read` for
+ * them); `EIO` when the worker cannot start; `EPROTONOSUPPORT` when its
+ * agent speaks another protocol version.
  */
 export async function workerPco(options: WorkerPcoOptions = {}): Promise<Pco> {
   const name = options.name ?? `worker ${++workers}`;
+  checkReadable(name);
   const worker = new Worker(new URL("./pco_worker.ts", import.meta.url), {
     type: "module",
     name,
@@ -93,4 +96,28 @@ export async function workerPco(options: WorkerPcoOptions = {}): Promise<Pco> {
 /** Whether `view` is part of a larger buffer. */
 function isPartial(view: Uint8Array): boolean {
   return view.byteOffset !== 0 || view.byteLength !== view.buffer.byteLength;
+}
+
+/**
+ * Refuses a worker that could not load its modules: a Worker needs read
+ * access to the files of its module graph (sockfsm's own, from a clone or
+ * a vendored copy; modules fetched from a registry need none).
+ */
+function checkReadable(name: string): void {
+  const root = new URL("..", import.meta.url);
+  if (root.protocol !== "file:") return;
+  const granted = ["steps", "machine"].every((dir) =>
+    Deno.permissions.querySync({
+      name: "read",
+      path: decodeURIComponent(new URL(dir, root).pathname),
+    }).state === "granted"
+  );
+  if (granted) return;
+  const path = decodeURIComponent(root.pathname).replace(/\/$/, "");
+  throw new SocketError(
+    "EACCES",
+    "socket",
+    `Cannot start PCO "${name}": EACCES, a Worker needs read access to sockfsm's modules; grant --allow-read=${path}`,
+    { pco: name },
+  );
 }

@@ -9,10 +9,12 @@
 import {
   type Backend,
   type Domain,
+  processPco,
   type Socket,
   socket,
   SocketError,
   type SocketType,
+  workerPco,
 } from "../mod.ts";
 
 /** What one call answered. */
@@ -233,12 +235,40 @@ function lowerFdLimit(limit: number): void {
   }
 }
 
+/**
+ * Starts a worker PCO and a process PCO under the child's permissions:
+ * what each start answered (started PCOs are closed at once).
+ */
+async function pcos(): Promise<Answer[]> {
+  const answers: Answer[] = [];
+  const starts = [["workerPco", () => workerPco()], [
+    "processPco",
+    () => processPco(),
+  ]] as const;
+  for (const [call, start] of starts) {
+    try {
+      await (await start()).close();
+      answers.push({ backend: "deno", call, code: "ok" });
+    } catch (error) {
+      if (!(error instanceof SocketError)) throw error;
+      answers.push({
+        backend: "deno",
+        call,
+        code: error.code,
+        message: error.message,
+      });
+    }
+  }
+  return answers;
+}
+
 if (import.meta.main) {
   const [scenario, json = "{}"] = Deno.args;
   const args = JSON.parse(json);
   let answers: Answer[];
   if (scenario === "sandbox") answers = await sandbox(args);
   else if (scenario === "noffi") answers = await noFfi(args);
+  else if (scenario === "pco") answers = await pcos();
   else if (scenario === "emfile") {
     // Low enough to run out of quickly, high enough for Deno's own.
     lowerFdLimit(256);
