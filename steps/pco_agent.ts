@@ -18,7 +18,9 @@ import {
   type Hello,
   PROTOCOL_VERSION,
   type Request,
+  type RequestOp,
   type Response,
+  SOCKET_OP,
   type SocketReport,
   type WireError,
 } from "./pco_protocol.ts";
@@ -277,8 +279,13 @@ export class Agent {
 }
 
 /** `error` as it crosses to the caller. */
-function wire(error: unknown, request: { op: string }): WireError {
-  const op = OPS[request.op] ?? "socket";
+function wire(
+  error: unknown,
+  request: { op: RequestOp | "getpeername" },
+): WireError {
+  const op = request.op === "getpeername"
+    ? "getpeername"
+    : SOCKET_OP[request.op];
   const failure = osError(error, op, `${op}()`);
   return {
     code: failure.code,
@@ -287,21 +294,3 @@ function wire(error: unknown, request: { op: string }): WireError {
     state: failure.state,
   };
 }
-
-/** The socket call each request is. */
-const OPS: Record<string, SocketError["op"]> = {
-  create: "socket",
-  bind: "bind",
-  listen: "listen",
-  connect: "connect",
-  accept: "accept",
-  read: "recv",
-  write: "send",
-  disconnect: "disconnect",
-  setOption: "setsockopt",
-  getOption: "getsockopt",
-  ready: "wait",
-  shutdown: "shutdown",
-  connectRefusal: "connect",
-  getpeername: "getpeername",
-};

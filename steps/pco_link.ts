@@ -16,6 +16,7 @@ import {
   type Request,
   type RequestOp,
   type Response,
+  SOCKET_OP,
   type WireError,
 } from "./pco_protocol.ts";
 
@@ -29,27 +30,6 @@ interface Pending {
   readonly resolve: (answer: Response) => void;
   readonly reject: (error: SocketError) => void;
 }
-
-/** The socket call each request is, for errors. */
-const OP_OF: Record<RequestOp, SocketOp> = {
-  create: "socket",
-  bind: "bind",
-  listen: "listen",
-  connect: "connect",
-  accept: "accept",
-  read: "recv",
-  write: "send",
-  disconnect: "disconnect",
-  setOption: "setsockopt",
-  getOption: "getsockopt",
-  ready: "wait",
-  shutdown: "shutdown",
-  connectRefusal: "connect",
-  close: "close",
-  cancel: "close",
-  ping: "socket",
-  bye: "close",
-};
 
 /** One PCO's protocol, seen from the caller. */
 export class PcoLink {
@@ -195,7 +175,7 @@ export class PcoLink {
   #code: "EIO" | "EPROTONOSUPPORT" = "EIO";
 
   #endError(op: RequestOp): SocketError {
-    const call = OP_OF[op];
+    const call = SOCKET_OP[op];
     const why = this.#ended?.why ?? "it ended";
     const code = this.#code;
     const message = op === "create"

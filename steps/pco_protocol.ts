@@ -105,6 +105,27 @@ export type Request =
 /** The name of a request. */
 export type RequestOp = Request["op"];
 
+/** The socket call each request is, as its errors name it. */
+export const SOCKET_OP: Readonly<Record<RequestOp, SocketOp>> = {
+  create: "socket",
+  bind: "bind",
+  listen: "listen",
+  connect: "connect",
+  accept: "accept",
+  read: "recv",
+  write: "send",
+  disconnect: "disconnect",
+  setOption: "setsockopt",
+  getOption: "getsockopt",
+  ready: "wait",
+  shutdown: "shutdown",
+  connectRefusal: "connect",
+  close: "close",
+  cancel: "close",
+  ping: "socket",
+  bye: "close",
+};
+
 /** A `SocketError` as it crosses: what the caller rebuilds. */
 export interface WireError {
   readonly code: Errno;
