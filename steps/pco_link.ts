@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { SocketError, type SocketOp } from "../machine/errors.ts";
+import { SocketError } from "../machine/errors.ts";
 import {
   type Hello,
   isHello,
