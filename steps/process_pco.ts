@@ -207,17 +207,21 @@ export async function processPco(
   });
   const timeout = options.startTimeout ?? 60_000;
   const started = await within(
-    link.hello.then(() => true, (error: SocketError) => error),
+    link.hello.then(() => true as const, (error: SocketError) => error),
     timeout,
   );
   if (started === true) return pco;
-  await pco.close();
-  throw started ?? new SocketError(
+  const failure = started ?? new SocketError(
     "EIO",
     "socket",
     `Cannot start PCO "${name}": EIO, its agent did not say hello within ${timeout} ms`,
     { pco: name },
   );
+  // An agent that has not said hello is not asked to say bye: it would
+  // not answer, and close() would wait for it.
+  link.end(failure.message, false);
+  await pco.close();
+  throw failure;
 }
 
 /**

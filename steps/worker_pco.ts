@@ -78,12 +78,11 @@ export async function workerPco(options: WorkerPcoOptions = {}): Promise<Pco> {
   };
   const pco = new AgentPco("worker", link, { stop });
   const started = await within(
-    link.hello.then(() => true, (error: SocketError) => error),
+    link.hello.then(() => true as const, (error: SocketError) => error),
     options.startTimeout ?? 30_000,
   );
   if (started === true) return pco;
-  await pco.close();
-  throw started ?? new SocketError(
+  const failure = started ?? new SocketError(
     "EIO",
     "socket",
     `Cannot start PCO "${name}": EIO, its worker did not start its agent within ${
@@ -91,6 +90,11 @@ export async function workerPco(options: WorkerPcoOptions = {}): Promise<Pco> {
     } ms`,
     { pco: name },
   );
+  // An agent that has not said hello is not asked to say bye: it would
+  // not answer, and close() would wait for it.
+  link.end(failure.message, false);
+  await pco.close();
+  throw failure;
 }
 
 /** Whether `view` is part of a larger buffer. */
