@@ -426,3 +426,507 @@ Deno.test('genConnection() with srvr in a process and clnt in a worker makes a "
     await closeAll([srvr, clnt]);
   }
 });
+
+// ------------------------------------------------ errors that name the PCO
+
+/** What two errors must share: all but the PCO. */
+function sameError(remote: unknown, local: unknown, what: string): void {
+  assert.ok(remote instanceof SocketError, `${what}: not a SocketError`);
+  assert.ok(local instanceof SocketError, `${what}: not a SocketError`);
+  assert.deepEqual(
+    {
+      code: remote.code,
+      op: remote.op,
+      state: remote.state,
+      message: remote.message,
+    },
+    {
+      code: local.code,
+      op: local.op,
+      state: local.state,
+      message: local.message,
+    },
+    what,
+  );
+}
+
+/** The error `call` throws or rejects with. */
+async function errorOf(call: () => unknown): Promise<unknown> {
+  try {
+    await call();
+  } catch (error) {
+    return error;
+  }
+  assert.fail("the call did not fail");
+}
+
+Deno.test("a refusal by the machine on a worker or process socket names the PCO, with the code, state and message of the same refusal here, whose pco is undefined", async () => {
+  const pcos = [
+    await openPco("worker", "refusing worker"),
+    await openPco("process", "refusing process"),
+  ];
+  try {
+    for (const backend of BACKENDS) {
+      using here = await streamConnection({
+        srvrAddr: { hostname: "127.0.0.1", port: 0 },
+        backend,
+      });
+      for (const pco of pcos) {
+        using there = await within(
+          WAIT_MS,
+          streamConnection({
+            srvrAddr: { hostname: "127.0.0.1", port: 0 },
+            srvr: pco,
+            clnt: pco,
+            backend,
+          }),
+          "streamConnection()",
+        );
+        const refusals: [string, (pair: StreamConnection) => unknown][] = [
+          ["listen() on a connected socket", (pair) => pair.clntS.listen()],
+          [
+            "connect() on a connected socket",
+            (pair) => pair.clntS.connect({ hostname: "127.0.0.1", port: 9 }),
+          ],
+          [
+            "bind() on a connected socket",
+            (pair) => pair.srvrS.bind({ hostname: "127.0.0.1", port: 0 }),
+          ],
+          [
+            "recv() of more than the bound",
+            (pair) => pair.srvrS.recv(-1),
+          ],
+        ];
+        for (const [what, call] of refusals) {
+          const local = await errorOf(() => call(here));
+          const remote = await errorOf(() => call(there));
+          sameError(remote, local, `${what}, ${backend}, ${pco.name}`);
+          assertNames(remote, pco.name);
+          assertNames(local, undefined);
+        }
+        // And once closed: EBADF, named.
+        there.srvrS.close();
+        const closedThere = await errorOf(() => there.srvrS.recv());
+        assertNames(closedThere, pco.name);
+        assert.equal((closedThere as SocketError).code, "EBADF");
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
+Deno.test("an OS error in a worker's or process's agent (EADDRINUSE, binding a port taken) names the PCO, with the code and message of the same error here", async () => {
+  const pcos = [
+    await openPco("worker", "binding worker"),
+    await openPco("process", "binding process"),
+  ];
+  try {
+    for (const backend of BACKENDS) {
+      using taken = socket({ domain: "inet", backend });
+      await taken.bind({ hostname: "127.0.0.1", port: 0 });
+      await taken.listen();
+      const addr = taken.getsockname();
+      using mine = socket({ domain: "inet", backend });
+      const local = await errorOf(() => mine.bind(addr));
+      assert.equal((local as SocketError).code, "EADDRINUSE");
+      assertNames(local, undefined);
+      for (const pco of pcos) {
+        using theirs = await pco.socket({ domain: "inet", backend });
+        const remote = await errorOf(() => theirs.bind(addr));
+        sameError(remote, local, `${backend}, ${pco.name}`);
+        assertNames(remote, pco.name);
+        // The socket is as the kernel left it: it binds elsewhere.
+        assert.equal(theirs.state, "created");
+        await theirs.bind({ hostname: "127.0.0.1", port: 0 });
+        assert.equal(theirs.state, "bound");
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
+Deno.test("pco.socket() with bad options throws what socket() throws, naming the PCO (none for localPco())", async () => {
+  const pcos = [
+    localPco("here"),
+    await openPco("worker", "picky worker"),
+    await openPco("process", "picky process"),
+  ];
+  const bad: unknown[] = [
+    null,
+    "inet",
+    {},
+    { domain: "bogus" },
+    { domain: "inet", type: "raw" },
+    { domain: "inet", type: "dgram", protocol: 6 },
+    { domain: "inet", backend: "nope" },
+    { domain: "inet", nonblocking: "yes" },
+    { domain: "inet", onTransition: 42 },
+  ];
+  try {
+    for (const options of bad) {
+      const local = await errorOf(() =>
+        socket(options as Parameters<typeof socket>[0])
+      );
+      assert.ok(local instanceof SocketError, `${JSON.stringify(options)}`);
+      for (const pco of pcos) {
+        const remote = await errorOf(() =>
+          pco.socket(options as Parameters<typeof socket>[0])
+        );
+        sameError(remote, local, `${JSON.stringify(options)}, ${pco.name}`);
+        assertNames(remote, pco.kind === "local" ? undefined : pco.name);
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
+// ------------------------------------------------------ signals across
+
+/** A pair whose server end lives in `pco`, the client here. */
+function remotePair(
+  pco: Pco,
+  backend: Backend,
+  domain: Domain,
+  dir: TempDir,
+): Promise<StreamConnection> {
+  return within(
+    WAIT_MS,
+    streamConnection({
+      srvrAddr: addrIn(domain, dir, "sig"),
+      srvr: pco,
+      backend,
+    }),
+    "streamConnection()",
+  );
+}
+
+/** A check that an error is the cancellation of `op` in `state`. */
+function cancelled(
+  op: string,
+  state: string,
+  reason: unknown,
+  pco: string,
+): (error: unknown) => true {
+  return (error) => {
+    assert.ok(error instanceof SocketError, `not a SocketError: ${error}`);
+    assert.equal(error.code, "ECANCELED", error.message);
+    assert.equal(error.op, op);
+    assert.equal(error.state, state);
+    assert.equal(error.cause, reason);
+    assert.equal(error.pco, pco);
+    return true;
+  };
+}
+
+Deno.test("recv() on a worker's or process's socket aborted while it waits rejects ECANCELED as here, naming the PCO, and the data that comes later is not lost", async () => {
+  await using dir = await tempDir();
+  const pcos = [
+    await openPco("worker", "recv worker"),
+    await openPco("process", "recv process"),
+  ];
+  try {
+    for (const pco of pcos) {
+      for (const backend of BACKENDS) {
+        for (const domain of DOMAINS) {
+          using pair = await remotePair(pco, backend, domain, dir);
+          const reason = new Error("stop");
+          const controller = new AbortController();
+          const waiting = pair.srvrS.recv(100, { signal: controller.signal });
+          setTimeout(() => controller.abort(reason), 30);
+          await within(
+            1000,
+            assert.rejects(
+              waiting,
+              cancelled("recv", "connected", reason, pco.name),
+            ),
+            "the aborted recv()",
+          );
+          assert.equal(pair.srvrS.state, "connected");
+          await pair.clntS.send(encoder.encode("after the abort"));
+          const got = await within(1000, pair.srvrS.recv(100), "next recv()");
+          assert.equal(decoder.decode(got), "after the abort");
+        }
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
+Deno.test("recv() on a worker's or process's socket aborted just as data comes loses no byte: what the agent read after the abort goes to the next recv(), in order", async () => {
+  const pcos = [
+    await openPco("worker", "racing worker"),
+    await openPco("process", "racing process"),
+  ];
+  try {
+    for (const pco of pcos) {
+      for (const backend of BACKENDS) {
+        using pair = await within(
+          WAIT_MS,
+          streamConnection({
+            srvrAddr: { hostname: "127.0.0.1", port: 0 },
+            srvr: pco,
+            backend,
+          }),
+          "streamConnection()",
+        );
+        let sent = "";
+        let got = "";
+        let aborted = 0;
+        for (let i = 0; i < 40; i++) {
+          const controller = new AbortController();
+          // Small reads, so that some of a chunk is left for later ones.
+          const reading = pair.srvrS.recv(3, { signal: controller.signal });
+          const chunk = `<${i}>`;
+          sent += chunk;
+          await pair.clntS.send(encoder.encode(chunk));
+          // Abort at a different moment each time: at once, or a little later.
+          if (i % 4 !== 0) {
+            await new Promise((resolve) => setTimeout(resolve, i % 4));
+          }
+          controller.abort("enough");
+          try {
+            got += decoder.decode(await within(1000, reading, "recv()"));
+          } catch (error) {
+            assert.ok(error instanceof SocketError, `${error}`);
+            assert.equal(error.code, "ECANCELED", error.message);
+            aborted++;
+          }
+        }
+        await pair.clntS.shutdown("write");
+        for (;;) {
+          const rest = await within(1000, pair.srvrS.recv(7), "drain");
+          if (rest.length === 0) break;
+          got += decoder.decode(rest);
+        }
+        assert.equal(got, sent, `${pco.name}, ${backend}`);
+        assert.ok(aborted > 0, "no recv() was aborted");
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
+Deno.test("accept() on a worker's or process's listener aborted while it waits rejects ECANCELED naming the PCO, keeps listening, and a connection that comes as it aborts is not lost", async () => {
+  await using dir = await tempDir();
+  const pcos = [
+    await openPco("worker", "accept worker"),
+    await openPco("process", "accept process"),
+  ];
+  try {
+    for (const pco of pcos) {
+      for (const backend of BACKENDS) {
+        for (const domain of DOMAINS) {
+          using listener = await pco.socket({ domain, backend });
+          await listener.bind(addrIn(domain, dir, "acc"));
+          await listener.listen();
+          const controller = new AbortController();
+          const waiting = listener.accept({ signal: controller.signal });
+          setTimeout(() => controller.abort("no more"), 30);
+          await within(
+            1000,
+            assert.rejects(
+              waiting,
+              cancelled("accept", "listening", "no more", pco.name),
+            ),
+            "the aborted accept()",
+          );
+          assert.equal(listener.state, "listening");
+          // A connection made as the accept aborts: accepted then, or next.
+          for (let i = 0; i < 5; i++) {
+            using client = socket({ domain, backend });
+            const aborting = new AbortController();
+            const accepting = listener.accept({ signal: aborting.signal })
+              .then((sock) => sock, (error: unknown) => error);
+            await client.connect(listener.getsockname());
+            if (i > 0) await new Promise((resolve) => setTimeout(resolve, i));
+            aborting.abort("now");
+            let server = await within(1000, accepting, "accept()");
+            if (server instanceof SocketError) {
+              assert.equal(server.code, "ECANCELED");
+              server = await within(1000, listener.accept(), "next accept()");
+            }
+            using accepted = server as Socket;
+            assert.deepEqual(accepted.getpeername(), client.getsockname());
+            await client.send(encoder.encode("hi"));
+            assert.equal(
+              decoder.decode(await within(1000, accepted.recv(), "recv()")),
+              "hi",
+            );
+          }
+        }
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
+for (const kind of ["worker", "process"] as const) {
+  Deno.test(`streamConnection({ signal }) aborted while the accept waits in a ${kind} PCO rejects ECANCELED at "accept" and closes every socket`, async () => {
+    const srvr = await openPco(kind, `aborted ${kind}`);
+    try {
+      for (const backend of BACKENDS) {
+        // The client, here, connects to a decoy, so that the accept waits.
+        using decoy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const redirect = redirectConnect(backend, decoy.addr.port, false);
+        const trace = new Trace<StreamRole>();
+        const controller = new AbortController();
+        const reason = new Error("give up");
+        let srvrAddr: SocketAddr | undefined;
+        try {
+          await within(
+            WAIT_MS,
+            assert.rejects(
+              streamConnection({
+                srvrAddr: { hostname: "127.0.0.1", port: 0 },
+                srvr,
+                backend,
+                signal: controller.signal,
+                onTransition: (role, change) => {
+                  trace.onTransition(role, change);
+                  if (role === "listener" && change.to === "listening") {
+                    srvrAddr = undefined;
+                  }
+                  if (role === "client" && change.to === "connected") {
+                    setTimeout(() => controller.abort(reason), 30);
+                  }
+                },
+              }),
+              (error: unknown) => {
+                assert.ok(error instanceof SocketError, `${error}`);
+                assert.equal(error.code, "ECANCELED", error.message);
+                assert.equal(error.step, "accept");
+                assert.equal(error.cause, reason);
+                assert.match(error.message, /step "accept"/);
+                return true;
+              },
+            ),
+            "the aborted streamConnection()",
+          );
+        } finally {
+          redirect.restore();
+        }
+        assert.equal(redirect.count(), 1, "the client did not connect");
+        trace.assertAllClosed();
+        assert.deepEqual(trace.roles(), new Set(["listener", "client"]));
+        // The client's connection was closed: the decoy reads end of stream.
+        using peer = await within(WAIT_MS, decoy.accept(), "decoy accept");
+        const got = await within(WAIT_MS, peer.read(new Uint8Array(1)), "read");
+        assert.equal(got, null, "the client's connection is still open");
+        void srvrAddr;
+      }
+      // The PCO is still usable.
+      using sock = await srvr.socket({ domain: "inet" });
+      await sock.bind({ hostname: "127.0.0.1", port: 0 });
+    } finally {
+      await closeAll([srvr]);
+    }
+  });
+}
+
+// ------------------------------------------------ PCOs that cannot start
+
+/** Runs the fake agent in `mode` as a process PCO; it must fail to start. */
+async function failedStart(
+  mode: FakeMode,
+  startTimeout?: number,
+): Promise<{ error: SocketError; pid: number; ms: number }> {
+  const started = performance.now();
+  const { pid, result } = await within(
+    WAIT_MS + 5000,
+    withFakeAgent(mode, () =>
+      processPco({
+        agent: FAKE_AGENT,
+        permissions: FAKE_PERMISSIONS,
+        name: `fake ${mode}`,
+        startTimeout,
+      })),
+    `processPco() with the fake agent in mode ${mode}`,
+  );
+  const ms = performance.now() - started;
+  if (result.status === "fulfilled") {
+    await result.value.close();
+    assert.fail(`the fake agent in mode ${mode} started`);
+  }
+  const error = result.reason;
+  assert.ok(error instanceof SocketError, `not a SocketError: ${error}`);
+  assert.ok(pid > 0, "the fake agent did not write its pid");
+  assert.equal(running(pid), false, `the fake agent ${pid} is still running`);
+  return { error, pid, ms };
+}
+
+Deno.test("processPco() whose agent speaks another protocol version is refused with EPROTONOSUPPORT naming both versions, and the agent is ended", async () => {
+  const { error } = await failedStart("version");
+  assert.equal(error.code, "EPROTONOSUPPORT", error.message);
+  assert.equal(error.pco, "fake version");
+  assert.ok(
+    error.message.includes(`version ${PROTOCOL_VERSION + 1}`) &&
+      error.message.includes(`version ${PROTOCOL_VERSION}`),
+    `the message does not name both versions: ${error.message}`,
+  );
+  assert.match(error.message, /PCO "fake version"/);
+  assert.match(error.message, /same sockfsm release/);
+});
+
+Deno.test("processPco() whose agent speaks another version and then ignores the end of its input is refused, and the agent killed", async () => {
+  const { error } = await failedStart("stubborn");
+  assert.equal(error.code, "EPROTONOSUPPORT", error.message);
+});
+
+Deno.test("processPco() whose agent exits at once rejects EIO, with its exit code and its standard error in the message", async () => {
+  const { error } = await failedStart("exit");
+  assert.equal(error.code, "EIO", error.message);
+  assert.equal(error.pco, "fake exit");
+  assert.match(error.message, /exited with code 3/);
+  assert.match(
+    error.message,
+    /fake agent: cannot start here: no sockets for you/,
+  );
+});
+
+Deno.test("processPco() whose agent never says hello rejects EIO once startTimeout has passed, and ends the agent promptly", async () => {
+  const { error, ms } = await failedStart("silent", 300);
+  assert.equal(error.code, "EIO", error.message);
+  assert.equal(error.pco, "fake silent");
+  assert.match(error.message, /did not say hello within 300 ms/);
+  assert.ok(ms < 3000, `it took ${Math.round(ms)} ms`);
+});
+
+Deno.test("processPco() with a command this process may not run rejects EACCES naming the --allow-run it needs, starting nothing", async () => {
+  await assert.rejects(
+    processPco({ command: ["false"] }),
+    (error: unknown) => {
+      assert.ok(error instanceof SocketError, `${error}`);
+      assert.equal(error.code, "EACCES", error.message);
+      assert.match(error.message, /--allow-run=false/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    processPco({ command: "ip netns exec h1" as unknown as string[] }),
+    (error: unknown) => {
+      assert.ok(error instanceof SocketError, `${error}`);
+      assert.equal(error.code, "EINVAL", error.message);
+      assert.match(error.message, /command must be an array of strings/);
+      return true;
+    },
+  );
+});
+
+Deno.test("workerPco() whose agent does not start within startTimeout rejects EIO naming it, and ends the worker", async () => {
+  await assert.rejects(
+    workerPco({ name: "slow worker", startTimeout: 1 }),
+    (error: unknown) => {
+      assert.ok(error instanceof SocketError, `${error}`);
+      assert.equal(error.code, "EIO", error.message);
+      assert.equal(error.pco, "slow worker");
+      assert.match(error.message, /did not start its agent within 1 ms/);
+      return true;
+    },
+  );
+});
