@@ -92,7 +92,7 @@ export async function workerPco(options: WorkerPcoOptions = {}): Promise<Pco> {
   );
   // An agent that has not said hello is not asked to say bye: it would
   // not answer, and close() would wait for it.
-  link.end(failure.message, false);
+  link.end("it did not say hello in time", false);
   await pco.close();
   throw failure;
 }

@@ -23,6 +23,7 @@ if (mode === "version" || mode === "stubborn") {
     hello: "sockfsm-agent",
     version: PROTOCOL_VERSION + 1,
     pid: Deno.pid,
+    kernel: null,
   } as const;
   const writer = Deno.stdout.writable.getWriter();
   await writer.write(encodeFrame(hello));

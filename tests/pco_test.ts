@@ -29,13 +29,7 @@ import {
   workerPco,
 } from "../mod.ts";
 import { PROTOCOL_VERSION } from "../steps/pco_protocol.ts";
-import {
-  LOOPBACK,
-  settlesWithin,
-  type TempDir,
-  tempDir,
-  within,
-} from "./_net.ts";
+import { freePort, LOOPBACK, type TempDir, tempDir, within } from "./_net.ts";
 import {
   FAKE_AGENT,
   FAKE_PERMISSIONS,
@@ -777,21 +771,18 @@ for (const kind of ["worker", "process"] as const) {
         const trace = new Trace<StreamRole>();
         const controller = new AbortController();
         const reason = new Error("give up");
-        let srvrAddr: SocketAddr | undefined;
+        const port = freePort("127.0.0.1");
         try {
           await within(
             WAIT_MS,
             assert.rejects(
               streamConnection({
-                srvrAddr: { hostname: "127.0.0.1", port: 0 },
+                srvrAddr: { hostname: "127.0.0.1", port },
                 srvr,
                 backend,
                 signal: controller.signal,
                 onTransition: (role, change) => {
                   trace.onTransition(role, change);
-                  if (role === "listener" && change.to === "listening") {
-                    srvrAddr = undefined;
-                  }
                   if (role === "client" && change.to === "connected") {
                     setTimeout(() => controller.abort(reason), 30);
                   }
@@ -818,7 +809,8 @@ for (const kind of ["worker", "process"] as const) {
         using peer = await within(WAIT_MS, decoy.accept(), "decoy accept");
         const got = await within(WAIT_MS, peer.read(new Uint8Array(1)), "read");
         assert.equal(got, null, "the client's connection is still open");
-        void srvrAddr;
+        // The listener was closed where it lived.
+        await assertNothingListens({ hostname: "127.0.0.1", port }, backend);
       }
       // The PCO is still usable.
       using sock = await srvr.socket({ domain: "inet" });
