@@ -221,7 +221,7 @@ const PROCEDURES = {
     run: (options: object) =>
       dgramConnection(options as Parameters<typeof dgramConnection>[0]),
     keys:
-      '"srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "clntConnect", "srvrConnect"',
+      '"srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "srvr", "clnt", "clntConnect", "srvrConnect"',
   },
   genConnection: {
     run: (options: object) =>
@@ -232,7 +232,7 @@ const PROCEDURES = {
         } as Parameters<typeof genConnection>[0],
       ),
     keys:
-      '"srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "type", "srvr", "clnt", "srvrConnect", "clntConnect"',
+      '"srvrAddr", "srvrWild", "clntAddr", "domain", "proto", "backend", "srvrOptions", "clntOptions", "onTransition", "signal", "srvr", "clnt", "type", "srvrConnect", "clntConnect"',
   },
 };
 

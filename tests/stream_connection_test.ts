@@ -372,7 +372,7 @@ const badInputs: BadInput[] = [
       srvr: "remote" as "local",
     },
     code: "EINVAL",
-    message: /srvr must be "local".*got "remote"/,
+    message: /srvr must be a PCO .* or "local", got "remote"/,
   },
   {
     what: 'clnt other than "local"',
@@ -381,7 +381,7 @@ const badInputs: BadInput[] = [
       clnt: "remote" as "local",
     },
     code: "EINVAL",
-    message: /clnt must be "local".*got "remote"/,
+    message: /clnt must be a PCO .* or "local", got "remote"/,
   },
   {
     what: "srvrOptions that is not a record",
