@@ -821,6 +821,202 @@ for (const kind of ["worker", "process"] as const) {
   });
 }
 
+Deno.test("recvfrom() on a worker's or process's datagram socket aborted just as datagrams come loses none: each aborted one goes to the next recvfrom()", async () => {
+  const pcos = [
+    await openPco("worker", "dgram racing worker"),
+    await openPco("process", "dgram racing process"),
+  ];
+  try {
+    for (const pco of pcos) {
+      for (const backend of BACKENDS) {
+        using pair = await within(
+          WAIT_MS,
+          dgramConnection({
+            srvrAddr: { hostname: "127.0.0.1", port: 0 },
+            srvr: pco,
+            backend,
+          }),
+          "dgramConnection()",
+        );
+        const got: number[] = [];
+        let aborted = 0;
+        const count = 30;
+        for (let i = 0; i < count; i++) {
+          const controller = new AbortController();
+          const reading = pair.srvrS.recvfrom(100, {
+            signal: controller.signal,
+          });
+          await pair.clntS.send(new Uint8Array([i]));
+          if (i % 3 !== 0) {
+            await new Promise((resolve) => setTimeout(resolve, i % 3));
+          }
+          controller.abort("enough");
+          try {
+            const { data, addr } = await within(1000, reading, "recvfrom()");
+            assert.deepEqual(addr, pair.clntAddr);
+            got.push(...data);
+          } catch (error) {
+            assert.ok(error instanceof SocketError, `${error}`);
+            assert.equal(error.code, "ECANCELED", error.message);
+            assert.equal(error.pco, pco.name);
+            aborted++;
+          }
+        }
+        // What was left (each aborted call's datagram), one by one, whole.
+        while (got.length < count) {
+          const { data } = await within(1000, pair.srvrS.recvfrom(), "rest");
+          assert.equal(data.length, 1);
+          got.push(data[0]);
+        }
+        assert.deepEqual(got, Array.from({ length: count }, (_, i) => i));
+        assert.ok(aborted > 0, "no recvfrom() was aborted");
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
+Deno.test("close() of a worker or process PCO while recv() and accept() wait on its sockets rejects them at once with EBADF naming it, as a close here does", async () => {
+  for (const kind of ["worker", "process"] as const) {
+    const pco = await openPco(kind, `closing ${kind}`);
+    try {
+      using pair = await within(
+        WAIT_MS,
+        streamConnection({
+          srvrAddr: { hostname: "127.0.0.1", port: 0 },
+          srvr: pco,
+        }),
+        "streamConnection()",
+      );
+      using listener = await pco.socket({ domain: "inet" });
+      await listener.bind({ hostname: "127.0.0.1", port: 0 });
+      await listener.listen();
+      const receiving = errorOf(() => pair.srvrS.recv());
+      const accepting = errorOf(() => listener.accept());
+      await pco.close();
+      const [recvError, acceptError] = await within(
+        1000,
+        Promise.all([receiving, accepting]),
+        "the calls waiting as the PCO closed",
+      );
+      // The same as a close here of a socket whose recv() waits.
+      using here = await streamConnection({
+        srvrAddr: { hostname: "127.0.0.1", port: 0 },
+      });
+      const waitingHere = errorOf(() => here.srvrS.recv());
+      here.srvrS.close();
+      sameError(recvError, await waitingHere, `recv(), ${kind}`);
+      assertNames(recvError, pco.name);
+      assertNames(acceptError, pco.name);
+      assert.equal((acceptError as SocketError).code, "EBADF");
+      // The peer here reads the end of the connection.
+      const end = await within(WAIT_MS, pair.clntS.recv(), "the peer's recv");
+      assert.equal(end.length, 0);
+    } finally {
+      await closeAll([pco]);
+    }
+  }
+});
+
+Deno.test("a worker's or process's socket carries 4 MiB each way whole, and a send() of a view sends only the view's bytes", async () => {
+  const pcos = [
+    await openPco("worker", "bulk worker"),
+    await openPco("process", "bulk process"),
+  ];
+  const big = new Uint8Array(4 << 20).map((_, i) => (i * 7 + (i >> 12)) & 255);
+  try {
+    for (const pco of pcos) {
+      for (const backend of BACKENDS) {
+        using pair = await within(
+          WAIT_MS,
+          streamConnection({
+            srvrAddr: { hostname: "127.0.0.1", port: 0 },
+            srvr: pco,
+            clnt: pco === pcos[0] ? pcos[1] : pcos[0],
+            backend,
+          }),
+          "streamConnection()",
+        );
+        for (
+          const [from, to] of [[pair.clntS, pair.srvrS], [
+            pair.srvrS,
+            pair.clntS,
+          ]]
+        ) {
+          const sending = from.send(big);
+          const got = new Uint8Array(big.length);
+          let at = 0;
+          while (at < big.length) {
+            const n = await within(
+              WAIT_MS,
+              to.recvInto(got.subarray(at)),
+              "recvInto()",
+            );
+            assert.notEqual(n, 0, `end of stream after ${at} bytes`);
+            at += n;
+          }
+          assert.equal(await within(WAIT_MS, sending, "send()"), big.length);
+          assert.ok(
+            got.every((byte, i) => byte === big[i]),
+            `${pco.name}, ${backend}: the bytes differ`,
+          );
+        }
+        const view = big.subarray(1000, 1010);
+        assert.equal(await pair.srvrS.send(view), 10);
+        assert.deepEqual(await recvBytes(pair.clntS, 10), view);
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
+/** Receives exactly `length` bytes. */
+async function recvBytes(sock: Socket, length: number): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    got += await within(WAIT_MS, sock.recvInto(buffer.subarray(got)), "recv");
+  }
+  return buffer;
+}
+
+Deno.test("connect() from a worker's or process's socket to a port nothing listens on rejects ECONNREFUSED as here, naming the PCO; options set there read back as here", async () => {
+  const pcos = [
+    await openPco("worker", "refused worker"),
+    await openPco("process", "refused process"),
+  ];
+  try {
+    for (const backend of BACKENDS) {
+      const addr = { hostname: "127.0.0.1", port: freePort("127.0.0.1") };
+      using here = socket({ domain: "inet", backend });
+      const local = await errorOf(() => here.connect(addr));
+      assert.equal((local as SocketError).code, "ECONNREFUSED");
+      await here.setsockopt("SO_RCVBUF", 10_000);
+      await here.setsockopt("TCP_NODELAY", true);
+      for (const pco of pcos) {
+        using there = await pco.socket({ domain: "inet", backend });
+        const remote = await errorOf(() => there.connect(addr));
+        sameError(remote, local, `${backend}, ${pco.name}`);
+        assertNames(remote, pco.name);
+        assert.equal(there.state, here.state);
+        await there.setsockopt("SO_RCVBUF", 10_000);
+        await there.setsockopt("TCP_NODELAY", true);
+        for (const name of ["SO_RCVBUF", "TCP_NODELAY", "SO_TYPE"] as const) {
+          assert.deepEqual(
+            await there.getsockopt(name),
+            await here.getsockopt(name),
+            `${name}, ${backend}, ${pco.name}`,
+          );
+        }
+      }
+    }
+  } finally {
+    await closeAll(pcos);
+  }
+});
+
 // ------------------------------------------------ PCOs that cannot start
 
 /** Runs the fake agent in `mode` as a process PCO; it must fail to start. */
