@@ -236,7 +236,7 @@ Deno.test("calls waiting on the sockets of a killed process PCO reject within 2 
   await assert.rejects(pair.srvrS.recv(), eio("recv"));
   await assert.rejects(listener.accept(), eio("accept"));
   await assert.rejects(pco.socket({ domain: "inet" }), eio("socket"));
-  assert.ok(performance.now() - after < 100, "a call after the death waited");
+  assert.ok(performance.now() - after < 250, "a call after the death waited");
 
   // The surviving end sees the connection end with the process.
   const got = await within(PROMPT_MS, pair.clntS.recv(), "the survivor's recv");

@@ -47,19 +47,22 @@ const decoder = new TextDecoder();
 
 type Kind = "local" | "worker" | "process";
 
+/**
+ * How long a PCO may take to start: the first worker's module may be type
+ * checked on a loaded machine. The PCO's own bound, which ends what it
+ * started when it runs out.
+ */
+const START_MS = 60_000;
+
 /** A new PCO of `kind`, named `name`. */
 async function openPco(kind: Kind, name: string): Promise<Pco> {
   switch (kind) {
     case "local":
       return localPco(name);
     case "worker":
-      return await within(WAIT_MS, workerPco({ name }), `workerPco() ${name}`);
+      return await workerPco({ name, startTimeout: START_MS });
     case "process":
-      return await within(
-        WAIT_MS,
-        processPco({ name }),
-        `processPco() ${name}`,
-      );
+      return await processPco({ name, startTimeout: START_MS });
   }
 }
 
@@ -275,7 +278,7 @@ for (const combo of COMBOS) {
             assert.equal(error.code, "EBADF", error.message);
             return true;
           });
-          assert.ok(performance.now() - started < 100, "the call waited");
+          assert.ok(performance.now() - started < 250, "the call waited");
         }
         for (const pco of pcos) {
           assert.equal(pco.ended, true);
@@ -1082,7 +1085,8 @@ Deno.test("processPco() whose agent never says hello rejects EIO once startTimeo
   assert.equal(error.code, "EIO", error.message);
   assert.equal(error.pco, "fake silent");
   assert.match(error.message, /did not say hello within 300 ms/);
-  assert.ok(ms < 3000, `it took ${Math.round(ms)} ms`);
+  // Well under the 5 s an agent is given to answer a bye.
+  assert.ok(ms < 4000, `it took ${Math.round(ms)} ms`);
 });
 
 Deno.test("processPco() with a command this process may not run rejects EACCES naming the --allow-run it needs, starting nothing", async () => {
