@@ -319,7 +319,7 @@ for (const [op, { run, keys }] of Object.entries(PROCEDURES)) {
   }
 }
 
-Deno.test('genConnection() refuses the stream-only srvr and clnt for type "dgram" with EINVAL before any socket exists', async () => {
+Deno.test('genConnection() of type "dgram" refuses a srvr or clnt that is not a PCO with EINVAL before any socket exists', async () => {
   for (const name of ["srvr", "clnt"]) {
     await assertRefusedUpFront(
       (onTransition) =>
@@ -327,13 +327,13 @@ Deno.test('genConnection() refuses the stream-only srvr and clnt for type "dgram
           type: "dgram",
           srvrAddr: { hostname: "127.0.0.1", port: 0 },
           onTransition,
-          [name]: "local",
-        }),
+          [name]: "remote",
+        } as never),
       {
-        op: "genConnection",
+        op: "dgramConnection",
         code: "EINVAL",
         message: new RegExp(
-          `${name} applies to stream sockets.*with type "dgram"; leave it out, or use type "stream"`,
+          `${name} must be a PCO \\(localPco\\(\\), await workerPco\\(\\), await processPco\\(\\)\\) or "local", got "remote"`,
         ),
       },
     );
