@@ -117,7 +117,8 @@ export function count(n: number): string {
 
 /** `12,345/s`, or `123.4/s` for slow rates. */
 export function rate(perSecond: number): string {
-  return perSecond >= 1000
+  // 999.96 would show as "1.00e+3" with three digits.
+  return perSecond >= 999.5
     ? `${count(perSecond)}/s`
     : `${perSecond.toPrecision(3)}/s`;
 }
@@ -125,7 +126,8 @@ export function rate(perSecond: number): string {
 /** `1.2 ms`, `345 ms`, `2.3 s` */
 export function duration(ms: number): string {
   if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms >= 100) return `${count(ms)} ms`;
+  // 99.97 would show as "1.0e+2" with two digits.
+  if (ms >= 99.5) return `${count(ms)} ms`;
   return `${ms.toPrecision(2)} ms`;
 }
 

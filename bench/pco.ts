@@ -143,7 +143,7 @@ function costFigure(
   const cost = (rates: readonly number[]) => {
     const value = scale / median(rates);
     return `${
-      value >= 100 ? count(value) : value.toPrecision(2)
+      value >= 99.5 ? count(value) : value.toPrecision(2)
     } ${unit}${per}`;
   };
   return {

@@ -160,3 +160,12 @@ Deno.test("pairedRounds() reports a case that throws as failed, and measures the
     /^\| test \| broken one \| — \| — \| — \| — \| failed: broken: no such socket \|$/m,
   );
 });
+
+Deno.test("the bench's figures show a value that rounds up to the next power of ten in digits, never in exponent form", async () => {
+  const { duration, rate } = await import("../bench/_report.ts");
+  assert.equal(duration(99.97), "100 ms");
+  assert.equal(duration(99.4), "99 ms");
+  assert.equal(duration(1.234), "1.2 ms");
+  assert.equal(rate(999.96), "1,000/s");
+  assert.equal(rate(123.44), "123/s");
+});
