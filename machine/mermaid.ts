@@ -52,6 +52,7 @@ export type SocketCall = Exclude<
   | "SEEN_CONNECTING"
   | "SEEN_CONNECTED"
   | "SEEN_CONNECT_FAILED"
+  | "INTERRUPT"
 >;
 
 /**

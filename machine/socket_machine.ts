@@ -179,7 +179,14 @@ export type SocketEvent =
    */
   | { type: "SEEN_CONNECTING" }
   | { type: "SEEN_CONNECTED" }
-  | { type: "SEEN_CONNECT_FAILED" };
+  | { type: "SEEN_CONNECT_FAILED" }
+  /**
+   * A signal interrupted the socket's blocking call in flight, as one
+   * interrupts a `connect(2)` that waits (`EINTR`): the runtime sends it when
+   * a call's `AbortSignal` aborts. Whether the attempt stops (`meta.stops`)
+   * or goes on is the kernel's rule, and so the machine's.
+   */
+  | { type: "INTERRUPT" };
 
 /** The type of a socket call's event, such as `"BIND"`. */
 export type SocketEventType = SocketEvent["type"];
@@ -328,6 +335,11 @@ export interface CallMeta {
   readonly why?: string;
   /** The call is made, and the kernel answers this. */
   readonly outcome?: Outcome;
+  /**
+   * The call in flight stops, and fails: the socket settles as after its
+   * failure (`INTERRUPT` of a unix `connect()`).
+   */
+  readonly stops?: true;
 }
 
 /** A refused call: a forbidden transition that carries the errno. */
@@ -341,6 +353,14 @@ function reject(errno: Errno, why: string): { meta: CallMeta } {
  */
 function asksKernel(why: string): { meta: CallMeta } {
   return { meta: { asks: true, why } };
+}
+
+/**
+ * An interruption that stops the call in flight, which fails: the effect's
+ * `onError` says where the socket goes.
+ */
+function stopsCall(why: string): { meta: CallMeta } {
+  return { meta: { stops: true, why } };
 }
 
 /** A call whose answer the facts tell. */
@@ -708,6 +728,7 @@ function everyCall<T>(answer: T): Record<SocketEventType, T> {
     SEEN_CONNECTING: answer,
     SEEN_CONNECTED: answer,
     SEEN_CONNECT_FAILED: answer,
+    INTERRUPT: answer,
   };
 }
 
@@ -747,6 +768,8 @@ function inFlight<T extends "binding" | "opening" | "shuttingDown">(
     SEEN_CONNECTING: ______,
     SEEN_CONNECTED: _______,
     SEEN_CONNECT_FAILED: ________,
+    // Their calls are instant: nothing waits to be interrupted.
+    INTERRUPT: _________,
     ...calls
   } = everyCall(wait);
   return {
@@ -1770,6 +1793,7 @@ export const socketMachine = setup({
     SEEN_CONNECTING: answer("noop"),
     SEEN_CONNECTED: answer("noop"),
     SEEN_CONNECT_FAILED: answer("noop"),
+    INTERRUPT: answer("noop", "no call of the socket waits to be interrupted"),
     PEER_RESET: answer("noop", "the socket has no connection to reset"),
     PEER_CLOSE: [
       { guard: not("hasPeers"), ...answer("noop", "the socket has no peers") },
@@ -2033,6 +2057,22 @@ export const socketMachine = setup({
           "ENOTCONN",
           "the socket has no peer yet; await connect() first",
         ),
+        // A signal interrupts the connect() that waits (EINTR): a unix one
+        // (waiting on a full backlog) gives up, and the socket is
+        // unconnected (unix_stream_connect()); a TCP attempt goes on
+        // (inet_stream_connect() leaves SYN_SENT), as a non-blocking one.
+        INTERRUPT: [
+          {
+            guard: "isUnix",
+            ...stopsCall(
+              "the attempt stopped, and the socket is unconnected, as Linux leaves it after an interrupted unix connect(); connect() again",
+            ),
+          },
+          answer(
+            "noop",
+            'the attempt goes on, as after an interrupted connect(2): the socket stays "connecting" until it ends (a connect() meanwhile is EALREADY); close() the socket to end it',
+          ),
+        ],
       },
     },
     connectRefused: {
@@ -2162,6 +2202,7 @@ export const socketMachine = setup({
         SEEN_CONNECTING: answer("noop", "the socket is closed"),
         SEEN_CONNECTED: answer("noop", "the socket is closed"),
         SEEN_CONNECT_FAILED: answer("noop", "the socket is closed"),
+        INTERRUPT: answer("noop", "the socket is closed"),
       },
     },
   },

@@ -20,6 +20,11 @@ export type Verdict =
      * is made, its answer stands, and the state stays.
      */
     readonly asks?: boolean;
+    /**
+     * The call in flight stops and fails (an `INTERRUPT` that ends it); the
+     * state it leaves is its failure's.
+     */
+    readonly stops?: boolean;
   }
   | {
     readonly allowed: false;
@@ -85,6 +90,9 @@ export function verdictOf(
   }
   if (meta?.asks === true) {
     return { allowed: true, outcome: undefined, why: meta.why, asks: true };
+  }
+  if (meta?.stops === true) {
+    return { allowed: true, outcome: undefined, why: meta.why, stops: true };
   }
   return { allowed: true, outcome: meta?.outcome, why: meta?.why };
 }

@@ -543,6 +543,7 @@ const DISCONNECT: SocketEvent = { type: "DISCONNECT" };
 /** The signal of a connect() that is never stopped. */
 const NEVER_ABORTED = new AbortController().signal;
 const POLL: SocketEvent = { type: "POLL" };
+const INTERRUPT: SocketEvent = { type: "INTERRUPT" };
 const SEEN_END: SocketEvent = { type: "SEEN_END" };
 const SEEN_RESET: SocketEvent = { type: "SEEN_RESET" };
 const EMPTY = new Uint8Array(0);
@@ -965,23 +966,15 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       // Aborted while it waited for the call in flight: it never started.
       throw this.#cancelled("connect", signal, from, true, "nothing was done");
     }
-    if (this.domain === "unix") {
-      // Linux's interrupted unix connect() leaves the socket unconnected:
-      // the attempt stops (its actor's signal tells the backend), and the
-      // socket settles as after a failed connect before this rejects.
+    // The machine says what an interrupted connect() leaves: an attempt
+    // that stops (the effect's signal tells the backend) settles as a
+    // failed one before this rejects; one that goes on settles when it ends.
+    const interrupted = this.#allow("connect", INTERRUPT);
+    if (interrupted.stops) {
       this.#stopEffect();
       await running.catch(() => {});
-      throw this.#cancelled(
-        "connect",
-        signal,
-        from,
-        true,
-        "the attempt stopped, and the socket is unconnected, as Linux leaves it after an interrupted unix connect(); connect() again",
-      );
     }
-    // A TCP attempt goes on, as after an interrupted connect(2): the
-    // socket stays "connecting", and settles when it ends.
-    throw this.#cancelled("connect", signal, from, true);
+    throw this.#cancelled("connect", signal, from, true, interrupted.why);
   }
 
   async accept(options?: AcceptOptions): Promise<Socket<D>> {
@@ -1830,8 +1823,6 @@ function checkMax(max: number, bad: (why: string) => SocketError): void {
 
 /** What an aborted call leaves, for its error's message. */
 const LEFT: Partial<Record<SocketOp, string>> = {
-  connect:
-    'the attempt goes on, as after an interrupted connect(2): the socket stays "connecting" until it ends (a connect() meanwhile is EALREADY); close() the socket to end it',
   accept:
     "the socket still listens, and a connection that comes stays queued for the next accept()",
   recv: "nothing was received: data that comes stays queued for the next read",

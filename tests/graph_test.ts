@@ -30,6 +30,7 @@ const RUNTIME_EVENTS: readonly SocketEvent[] = [
   { type: "SEEN_CONNECTED" },
   { type: "SEEN_CONNECTING" },
   { type: "SEEN_CONNECT_FAILED" },
+  { type: "INTERRUPT" },
   { type: "SETSOCKOPT", option: "SO_LINGER", resets: true },
   { type: "SETSOCKOPT", option: "SO_LINGER", resets: false },
   { type: "SETSOCKOPT", option: "SO_REUSEADDR", on: false },

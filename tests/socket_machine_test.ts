@@ -25,6 +25,7 @@ const ENVIRONMENT = new Set([
   "PEER_RESET",
   "SEEN_END",
   "SEEN_RESET",
+  "INTERRUPT",
 ]);
 
 const EVENTS: SocketEvent[] = [
@@ -50,6 +51,7 @@ const EVENTS: SocketEvent[] = [
   { type: "PEER_RESET" },
   { type: "SEEN_END" },
   { type: "SEEN_RESET" },
+  { type: "INTERRUPT" },
   { type: "SHUTDOWN", how: "read" },
   { type: "SHUTDOWN", how: "write" },
   { type: "SHUTDOWN", how: "both" },
@@ -159,6 +161,62 @@ Deno.test("socketMachine refuses every call after close with EBADF", () => {
     );
   }
 });
+
+Deno.test("socketMachine stops an interrupted unix connect(), which then fails, and lets an interrupted TCP one go on", () => {
+  const interrupt: SocketEvent = { type: "INTERRUPT" };
+  for (const domain of DOMAINS) {
+    for (const bound of [false, true]) {
+      const graph = new SocketGraph(socketMachine);
+      let node = graph.start({ domain, type: "stream" });
+      if (bound) {
+        const port = domain === "unix" ? "path" : "caller";
+        node = taken(graph, node, { type: "BIND", family: domain, port });
+        node = graph.settle(node, "done");
+      }
+      const connecting = taken(graph, node, {
+        type: "CONNECT",
+        family: domain,
+      });
+      assert.equal(connecting.state, "connecting");
+      const step = graph.step(connecting, interrupt);
+      assert.ok(step.allowed, `${domain}: an interrupt is no refusal`);
+      // The interrupt itself moves nothing: a stopped attempt settles as
+      // its failure does (unconnected, bound as it was).
+      assert.equal(step.next, connecting);
+      if (domain === "unix") {
+        assert.equal(step.stops, true);
+        assert.match(step.why!, /unconnected.*connect\(\) again/);
+        assert.equal(
+          graph.settle(connecting, "error").state,
+          bound ? "bound" : "created",
+        );
+      } else {
+        assert.equal(step.stops, undefined, `${domain}: the attempt goes on`);
+        assert.match(step.why!, /goes on.*EALREADY/);
+      }
+    }
+    // Where no call waits, an interrupt changes nothing.
+    for (const state of STATES.filter((s) => s !== "connecting")) {
+      const found = verdict(snapshotIn(state, contexts(domain)[0]), interrupt);
+      assert.deepEqual(
+        { ...found, why: "" },
+        { allowed: true, outcome: "noop", why: "" },
+        `${domain} ${state}`,
+      );
+    }
+  }
+});
+
+/** The node `event` leads to from `node`, which must allow it. */
+function taken(
+  graph: SocketGraph,
+  node: SocketNode,
+  event: SocketEvent,
+): SocketNode {
+  const step = graph.step(node, event);
+  assert.ok(step.allowed, `${node.state} ${event.type}`);
+  return step.next;
+}
 
 Deno.test("socketMachine gives the Linux errno where TCP and unix sockets differ", () => {
   const cases: [SocketState, SocketEvent, string, string][] = [
