@@ -167,6 +167,16 @@ export interface SysSocket {
   connectRefusal(
     addr: SocketAddr,
   ): SocketError | undefined | Promise<SocketError | undefined>;
+  /**
+   * What refuses a `sendto()` to `addr` before it reaches the kernel (Deno's
+   * permissions: the target's, and the bind's that a socket not bound yet
+   * needs first), or `undefined`. Asked before a `sendto()` that binds the
+   * socket (UDP binds a port first, in the kernel), so that a refused one
+   * binds nothing.
+   */
+  sendtoRefusal(
+    addr: SocketAddr,
+  ): SocketError | undefined | Promise<SocketError | undefined>;
 }
 
 /** What the `bind` effect receives. */

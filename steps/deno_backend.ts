@@ -595,6 +595,11 @@ class DenoSysSocket implements SysSocket {
     return this.remote!;
   }
 
+  sendtoRefusal(): undefined {
+    // Its sendto() never binds: a stream's is a send, or refused first.
+    return undefined;
+  }
+
   connectRefusal(addr: SocketAddr): SocketError | undefined {
     if (!("path" in addr)) return undefined;
     // The look-up below is libc's, past Deno's sandbox: ask first.

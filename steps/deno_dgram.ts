@@ -242,13 +242,29 @@ export class DenoDgramSocket implements SysSocket {
     return undefined;
   }
 
+  sendtoRefusal(addr: SocketAddr): SocketError | undefined {
+    // Deno asks for the bind of an unbound socket first, then the target.
+    if (this.#socket === undefined && this.#opening === undefined) {
+      const bind = this.#autobindAddr();
+      if (!granted(bind)) {
+        return permissionDenied("sendto", `bind to ${formatAddr(bind)}`, bind);
+      }
+    }
+    if (granted(addr)) return undefined;
+    return permissionDenied("sendto", `send to ${formatAddr(addr)}`, addr);
+  }
+
   /** The `node:dgram` socket, bound by the kernel's rule if need be. */
   #bound(op: SocketOp): Promise<dgram.Socket> {
     if (this.#socket) return Promise.resolve(this.#socket);
     if (this.#opening) return this.#opening;
-    // An unbound socket gets an ephemeral port (a kept address stays).
+    return this.#open(this.#autobindAddr(), op);
+  }
+
+  /** Where an unbound socket binds: an ephemeral port (a kept address stays). */
+  #autobindAddr(): InetAddr {
     const host = this.#boundHost ?? wildcardAddr(this.#family, 0).hostname;
-    return this.#open({ hostname: host, port: 0 }, op);
+    return { hostname: host, port: 0 };
   }
 
   /** Makes and binds the `node:dgram` socket, with the options set so far. */
@@ -398,11 +414,7 @@ export class DenoDgramSocket implements SysSocket {
           to.port,
           to.hostname,
           (error) =>
-            error
-              ? reject(
-                osError(error, op, `send a datagram to ${formatAddr(to)}`),
-              )
-              : resolve(data.length),
+            error ? reject(sendError(error, op, to)) : resolve(data.length),
         )
       );
     } finally {
@@ -535,4 +547,18 @@ function pendingError(errno: Errno, op: SocketOp): SocketError {
     op,
     `Cannot ${op}(): ${errno}, an earlier datagram failed (the error was pending)`,
   );
+}
+
+/**
+ * The error of a datagram node:dgram did not send. Deno's refusal of the
+ * target reaches it as `UNKNOWN`: asked after the failure (the data path
+ * asks nothing), it is the `EACCES` the posix backend gives.
+ */
+function sendError(error: Error, op: SocketOp, to: InetAddr): SocketError {
+  if (!granted(to)) {
+    return permissionDenied(op, `send to ${formatAddr(to)}`, to, {
+      denied: error,
+    });
+  }
+  return osError(error, op, `send a datagram to ${formatAddr(to)}`);
 }

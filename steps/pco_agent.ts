@@ -224,8 +224,12 @@ export class Agent {
       case "shutdown":
         await sys.shutdown(request.how, request.keepAddress);
         return this.#changed(id, request.sock);
-      case "connectRefusal": {
-        const refusal = await sys.connectRefusal(request.addr);
+      case "connectRefusal":
+      case "sendtoRefusal": {
+        const refusal =
+          await (request.op === "connectRefusal"
+            ? sys.connectRefusal(request.addr)
+            : sys.sendtoRefusal(request.addr));
         return {
           id,
           ok: true,

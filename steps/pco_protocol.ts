@@ -92,6 +92,7 @@ export type Request =
       readonly keepAddress: boolean;
     }
     | { readonly op: "connectRefusal"; readonly addr: SocketAddr }
+    | { readonly op: "sendtoRefusal"; readonly addr: SocketAddr }
     /** No answer: the socket is closed and forgotten. */
     | { readonly op: "close" }
     /** No answer: aborts the call `call`, which then answers as aborted. */
@@ -120,6 +121,7 @@ export const SOCKET_OP: Readonly<Record<RequestOp, SocketOp>> = {
   ready: "wait",
   shutdown: "shutdown",
   connectRefusal: "connect",
+  sendtoRefusal: "sendto",
   close: "close",
   cancel: "close",
   ping: "socket",
@@ -157,7 +159,7 @@ export type Response =
   & (
     | {
       readonly ok: true;
-      /** A count, an option's value, an error (`connectRefusal`). */
+      /** A count, an option's value, an error (`connectRefusal`, `sendtoRefusal`). */
       readonly value?: unknown;
       /** Bytes read. */
       readonly data?: Uint8Array | undefined;

@@ -116,7 +116,6 @@ import { type Watch, watch } from "./posix_reactor.ts";
 import { decodeSockaddr, encodeSockaddr } from "./sockaddr.ts";
 import { Turns } from "./_turns.ts";
 import {
-  checkPermission,
   granted,
   libcUnavailable,
   osError,
@@ -538,6 +537,12 @@ class PosixSysSocket implements SysSocket {
     return sysError(tried.errno, "connect", what);
   }
 
+  sendtoRefusal(addr: SocketAddr): SocketError | undefined {
+    // The port the kernel binds first is its own choice: Deno's permissions
+    // name the target only, as for Deno's own sends.
+    return accessRefusal("sendto", `send to ${formatAddr(addr)}`, addr);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -728,11 +733,21 @@ class PosixSysSocket implements SysSocket {
  * new host and port costs Deno more (it keeps a status per descriptor).
  */
 function checkAccess(op: SocketOp, what: string, addr: SocketAddr): void {
+  const refusal = accessRefusal(op, what, addr);
+  if (refusal !== undefined) throw refusal;
+}
+
+/** `checkAccess()`'s refusal, if any, for a caller that throws it later. */
+function accessRefusal(
+  op: SocketOp,
+  what: string,
+  addr: SocketAddr,
+): SocketError | undefined {
   if (!("path" in addr)) {
     const net = Deno.permissions.querySync(ALL_NET);
-    if (net.state === "granted" && !net.partial) return;
+    if (net.state === "granted" && !net.partial) return undefined;
   }
-  checkPermission(op, what, addr);
+  return granted(addr) ? undefined : permissionDenied(op, what, addr);
 }
 
 const ALL_NET: Deno.NetPermissionDescriptor = { name: "net" };

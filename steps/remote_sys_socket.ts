@@ -26,7 +26,12 @@ import type {
 } from "../machine/options.ts";
 import type { Backend } from "./backend.ts";
 import type { Call, PcoLink } from "./pco_link.ts";
-import type { Response, SocketReport, WireError } from "./pco_protocol.ts";
+import {
+  type Response,
+  SOCKET_OP,
+  type SocketReport,
+  type WireError,
+} from "./pco_protocol.ts";
 
 /** What a read brought after its caller stopped waiting: the next read's. */
 interface Kept {
@@ -240,11 +245,20 @@ export class RemoteSysSocket implements SysSocket {
     return { ...peer };
   }
 
-  async connectRefusal(addr: SocketAddr): Promise<SocketError | undefined> {
-    const answer = await this.#ask(
-      { op: "connectRefusal", sock: this.#id, addr },
-      "connect",
-    );
+  connectRefusal(addr: SocketAddr): Promise<SocketError | undefined> {
+    return this.#refusal("connectRefusal", addr);
+  }
+
+  sendtoRefusal(addr: SocketAddr): Promise<SocketError | undefined> {
+    return this.#refusal("sendtoRefusal", addr);
+  }
+
+  /** What the agent's socket answers of a call to `addr` it would refuse. */
+  async #refusal(
+    op: "connectRefusal" | "sendtoRefusal",
+    addr: SocketAddr,
+  ): Promise<SocketError | undefined> {
+    const answer = await this.#ask({ op, sock: this.#id, addr }, SOCKET_OP[op]);
     const refusal = (answer as { value: WireError | null }).value;
     return refusal === null ? undefined : this.#link.error(refusal);
   }

@@ -1169,14 +1169,28 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const from = this.state;
     if (signal?.aborted) throw this.#cancelled("sendto", signal, from, false);
     const event: SocketEvent = { type: "SENDTO", family: checked.domain };
-    let step;
-    while ((step = this.#stepOrWait(event)) instanceof Promise) {
-      await (signal === undefined
-        ? step
-        : this.#waitOrAbort(step, "sendto", signal, from));
+    let admitted = false;
+    for (;;) {
+      let step;
+      while ((step = this.#stepOrWait(event)) instanceof Promise) {
+        await (signal === undefined
+          ? step
+          : this.#waitOrAbort(step, "sendto", signal, from));
+      }
+      const decided = this.#decide("sendto", event, step);
+      if (!admitted && decided.next.facts.bound && !this.#node.facts.bound) {
+        // UDP binds a port first, in the kernel; a sendto() that Deno's
+        // permissions refuse reaches no kernel, and binds nothing.
+        const asked = this.#sys.sendtoRefusal(checked.addr);
+        const refusal = asked instanceof Promise ? await asked : asked;
+        if (refusal !== undefined) throw withState(refusal, this.state);
+        admitted = true;
+        // The state may have moved while another PCO answered: step again.
+        if (asked instanceof Promise) continue;
+      }
+      this.#moveOn("sendto", decided);
+      break;
     }
-    // UDP binds an ephemeral port first: the state may change.
-    this.#moveOn("sendto", this.#decide("sendto", event, step));
     this.#throwTraced();
     return await this.#write("sendto", data, checked.addr, signal, from);
   }

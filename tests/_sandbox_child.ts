@@ -25,6 +25,8 @@ export interface Answer {
   readonly code: string;
   readonly message?: string;
   readonly state?: string | undefined;
+  /** A fresh socket's state after the call failed, and its port. */
+  readonly after?: { readonly state: string; readonly port?: number };
 }
 
 /** The arguments of the `sandbox` scenario. */
@@ -77,10 +79,18 @@ function fresh(
   call: string,
   run: (sock: Socket) => Promise<unknown>,
 ): Promise<Answer> {
+  let after: Answer["after"];
   return answer(backend, call, async () => {
     using sock = socket({ domain, type, backend });
-    await run(sock);
-  });
+    try {
+      await run(sock);
+    } catch (error) {
+      // What the failed call left, as the socket and its kernel report it.
+      const name = sock.getsockname();
+      after = { state: sock.state, ...("port" in name && { port: name.port }) };
+      throw error;
+    }
+  }).then((answered) => after ? { ...answered, after } : answered);
 }
 
 async function sandbox(args: SandboxArgs): Promise<Answer[]> {
@@ -156,6 +166,20 @@ async function sandbox(args: SandboxArgs): Promise<Answer[]> {
         "dgram",
         "sendto ::1",
         (s) => s.sendto(ping, { hostname: "::1", port: args.v6udp }),
+      ),
+      await fresh(
+        backend,
+        "inet",
+        "dgram",
+        "sendto another port from a bound socket",
+        async (s) => {
+          // UDP's port of the allowed number is the child's to bind; the
+          // other backend's socket may still be closing (node:dgram's close
+          // is asynchronous), hence SO_REUSEADDR.
+          await s.setsockopt("SO_REUSEADDR", true);
+          await s.bind({ hostname: "127.0.0.1", port: args.allowed });
+          await s.sendto(ping, { hostname: "127.0.0.1", port: args.other });
+        },
       ),
       await fresh(
         backend,

@@ -544,6 +544,45 @@ Deno.test("an OS error in a worker's or process's agent (EADDRINUSE, binding a p
   }
 });
 
+Deno.test("a sendto() that a process PCO's permissions refuse rejects EACCES naming the PCO and the flag, and binds nothing there, with both backends", async () => {
+  await using pco = await processPco({
+    name: "sandboxed process",
+    startTimeout: START_MS,
+    permissions: ["--allow-net=127.0.0.1", "--allow-read", "--allow-ffi"],
+  });
+  using receiver = socket({
+    domain: "inet6",
+    type: "dgram",
+    nonblocking: true,
+  });
+  await receiver.bind({ hostname: "::1", port: 0 });
+  const target = receiver.getsockname();
+  for (const backend of BACKENDS) {
+    using there = await pco.socket({ domain: "inet6", type: "dgram", backend });
+    const error = await errorOf(() =>
+      there.sendto(encoder.encode("x"), target)
+    );
+    assertNames(error, pco.name);
+    assert.equal((error as SocketError).code, "EACCES");
+    assert.equal((error as SocketError).state, "created");
+    // The Deno backend binds [::]:0 first (node:dgram), which is refused
+    // first; posix lets the kernel bind, and asks for the target only.
+    const denied = backend === "deno" ? "[::]:0" : `[::1]:${target.port}`;
+    assert.match(
+      (error as SocketError).message,
+      new RegExp(
+        `Deno's permissions do not grant net access to "${
+          denied.replace(/[[\]]/g, "\\$&")
+        }"; run with --allow-net=`,
+      ),
+    );
+    // The kernel was not reached: the socket is unbound, as the machine says.
+    assert.equal(there.state, "created", backend);
+    assert.equal((there.getsockname() as InetAddr).port, 0, backend);
+  }
+  await assert.rejects(receiver.recvfrom(), { code: "EAGAIN" }, "nothing came");
+});
+
 Deno.test("pco.socket() with bad options throws what socket() throws, naming the PCO (none for localPco())", async () => {
   const pcos = [
     localPco("here"),

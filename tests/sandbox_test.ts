@@ -114,8 +114,32 @@ Deno.test({
       assert.equal(posix.code, "EACCES", `posix ${call}: ${posix.message}`);
       assert.match(posix.message!, new RegExp(`"\\[::1\\]:${args.v6udp}"`));
       // node:dgram binds [::]:0 first, which the sandbox refuses too.
-      assert.equal(answerOf(answers, "deno", call).code, "EACCES", call);
+      const deno = answerOf(answers, "deno", call);
+      assert.equal(deno.code, "EACCES", call);
+      assert.match(deno.message!, /bind to \[::\]:0/);
+      // Refused before the kernel, the call bound nothing (a UDP sendto()
+      // or connect() that reached it would have bound a port).
+      for (const answer of [posix, deno]) {
+        assert.deepEqual(
+          [answer.state, answer.after],
+          ["created", { state: "created", port: 0 }],
+          `${answer.backend} ${call}`,
+        );
+      }
     }
+    // A bound socket's later sendto() is refused as plainly, on both.
+    const later = (["deno", "posix"] as const).map((backend) =>
+      answerOf(answers, backend, "sendto another port from a bound socket")
+    );
+    for (const answer of later) {
+      assert.equal(answer.code, "EACCES", answer.message);
+      assert.equal(answer.state, "bound");
+      assert.match(
+        answer.message!,
+        new RegExp(`net access to "127\\.0\\.0\\.1:${args.other}"`),
+      );
+    }
+    assert.equal(later[0].message, later[1].message, "one message");
     // The permitted address works, on both backends.
     for (const backend of ["deno", "posix"]) {
       assert.equal(answerOf(answers, backend, "connect allowed").code, "ok");
