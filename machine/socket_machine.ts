@@ -327,6 +327,12 @@ export interface CallMeta {
    */
   readonly waits?: true;
   /**
+   * With `waits`: the call joins the call in flight and shares its outcome,
+   * rather than being answered by the state it leaves (a TCP `connect()`
+   * during another's attempt).
+   */
+  readonly joins?: true;
+  /**
    * The call is made, and the kernel's answer, which depends on what the
    * machine does not see, stands; the state stays.
    */
@@ -743,6 +749,23 @@ function waitFor(call: string): { meta: CallMeta } {
       waits: true,
       why:
         `${call}() on this socket is in flight; the call waits for it and is answered by the state it leaves, as the kernel's socket lock orders them`,
+    },
+  };
+}
+
+/**
+ * A TCP `connect()` while another's attempt is in flight: Linux's blocking
+ * `connect(2)` waits for the same attempt and answers as it ends (0 once
+ * connected; when it fails, the attempt's error to one waiter, `EPIPE` to
+ * each other one).
+ */
+function joinsAttempt(): { meta: CallMeta } {
+  return {
+    meta: {
+      waits: true,
+      joins: true,
+      why:
+        "a connect() on this socket is in flight; this one waits for the same attempt and answers as it ends, as Linux's blocking connect(2) does",
     },
   };
 }
@@ -2033,11 +2056,13 @@ export const socketMachine = setup({
           "EINVAL",
           "the socket is connecting; only a socket that is not connected can listen",
         ),
+        // A second connect() waits, as Linux's blocking connect(2) does
+        // (EALREADY is the answer of one that cannot wait): a TCP one for
+        // the attempt, whose outcome it shares; a datagram or unix one for
+        // the call, and the state it leaves answers.
         CONNECT: addressed(
-          reject(
-            "EALREADY",
-            "a connect() on this socket is still in progress; await it",
-          ),
+          { guard: or(["isDgram", "isUnix"]), ...waitFor("connect") },
+          joinsAttempt(),
         ),
         ACCEPT: reject("EINVAL", `${NOT_LISTENING} (it is connecting)`),
         // A blocking send or recv waits for the connection, as in the
@@ -2070,7 +2095,7 @@ export const socketMachine = setup({
           },
           answer(
             "noop",
-            'the attempt goes on, as after an interrupted connect(2): the socket stays "connecting" until it ends (a connect() meanwhile is EALREADY); close() the socket to end it',
+            'the attempt goes on, as after an interrupted connect(2): the socket stays "connecting" until it ends; connect() again to wait for it, or close() the socket to end it',
           ),
         ],
       },

@@ -41,6 +41,12 @@ export type Verdict =
      * answers it.
      */
     readonly waits: true;
+    /**
+     * It joins the call in flight, and answers as that call ends (a TCP
+     * `connect()` during another's attempt), rather than as the state it
+     * leaves.
+     */
+    readonly joins?: boolean;
     /** Which call it waits for. */
     readonly why: string;
   };
@@ -83,7 +89,10 @@ export function verdictOf(
   }
   const meta = transition.meta;
   if (meta?.waits === true) {
-    return { allowed: false, waits: true, why: meta.why ?? "" };
+    const why = meta.why ?? "";
+    return meta.joins === true
+      ? { allowed: false, waits: true, joins: true, why }
+      : { allowed: false, waits: true, why };
   }
   if (meta?.errno !== undefined) {
     return { allowed: false, errno: meta.errno, why: meta.why ?? "" };

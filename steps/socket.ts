@@ -130,7 +130,7 @@ export interface CallOptions {
    * call: nothing is received (bytes or a datagram that come stay queued
    * for the next read); bytes already handed to the kernel go out, the rest
    * does not; a TCP `connect()` goes on (the socket stays `"connecting"`, a
-   * later `connect()` is `EALREADY`, `close()` ends the attempt). A signal
+   * later `connect()` waits for the same attempt, `close()` ends it). A signal
    * already aborted rejects before any system call, and changes nothing.
    */
   signal?: AbortSignal;
@@ -810,6 +810,27 @@ interface RunningEffect {
    * settled and the socket moved to the state it leaves (or closed).
    */
   settled: { promise: Promise<void>; resolve(): void } | undefined;
+  /**
+   * How it ended, once it has: `error` is the call's own. Read by the calls
+   * that joined it (a TCP connect() during another's attempt).
+   */
+  ended: { readonly error?: SocketError } | undefined;
+  /**
+   * Whether a call already took the effect's error: the call that made it,
+   * unless its caller stopped waiting (an interrupted connect()), or the
+   * first call that joined it.
+   */
+  errorTaken: boolean;
+  /** Set once the call that made it no longer waits for it. */
+  abandoned: boolean;
+}
+
+/** What `#change()` tells its caller of a call it made. */
+interface ChangeCall {
+  /** The effect the call started, if it started one. */
+  started: RunningEffect | undefined;
+  /** The effect in flight that it joined, if it joined one. */
+  joined: RunningEffect | undefined;
 }
 
 /** A socket's backend and blocking mode. */
@@ -960,20 +981,32 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (signal === undefined) return await this.#change("connect", event);
     const from = this.state;
     if (signal.aborted) throw this.#cancelled("connect", signal, from, false);
-    const running = this.#change("connect", event, signal);
+    const call: ChangeCall = { started: undefined, joined: undefined };
+    const running = this.#change("connect", event, signal, call);
     if (await orAbort(running, signal) !== ABORTED) return;
-    if (this.state !== "connecting") {
-      // Aborted while it waited for the call in flight: it never started.
-      throw this.#cancelled("connect", signal, from, true, "nothing was done");
+    const own = call.started;
+    if (own === undefined || own !== this.#effect) {
+      // It waited for another call, or joined another's attempt (which the
+      // machine says an interrupt does not stop): it started nothing.
+      throw this.#cancelled(
+        "connect",
+        signal,
+        from,
+        true,
+        call.joined
+          ? this.#allow("connect", INTERRUPT).why
+          : "nothing was done",
+      );
     }
     // The machine says what an interrupted connect() leaves: an attempt
     // that stops (the effect's signal tells the backend) settles as a
-    // failed one before this rejects; one that goes on settles when it ends.
+    // failed one before this rejects; one that goes on settles when it ends,
+    // and a connect() that joins it then takes its error.
     const interrupted = this.#allow("connect", INTERRUPT);
     if (interrupted.stops) {
       this.#stopEffect();
       await running.catch(() => {});
-    }
+    } else own.abandoned = true;
     throw this.#cancelled("connect", signal, from, true, interrupted.why);
   }
 
@@ -1334,13 +1367,18 @@ class StreamSocket<D extends Domain> implements Socket<D> {
    */
   #stepOrWait(event: SocketEvent): Step | Promise<void> {
     const step = this.#graph.step(this.#node, event);
-    if (step.allowed || !step.waits) return step;
+    if (step.allowed || !step.waits || step.joins) return step;
     const effect = this.#effect;
     if (effect === undefined) {
       throw new Error(
         `The socket machine makes "${event.type}" wait in state "${this.state}", where no call is in flight`,
       );
     }
+    return this.#settledOf(effect);
+  }
+
+  /** Resolves once `effect` has settled and the socket moved on. */
+  #settledOf(effect: RunningEffect): Promise<void> {
     if (effect.settled === undefined) {
       let resolve!: () => void;
       const promise = new Promise<void>((done) => resolve = done);
@@ -1407,6 +1445,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     op: SocketOp,
     event: SocketEvent,
     signal?: AbortSignal,
+    tracked?: ChangeCall,
   ): Promise<void> {
     // A call that need not wait changes the state before this returns.
     let step;
@@ -1415,6 +1454,9 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       if (signal?.aborted) {
         throw this.#cancelled(op, signal, this.state, true, "nothing was done");
       }
+    }
+    if (!step.allowed && step.waits && step.joins) {
+      return await this.#join(op, signal, tracked);
     }
     const decided = this.#decide(op, event, step);
     if (decided.asks) return this.#ask(op, event);
@@ -1432,8 +1474,16 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       );
     }
     const stop = call.stoppable ? new AbortController() : undefined;
-    const effect: RunningEffect = { stop, stopped: false, settled: undefined };
+    const effect: RunningEffect = {
+      stop,
+      stopped: false,
+      settled: undefined,
+      ended: undefined,
+      errorTaken: false,
+      abandoned: false,
+    };
     this.#effect = effect;
+    if (tracked !== undefined) tracked.started = effect;
     try {
       let failure: { error: unknown } | undefined;
       try {
@@ -1460,22 +1510,66 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         this.#graph.settle(this.#node, failure ? "error" : "done"),
         op,
       );
-      this.#throwTraced();
-      if (failure) {
+      if (!failure) effect.ended = {};
+      else {
         const error = osError(failure.error, op, `${op}()`);
         // The kernel's answer, given the state the call was made in.
-        throw error.state !== undefined ? error : new SocketError(
-          error.code,
-          error.op,
-          error.message,
-          { state: from, step: error.step, cause: error.cause ?? error },
-        );
+        effect.ended = {
+          error: error.state !== undefined ? error : new SocketError(
+            error.code,
+            error.op,
+            error.message,
+            { state: from, step: error.step, cause: error.cause ?? error },
+          ),
+        };
+        if (!effect.abandoned) effect.errorTaken = true;
       }
+      this.#throwTraced();
+      if (effect.ended.error) throw effect.ended.error;
     } finally {
       // The calls that waited for this one go on from the state it left.
       this.#effect = undefined;
       effect.settled?.resolve();
     }
+  }
+
+  /**
+   * A call that joins the call in flight (a TCP connect() during
+   * another's attempt, as the machine says): it waits for it and answers as
+   * it ended. Its error goes to one call, the one that made it if that one
+   * still waits, else the first that joined; Linux gives each other waiter
+   * `EPIPE` (the socket was disconnected meanwhile).
+   */
+  async #join(
+    op: SocketOp,
+    signal: AbortSignal | undefined,
+    tracked: ChangeCall | undefined,
+  ): Promise<void> {
+    const effect = this.#effect;
+    if (effect === undefined) {
+      throw new Error(
+        `The socket machine makes ${op}() join the call in flight in state "${this.state}", where none is`,
+      );
+    }
+    const from = this.state;
+    if (tracked !== undefined) tracked.joined = effect;
+    await this.#settledOf(effect);
+    // An interrupted call has rejected already: it takes nothing.
+    if (signal?.aborted) return;
+    const ended = effect.ended;
+    // Only close() ends an effect with no outcome.
+    if (ended === undefined) throw this.#ioError(op, undefined);
+    if (ended.error === undefined) return this.#throwTraced();
+    if (!effect.errorTaken) {
+      effect.errorTaken = true;
+      throw withState(ended.error, from);
+    }
+    throw new SocketError(
+      "EPIPE",
+      op,
+      `Cannot ${op}(): EPIPE, the attempt this call waited for failed, and another connect() took its error (${ended.error.code}); connect() again`,
+      { state: from },
+    );
   }
 
   /** Stops the effect in flight, if any (its call then fails). */

@@ -86,7 +86,6 @@ const REACHED: readonly string[] = [
 /** The reasons the machine defines that the walk does not meet. */
 const UNREACHED: readonly string[] = [
   "EAFNOSUPPORT: the address is of another family than the socket; use an address of the socket's domain",
-  "EALREADY: a connect() on this socket is still in progress; await it",
   "EINVAL: a unix socket takes a { path } address",
   "EINVAL: an inet6 socket takes an IPv6 address (Linux finds an IPv4 address too short for it)",
   "EINVAL: the socket is connecting, so it is bound",
