@@ -144,16 +144,22 @@ export class DenoDgramSocket implements SysSocket {
 
   write(data: Uint8Array, _signal?: AbortSignal): Promise<number> {
     const peer = this.remote as InetAddr | undefined;
-    if (peer === undefined) {
-      return Promise.reject(
-        new SocketError(
-          "EDESTADDRREQ",
-          "send",
-          "Cannot send(): EDESTADDRREQ, the socket has no peer; connect() first, or use sendto()",
-        ),
-      );
-    }
+    if (peer === undefined) return this.#sendWithoutPeer();
     return this.#send(data, peer, "send");
+  }
+
+  /**
+   * `send(2)` with no peer: UDP binds an ephemeral port first, as Linux
+   * does (`inet_autobind()`), then finds there is none.
+   */
+  async #sendWithoutPeer(): Promise<never> {
+    this.#ensureOpen("send");
+    await this.#bound("send");
+    throw new SocketError(
+      "EDESTADDRREQ",
+      "send",
+      "Cannot send(): EDESTADDRREQ, the socket has no peer; connect() first, or use sendto()",
+    );
   }
 
   async writeTo(

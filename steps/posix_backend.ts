@@ -417,13 +417,20 @@ class PosixSysSocket implements SysSocket {
   }
 
   write(data: Uint8Array, signal?: AbortSignal): Promise<number> {
-    return this.#whenReady(
+    const sent = this.#whenReady(
       "send",
       POLLOUT,
       "send",
       () => sysSend(this.#libc, this.#fd, data, MSG_NOSIGNAL),
       signal,
     );
+    const { type, domain } = this.#kind;
+    if (type === "stream" || domain === "unix" || !portless(this.#local)) {
+      return sent;
+    }
+    // UDP binds an ephemeral port on its first send(), even one that fails
+    // (EDESTADDRREQ without a peer).
+    return sent.finally(() => this.#localChanged());
   }
 
   async writeTo(

@@ -1067,6 +1067,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       if (step instanceof Promise) {
         return this.#sendAfter(step, data, signal, from);
       }
+      if (bindsAndFails(step, this.#node)) return this.#sendBinding(step, data);
       this.#decide("send", SEND, step);
       return this.#write("send", data, undefined, signal, from);
     } catch (error) {
@@ -1087,8 +1088,35 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         ? step
         : this.#waitOrAbort(step, "send", signal, from));
     } while ((step = this.#stepOrWait(SEND)) instanceof Promise);
+    if (bindsAndFails(step, this.#node)) {
+      return await this.#sendBinding(step, data);
+    }
     this.#decide("send", SEND, step);
     return await this.#write("send", data, undefined, signal, from);
+  }
+
+  /**
+   * A send() that the machine answers with an errno after the kernel bound
+   * the socket (UDP without a peer: `EDESTADDRREQ`, after an ephemeral
+   * port). The machine's errno is refused before any call elsewhere; here
+   * the call is made, so that the kernel's socket is bound as the machine
+   * says, and its answer stands. A refusal that reached no kernel (Deno's
+   * permissions) binds nothing: the state stays.
+   */
+  async #sendBinding(
+    step: Step & { allowed: true },
+    data: Uint8Array,
+  ): Promise<never> {
+    try {
+      await this.#sys.write(data);
+    } catch (error) {
+      const failure = osError(error, "send", "send()", { state: this.state });
+      if (failure.code !== step.outcome) throw failure;
+      this.#decide("send", SEND, step);
+    }
+    throw new Error(
+      `The kernel sent a datagram from a ${this.state} socket that the socket machine says has no peer`,
+    );
   }
 
   async recv(
@@ -1985,6 +2013,18 @@ function orAbort<T>(
       reject(error);
     });
   });
+}
+
+/**
+ * Whether `step`, from `node`, answers with an errno and yet binds the
+ * socket (the kernel bound it before it failed).
+ */
+function bindsAndFails(
+  step: Step,
+  node: SocketNode,
+): step is Step & { allowed: true } {
+  return step.allowed && step.outcome !== undefined &&
+    isErrno(step.outcome) && step.next.facts.bound && !node.facts.bound;
 }
 
 /**

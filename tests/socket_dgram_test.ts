@@ -16,6 +16,19 @@ import {
   SocketError,
 } from "../mod.ts";
 import { LOOPBACK, predictHere, tempDir, within } from "./_net.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  MSG_NOSIGNAL,
+  openLibc,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  sysBind,
+  sysClose,
+  sysGetsockname,
+  sysSend,
+  sysSocket,
+} from "../steps/libc.ts";
 
 const BACKENDS = ["deno", "posix"] as const satisfies readonly Backend[];
 const DOMAINS = ["inet", "inet6", "unix"] as const satisfies readonly Domain[];
@@ -283,4 +296,58 @@ for (const backend of BACKENDS) {
       );
     }
   });
+}
+
+/**
+ * What Linux answers `send()` without a peer on a fresh UDP socket, then
+ * whether it shows a port, then `bind()` to the loopback address: a socket
+ * of libc's own.
+ */
+function kernelSendWithoutPeer(domain: "inet" | "inet6"): unknown[] {
+  using libc = openLibc();
+  const family = domain === "inet" ? AF_INET : AF_INET6;
+  const made = sysSocket(libc, family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert.ok(made.ok, "socket(2)");
+  try {
+    const sent = sysSend(libc, made.value, new Uint8Array([1]), MSG_NOSIGNAL);
+    const name = sysGetsockname(libc, made.value);
+    const bound = sysBind(libc, made.value, {
+      hostname: LOOPBACK[domain],
+      port: 0,
+    });
+    return [
+      sent.ok ? "ok" : sent.errno,
+      name.ok && name.value !== undefined && "port" in name.value &&
+      name.value.port !== 0,
+      bound.ok ? "ok" : bound.errno,
+    ];
+  } finally {
+    sysClose(libc, made.value);
+  }
+}
+
+for (const backend of BACKENDS) {
+  for (const domain of ["inet", "inet6"] as const) {
+    Deno.test(`send() without a peer on an unbound ${domain} UDP socket (${backend} backend) is EDESTADDRREQ and binds an ephemeral port, as Linux does: getsockname() shows it, bind() is EINVAL`, async () => {
+      const kernel = kernelSendWithoutPeer(domain);
+      assert.deepEqual(kernel, ["EDESTADDRREQ", true, "EINVAL"], "Linux");
+      using sock = socket({ domain, type: "dgram", backend });
+      const answers: unknown[] = [];
+      await sock.send(new Uint8Array([1])).catch((error: SocketError) =>
+        answers.push(error.code)
+      );
+      assert.equal(sock.state, "bound");
+      const name = sock.getsockname();
+      answers.push("port" in name && name.port !== 0);
+      await sock.bind({ hostname: LOOPBACK[domain], port: 0 }).then(
+        () => answers.push("ok"),
+        (error: SocketError) => answers.push(error.code),
+      );
+      assert.deepEqual(answers, kernel);
+      assert.deepEqual(
+        await model(domain, ["send", "bind"]),
+        ["EDESTADDRREQ", "EINVAL"],
+      );
+    });
+  }
 }
