@@ -224,3 +224,15 @@ export interface SocketEffects {
   readonly connect: PromiseActorLogic<void, ConnectInput>;
   readonly shutdown: PromiseActorLogic<void, ShutdownInput>;
 }
+
+/**
+ * The reason a connect effect's signal aborts with when another call of the
+ * socket disconnects the attempt in flight, as Linux lets `shutdown()` and
+ * `connect()` with `AF_UNSPEC` do: the backend ends the attempt as that call
+ * does in the kernel (the two leave different `SO_ERROR`s). Any other
+ * reason is an interruption.
+ */
+export class Disconnection {
+  /** @param by The call that disconnects the attempt. */
+  constructor(readonly by: "shutdown" | "disconnect") {}
+}

@@ -342,10 +342,11 @@ export interface CallMeta {
   /** The call is made, and the kernel answers this. */
   readonly outcome?: Outcome;
   /**
-   * The call in flight stops, and fails: the socket settles as after its
-   * failure (`INTERRUPT` of a unix `connect()`).
+   * The call in flight stops, and fails with this errno: the socket settles
+   * as after its failure (`INTERRUPT` of a unix `connect()`; `shutdown()`
+   * or `connect(AF_UNSPEC)` during a TCP one, which disconnect it).
    */
-  readonly stops?: true;
+  readonly stops?: Errno;
 }
 
 /** A refused call: a forbidden transition that carries the errno. */
@@ -362,11 +363,11 @@ function asksKernel(why: string): { meta: CallMeta } {
 }
 
 /**
- * An interruption that stops the call in flight, which fails: the effect's
- * `onError` says where the socket goes.
+ * A call that stops the call in flight, which fails with `errno`: the
+ * effect's `onError` says where the socket goes.
  */
-function stopsCall(why: string): { meta: CallMeta } {
-  return { meta: { stops: true, why } };
+function stopsCall(errno: Errno, why: string): { meta: CallMeta } {
+  return { meta: { stops: errno, why } };
 }
 
 /** A call whose answer the facts tell. */
@@ -2066,14 +2067,39 @@ export const socketMachine = setup({
         ),
         ACCEPT: reject("EINVAL", `${NOT_LISTENING} (it is connecting)`),
         // A blocking send or recv waits for the connection, as in the
-        // kernel; shutdown() waits too (in the kernel it could also abort
-        // the attempt: the order in which the calls were made is kept).
+        // kernel.
         SEND: waitFor("connect"),
         SENDTO: addressed(waitFor("connect")),
         RECV: waitFor("connect"),
-        SHUTDOWN: waitFor("connect"),
-        // The attempt is not stopped: the call waits for its outcome.
-        DISCONNECT: waitFor("connect"),
+        // shutdown() and connect(AF_UNSPEC) of a TCP socket whose attempt is
+        // in flight disconnect it at once (tcp_disconnect() of SYN_SENT) and
+        // answer 0; the waiting connect() fails (ECONNRESET after shutdown,
+        // EPIPE after the disconnect, which leaves ECONNRESET pending), and
+        // the socket settles as after a failed connect. A unix or datagram
+        // socket's wait for the call.
+        SHUTDOWN: [
+          {
+            guard: and([not("isUnix"), not("isDgram")]),
+            target: "connecting",
+            ...stopsCall(
+              "ECONNRESET",
+              "shutdown() of a TCP socket whose connect() is in flight disconnects it, as Linux does: the attempt fails with ECONNRESET",
+            ),
+          },
+          waitFor("connect"),
+        ],
+        DISCONNECT: [
+          {
+            guard: and([not("isUnix"), not("isDgram")]),
+            target: "connecting",
+            actions: "resetPending",
+            ...stopsCall(
+              "EPIPE",
+              "connect(AF_UNSPEC) of a TCP socket whose connect() is in flight disconnects it, as Linux does: the attempt fails with EPIPE, and ECONNRESET is left pending (SO_ERROR)",
+            ),
+          },
+          waitFor("connect"),
+        ],
         ...optionCalls("connecting", ...v6onlyHeld),
         CLOSE: "closed",
         GETSOCKNAME: "connecting",
@@ -2090,6 +2116,7 @@ export const socketMachine = setup({
           {
             guard: "isUnix",
             ...stopsCall(
+              "EINTR",
               "the attempt stopped, and the socket is unconnected, as Linux leaves it after an interrupted unix connect(); connect() again",
             ),
           },

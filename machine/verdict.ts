@@ -21,10 +21,11 @@ export type Verdict =
      */
     readonly asks?: boolean;
     /**
-     * The call in flight stops and fails (an `INTERRUPT` that ends it); the
-     * state it leaves is its failure's.
+     * The call in flight stops and fails with this errno (an `INTERRUPT`
+     * that ends it, a `shutdown()` that disconnects it); the state it
+     * leaves is its failure's.
      */
-    readonly stops?: boolean;
+    readonly stops?: Errno;
   }
   | {
     readonly allowed: false;
@@ -100,8 +101,9 @@ export function verdictOf(
   if (meta?.asks === true) {
     return { allowed: true, outcome: undefined, why: meta.why, asks: true };
   }
-  if (meta?.stops === true) {
-    return { allowed: true, outcome: undefined, why: meta.why, stops: true };
+  if (meta?.stops !== undefined) {
+    const { stops, why } = meta;
+    return { allowed: true, outcome: undefined, why, stops };
   }
   return { allowed: true, outcome: meta?.outcome, why: meta?.why };
 }

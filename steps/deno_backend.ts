@@ -184,12 +184,13 @@ import {
   type UnixAddr,
   wildcardAddr,
 } from "../machine/address.ts";
-import type {
-  Readiness,
-  Received,
-  ShutdownHow,
-  SysSocket,
-  SysSocketKind,
+import {
+  Disconnection,
+  type Readiness,
+  type Received,
+  type ShutdownHow,
+  type SysSocket,
+  type SysSocketKind,
 } from "../machine/effects.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
 import type {
@@ -692,6 +693,11 @@ class DenoSysSocket implements SysSocket {
     } catch (error) {
       // Linux gives back a port that the kernel chose for a failed connect.
       if (!this.#is(BOUND)) this.local = undefined;
+      // Disconnected by connect(AF_UNSPEC), Linux leaves ECONNRESET pending.
+      const reason: unknown = signal.reason;
+      if (reason instanceof Disconnection && reason.by === "disconnect") {
+        this.#opts().fail("ECONNRESET");
+      }
       throw error;
     }
     if (signal.aborted || this.#is(CLOSED)) {

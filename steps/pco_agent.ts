@@ -8,7 +8,7 @@
  * @module
  */
 import type { SocketAddr } from "../machine/address.ts";
-import type { SysSocket } from "../machine/effects.ts";
+import { Disconnection, type SysSocket } from "../machine/effects.ts";
 import { SocketError } from "../machine/errors.ts";
 import type { SocketOptionValues } from "../machine/options.ts";
 import { createSysSocket } from "./backend.ts";
@@ -71,7 +71,9 @@ export class Agent {
         this.#socks.delete(request.sock);
         return;
       case "cancel":
-        this.#calls.get(request.call)?.abort();
+        this.#calls.get(request.call)?.abort(
+          request.disconnect && new Disconnection(request.disconnect),
+        );
         return;
       case "ping":
         this.#send({ id: request.id, ok: true });

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { Disconnection } from "../machine/effects.ts";
 import { SocketError } from "../machine/errors.ts";
 import {
   type Hello,
@@ -95,8 +96,14 @@ export class PcoLink {
     if (signal === undefined) {
       this.#pending.set(id, { op: call.op, resolve, reject });
     } else {
-      const cancel = () =>
-        this.post({ op: "cancel", sock: call.sock, call: id });
+      const cancel = () => {
+        const reason: unknown = signal.reason;
+        this.post(
+          reason instanceof Disconnection
+            ? { op: "cancel", sock: call.sock, call: id, disconnect: reason.by }
+            : { op: "cancel", sock: call.sock, call: id },
+        );
+      };
       signal.addEventListener("abort", cancel, { once: true });
       const unlisten = () => signal.removeEventListener("abort", cancel);
       this.#pending.set(id, {

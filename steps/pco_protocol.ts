@@ -95,8 +95,15 @@ export type Request =
     | { readonly op: "sendtoRefusal"; readonly addr: SocketAddr }
     /** No answer: the socket is closed and forgotten. */
     | { readonly op: "close" }
-    /** No answer: aborts the call `call`, which then answers as aborted. */
-    | { readonly op: "cancel"; readonly call: number }
+    /**
+     * No answer: aborts the call `call`, which then answers as aborted; with
+     * `disconnect`, a connect whose attempt that call disconnects.
+     */
+    | {
+      readonly op: "cancel";
+      readonly call: number;
+      readonly disconnect?: "shutdown" | "disconnect";
+    }
     /** Answered at once: the agent is alive. */
     | { readonly op: "ping" }
     /** Closes every socket; answered, and then the agent ends. */

@@ -62,12 +62,13 @@ import {
   type SocketAddr,
   wildcardAddr,
 } from "../machine/address.ts";
-import type {
-  Readiness,
-  Received,
-  ShutdownHow,
-  SysSocket,
-  SysSocketKind,
+import {
+  Disconnection,
+  type Readiness,
+  type Received,
+  type ShutdownHow,
+  type SysSocket,
+  type SysSocketKind,
 } from "../machine/effects.ts";
 import type { Errno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
@@ -88,10 +89,12 @@ import {
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
+  SO_ERROR,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_STREAM,
+  SOL_SOCKET,
   SOMAXCONN,
   sysAcceptFrom,
   sysBind,
@@ -101,6 +104,7 @@ import {
   sysConnectUnspec,
   sysGetpeername,
   sysGetsockname,
+  sysGetsockoptInt,
   sysListen,
   sysPoll,
   sysRecv,
@@ -621,8 +625,16 @@ class PosixSysSocket implements SysSocket {
       try {
         await this.#wait("connect", POLLOUT, signal);
       } catch (error) {
-        // Stop the attempt in the kernel too, unless close() did.
-        if (!this.#closed) sysConnectUnspec(this.#libc, this.#fd);
+        // Stop the attempt in the kernel too, unless close() did, as the
+        // call that stopped it does. Either leaves ECONNRESET pending, which
+        // a blocking connect(2) waiting there takes after shutdown(2) (its
+        // answer), but not after connect(AF_UNSPEC) (it answers EPIPE).
+        if (this.#closed) throw error;
+        const reason: unknown = signal.reason;
+        if (reason instanceof Disconnection && reason.by === "shutdown") {
+          sysShutdown(this.#libc, this.#fd, SHUT_RDWR);
+          sysGetsockoptInt(this.#libc, this.#fd, SOL_SOCKET, SO_ERROR);
+        } else sysConnectUnspec(this.#libc, this.#fd);
         throw error;
       }
     }

@@ -8,11 +8,12 @@ import {
   type SocketAddr,
   unboundAddr,
 } from "../machine/address.ts";
-import type {
-  Readiness,
-  ShutdownHow,
-  SysSocket,
-  SysSocketKind,
+import {
+  Disconnection,
+  type Readiness,
+  type ShutdownHow,
+  type SysSocket,
+  type SysSocketKind,
 } from "../machine/effects.ts";
 import { type Errno, isErrno } from "../machine/errno.ts";
 import { SocketError, type SocketOp } from "../machine/errors.ts";
@@ -823,6 +824,11 @@ interface RunningEffect {
   errorTaken: boolean;
   /** Set once the call that made it no longer waits for it. */
   abandoned: boolean;
+  /**
+   * The call that stopped it, and the errno its own call then fails with
+   * (a shutdown() that disconnected a TCP attempt), if one did.
+   */
+  stoppedBy: { readonly op: SocketOp; readonly errno: Errno } | undefined;
 }
 
 /** What `#change()` tells its caller of a call it made. */
@@ -1303,7 +1309,11 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     while ((step = this.#stepOrWait(DISCONNECT)) instanceof Promise) {
       await step;
     }
-    const { next } = this.#decide("disconnect", DISCONNECT, step);
+    const decided = this.#decide("disconnect", DISCONNECT, step);
+    if (decided.stops !== undefined) {
+      return await this.#disconnectInFlight("disconnect", decided);
+    }
+    const { next } = decided;
     try {
       await this.#sys.disconnect();
     } catch (error) {
@@ -1488,6 +1498,9 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     }
     const decided = this.#decide(op, event, step);
     if (decided.asks) return this.#ask(op, event);
+    if (decided.stops !== undefined) {
+      return await this.#disconnectInFlight(op, decided);
+    }
     const { next } = decided;
     const from = this.state;
     this.#move(next, op);
@@ -1509,6 +1522,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
       ended: undefined,
       errorTaken: false,
       abandoned: false,
+      stoppedBy: undefined,
     };
     this.#effect = effect;
     if (tracked !== undefined) tracked.started = effect;
@@ -1530,7 +1544,18 @@ class StreamSocket<D extends Domain> implements Socket<D> {
           { state: from },
         );
       }
-      if (effect.stopped) {
+      const by = effect.stoppedBy;
+      if (by !== undefined) {
+        // Another call disconnected the attempt: it failed as in Linux.
+        failure = {
+          error: new SocketError(
+            by.errno,
+            op,
+            `Cannot finish ${op}(): ${by.errno}, ${by.op}() disconnected the socket while the attempt was in progress, as Linux does; connect() again`,
+            { state: from },
+          ),
+        };
+      } else if (effect.stopped) {
         // An abort stopped the attempt (a unix connect()): it failed.
         failure ??= { error: new Error(`${op}() was aborted`) };
       }
@@ -1600,12 +1625,36 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     );
   }
 
+  /**
+   * A call that disconnects the attempt in flight, as the machine says (a
+   * `shutdown()` or `connect(AF_UNSPEC)` during a TCP `connect()`): the
+   * backend ends the attempt as that call does in the kernel, the waiting
+   * `connect()` fails with the machine's errno, and this call answers 0
+   * once the socket has settled.
+   */
+  async #disconnectInFlight(
+    op: SocketOp,
+    step: Step & { allowed: true },
+  ): Promise<void> {
+    const effect = this.#effect;
+    if (effect === undefined || op !== "shutdown" && op !== "disconnect") {
+      throw new Error(
+        `The socket machine makes ${op}() stop the call in flight in state "${this.state}", which no backend does`,
+      );
+    }
+    this.#move(step.next, op);
+    if (!effect.stopped) effect.stoppedBy = { op, errno: step.stops! };
+    this.#stopEffect(new Disconnection(op));
+    await this.#settledOf(effect);
+    this.#throwTraced();
+  }
+
   /** Stops the effect in flight, if any (its call then fails). */
-  #stopEffect(): void {
+  #stopEffect(reason?: Disconnection): void {
     const effect = this.#effect;
     if (effect === undefined || effect.stopped) return;
     effect.stopped = true;
-    effect.stop?.abort();
+    effect.stop?.abort(reason);
   }
 
   /**

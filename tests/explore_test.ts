@@ -162,7 +162,7 @@ Deno.test("explore() refuses a depth that is not an integer from 1 to 64", () =>
   }
 });
 
-Deno.test("explore() reports what a call made while another is in flight gives: it waits for an instant call, and a second connect() waits for the first, never EALREADY", () => {
+Deno.test("explore() reports what a call made while another is in flight gives: it waits for an instant call, a second connect() waits for the first (never EALREADY), and a TCP shutdown() or disconnect() ends it", () => {
   for (const domain of ["inet", "inet6", "unix"] as const) {
     const { overlaps } = explore({ domain, type: "stream", depth: 4 });
     const answer = (state: string, op: string) =>
@@ -175,9 +175,13 @@ Deno.test("explore() reports what a call made while another is in flight gives: 
       assert.deepEqual(answer(state, "getsockname"), ["ok"]);
     }
     // A blocking connect in flight: data calls and a second connect wait
-    // (as Linux's blocking connect(2) does), Linux's answers else.
+    // (as Linux's blocking connect(2) does), a TCP shutdown or disconnect
+    // ends the attempt at once, Linux's answers else.
     assert.deepEqual(answer("connecting", "send"), ["waits"]);
     assert.deepEqual(answer("connecting", "connect"), ["waits"]);
+    const ends = domain === "unix" ? ["waits"] : ["ok"];
+    assert.deepEqual(answer("connecting", "shut_wr"), ends, domain);
+    assert.deepEqual(answer("connecting", "disconnect"), ends, domain);
     assert.deepEqual(answer("connecting", "listen"), ["EINVAL"]);
   }
 });
