@@ -2075,8 +2075,10 @@ export const socketMachine = setup({
         // in flight disconnect it at once (tcp_disconnect() of SYN_SENT) and
         // answer 0; the waiting connect() fails (ECONNRESET after shutdown,
         // EPIPE after the disconnect, which leaves ECONNRESET pending), and
-        // the socket settles as after a failed connect. A unix or datagram
-        // socket's wait for the call.
+        // the socket settles as after a failed connect. A unix stream
+        // socket's shutdown() and a datagram socket's calls wait for the
+        // connect; connect(AF_UNSPEC) of a unix stream socket is EINVAL at
+        // once, as anywhere.
         SHUTDOWN: [
           {
             guard: and([not("isUnix"), not("isDgram")]),
@@ -2089,6 +2091,8 @@ export const socketMachine = setup({
           waitFor("connect"),
         ],
         DISCONNECT: [
+          // Linux checks a unix stream socket's address family first.
+          UNIX_STREAM_DISCONNECT,
           {
             guard: and([not("isUnix"), not("isDgram")]),
             target: "connecting",
