@@ -35,9 +35,10 @@ import type { Backend } from "./backend.ts";
 /**
  * The version of the protocol this module speaks. An agent of another
  * version is refused: a caller and its agent must come from the same
- * sockfsm release.
+ * sockfsm release. Version 2 added the `sendtoRefusal` request and the
+ * `disconnect` of a `cancel`.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** What an agent says first, before any request. */
 export interface Hello {
