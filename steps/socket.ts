@@ -1610,8 +1610,15 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     // An interrupted call has rejected already: it takes nothing.
     if (signal?.aborted) return;
     const ended = effect.ended;
-    // Only close() ends an effect with no outcome.
-    if (ended === undefined) throw this.#ioError(op, undefined);
+    if (ended === undefined) {
+      // Only close() ends an effect with no outcome.
+      throw new SocketError(
+        "EBADF",
+        op,
+        `Cannot finish ${op}(): EBADF, the socket was closed while the call was in progress`,
+        { state: from },
+      );
+    }
     if (ended.error === undefined) return this.#throwTraced();
     if (!effect.errorTaken) {
       effect.errorTaken = true;

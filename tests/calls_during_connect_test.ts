@@ -378,6 +378,33 @@ Deno.test({
     ),
 });
 
+Deno.test("close() while two connect()s of a TCP socket wait rejects both with EBADF, each with the state it was called in, on both backends", async () => {
+  for (const backend of BACKENDS) {
+    using listener = socket({ domain: "inet", backend: "posix" });
+    await listener.bind({ hostname: "127.0.0.1", port: 0 });
+    await listener.listen(0);
+    using first = socket({ domain: "inet", backend });
+    await first.connect(listener.getsockname());
+    const client = socket({ domain: "inet", backend });
+    const outcome = (call: Promise<void>) =>
+      call.then(
+        () => "ok",
+        (error: SocketError) => `${error.code} ${error.state}`,
+      );
+    const calls = [
+      outcome(client.connect(listener.getsockname())),
+      outcome(client.connect(listener.getsockname())),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    client.close();
+    assert.deepEqual(
+      await within(1000, Promise.all(calls), "the connect()s"),
+      ["EBADF created", "EBADF connecting"],
+      backend,
+    );
+  }
+});
+
 Deno.test({
   name:
     "shutdown() and disconnect() of a worker's or process's TCP socket whose connect() waits disconnect it there as here, on both backends",
