@@ -170,10 +170,10 @@ Deno.test("socketMachine stops an interrupted unix connect(), which then fails, 
       let node = graph.start({ domain, type: "stream" });
       if (bound) {
         const port = domain === "unix" ? "path" : "caller";
-        node = taken(graph, node, { type: "BIND", family: domain, port });
+        node = allowed(graph, node, { type: "BIND", family: domain, port });
         node = graph.settle(node, "done");
       }
-      const connecting = taken(graph, node, {
+      const connecting = allowed(graph, node, {
         type: "CONNECT",
         family: domain,
       });
@@ -206,17 +206,6 @@ Deno.test("socketMachine stops an interrupted unix connect(), which then fails, 
     }
   }
 });
-
-/** The node `event` leads to from `node`, which must allow it. */
-function taken(
-  graph: SocketGraph,
-  node: SocketNode,
-  event: SocketEvent,
-): SocketNode {
-  const step = graph.step(node, event);
-  assert.ok(step.allowed, `${node.state} ${event.type}`);
-  return step.next;
-}
 
 Deno.test("socketMachine gives the Linux errno where TCP and unix sockets differ", () => {
   const cases: [SocketState, SocketEvent, string, string][] = [
