@@ -207,6 +207,8 @@ class PosixSysSocket implements SysSocket {
   /** Whether bind() bound the socket. */
   #bound = false;
   readonly #kind: SysSocketKind;
+  /** A UDP socket: its first send(), even one that fails, binds a port. */
+  readonly #udp: boolean;
   readonly #fd: number;
   readonly #lease: LibcLease;
   readonly #libc: Libc;
@@ -220,6 +222,7 @@ class PosixSysSocket implements SysSocket {
 
   constructor(kind: SysSocketKind, fd: number, lease: LibcLease) {
     this.#kind = kind;
+    this.#udp = kind.type === "dgram" && kind.domain !== "unix";
     this.#fd = fd;
     this.#lease = lease;
     this.#libc = lease.libc;
@@ -428,10 +431,7 @@ class PosixSysSocket implements SysSocket {
       () => sysSend(this.#libc, this.#fd, data, MSG_NOSIGNAL),
       signal,
     );
-    const { type, domain } = this.#kind;
-    if (type === "stream" || domain === "unix" || !portless(this.#local)) {
-      return sent;
-    }
+    if (!this.#udp || !portless(this.#local)) return sent;
     // UDP binds an ephemeral port on its first send(), even one that fails
     // (EDESTADDRREQ without a peer).
     return sent.finally(() => this.#localChanged());

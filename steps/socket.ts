@@ -994,15 +994,10 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     if (own === undefined || own !== this.#effect) {
       // It waited for another call, or joined another's attempt (which the
       // machine says an interrupt does not stop): it started nothing.
-      throw this.#cancelled(
-        "connect",
-        signal,
-        from,
-        true,
-        call.joined
-          ? this.#allow("connect", INTERRUPT).why
-          : "nothing was done",
-      );
+      const left = call.joined
+        ? this.#allow("connect", INTERRUPT).why
+        : "nothing was done";
+      throw this.#cancelled("connect", signal, from, true, left);
     }
     // The machine says what an interrupted connect() leaves: an attempt
     // that stops (the effect's signal tells the backend) settles as a
@@ -1245,7 +1240,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
           : this.#waitOrAbort(step, "sendto", signal, from));
       }
       const decided = this.#decide("sendto", event, step);
-      if (!admitted && decided.next.facts.bound && !this.#node.facts.bound) {
+      if (!admitted && bindsSocket(decided, this.#node)) {
         // UDP binds a port first, in the kernel; a sendto() that Deno's
         // permissions refuse reaches no kernel, and binds nothing.
         const asked = this.#sys.sendtoRefusal(checked.addr);
@@ -1537,12 +1532,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
         // Only close() leaves an in-flight state from outside (what a read
         // saw meanwhile may change its facts, not its state). It stopped
         // the effect, and the backend has wound it down.
-        throw new SocketError(
-          "EBADF",
-          op,
-          `Cannot finish ${op}(): EBADF, the socket was closed while the call was in progress`,
-          { state: from },
-        );
+        throw closedDuring(op, from);
       }
       const by = effect.stoppedBy;
       if (by !== undefined) {
@@ -1612,12 +1602,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
     const ended = effect.ended;
     if (ended === undefined) {
       // Only close() ends an effect with no outcome.
-      throw new SocketError(
-        "EBADF",
-        op,
-        `Cannot finish ${op}(): EBADF, the socket was closed while the call was in progress`,
-        { state: from },
-      );
+      throw closedDuring(op, from);
     }
     if (ended.error === undefined) return this.#throwTraced();
     if (!effect.errorTaken) {
@@ -1836,14 +1821,7 @@ class StreamSocket<D extends Domain> implements Socket<D> {
   }
 
   #ioError(op: SocketOp, error: unknown): SocketError {
-    if (this.state === "closed") {
-      return new SocketError(
-        "EBADF",
-        op,
-        `Cannot finish ${op}(): EBADF, the socket was closed while the call was in progress`,
-        { state: this.state },
-      );
-    }
+    if (this.state === "closed") return closedDuring(op, this.state);
     const failure = osError(error, op, `${op}() on a ${this.state} socket`, {
       state: this.state,
     });
@@ -2080,7 +2058,22 @@ function bindsAndFails(
   node: SocketNode,
 ): step is Step & { allowed: true } {
   return step.allowed && step.outcome !== undefined &&
-    isErrno(step.outcome) && step.next.facts.bound && !node.facts.bound;
+    isErrno(step.outcome) && bindsSocket(step, node);
+}
+
+/** Whether `step`, from `node`, binds the socket (UDP's first send). */
+function bindsSocket(step: Step & { allowed: true }, node: SocketNode) {
+  return step.next.facts.bound && !node.facts.bound;
+}
+
+/** The `EBADF` of a call that `close()` ended; `state` is its call's. */
+function closedDuring(op: SocketOp, state: SocketState): SocketError {
+  return new SocketError(
+    "EBADF",
+    op,
+    `Cannot finish ${op}(): EBADF, the socket was closed while the call was in progress`,
+    { state },
+  );
 }
 
 /**
